@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mod_reqprof needs to build, demo and test.
+# Idempotent: packages already present are skipped, so repeated runs are quick.
+set -euo pipefail
+
+PACKAGES=(
+  apache2 apache2-dev libapr1-dev libaprutil1-dev
+  libunwind-dev libdw-dev libelf-dev
+  check libsubunit-dev pkg-config
+  python3-pytest curl valgrind
+  chromium
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root or install them" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian package enables and starts a system apache2; the tests and the demo run
+# their own throwaway servers and need nothing from it.
+if command -v apache2ctl >/dev/null && pgrep -x apache2 >/dev/null; then
+  apache2ctl stop >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,152 @@
+#include "rp_buf.h"
+
+#include <apr_strings.h>
+#include <stdarg.h>
+#include <string.h>
+
+void rp_buf_init(rp_buf_t *b, apr_pool_t *pool, apr_size_t initial_cap)
+{
+    b->pool = pool;
+    b->cap = initial_cap < 64 ? 64 : initial_cap;
+    b->data = apr_palloc(pool, b->cap);
+    b->len = 0;
+    b->data[0] = '\0';
+}
+
+static void reserve(rp_buf_t *b, apr_size_t extra)
+{
+    apr_size_t need = b->len + extra + 1;
+    if (need <= b->cap) {
+        return;
+    }
+    apr_size_t cap = b->cap;
+    while (cap < need) {
+        cap *= 2;
+    }
+    /* Pools cannot realloc; the old block is reclaimed with the pool. Doubling
+     * keeps the total at most twice the final size. */
+    char *grown = apr_palloc(b->pool, cap);
+    memcpy(grown, b->data, b->len + 1);
+    b->data = grown;
+    b->cap = cap;
+}
+
+void rp_buf_append(rp_buf_t *b, const char *s, apr_size_t n)
+{
+    reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void rp_buf_puts(rp_buf_t *b, const char *s)
+{
+    rp_buf_append(b, s, strlen(s));
+}
+
+void rp_buf_printf(rp_buf_t *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = apr_vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (apr_size_t)n < sizeof(small) - 1) {
+        rp_buf_append(b, small, (apr_size_t)n);
+        return;
+    }
+    va_start(ap, fmt);
+    char *big = apr_pvsprintf(b->pool, fmt, ap);
+    va_end(ap);
+    rp_buf_puts(b, big);
+}
+
+static const char *entity_for(unsigned char c)
+{
+    switch (c) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return "&#39;";
+    case '\t':
+    case '\n':
+        return NULL;
+    default:
+        return (c < 0x20 || c == 0x7f) ? "\xef\xbf\xbd" : NULL;
+    }
+}
+
+/* Length of the valid UTF-8 sequence at p, or 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static int utf8_sequence_length(const unsigned char *p)
+{
+    int n;
+    unsigned int cp;
+    if (p[0] < 0xc2) {
+        return 0;
+    } else if (p[0] < 0xe0) {
+        n = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] < 0xf0) {
+        n = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] < 0xf5) {
+        n = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+        return 0;
+    }
+    return n;
+}
+
+void rp_buf_html(rp_buf_t *b, const char *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    const unsigned char *run = (const unsigned char *)s;
+    const unsigned char *p = run;
+    while (*p) {
+        const char *replacement;
+        if (*p >= 0x80) {
+            int n = utf8_sequence_length(p);
+            if (n > 0) {
+                p += n;
+                continue;
+            }
+            replacement = "\xef\xbf\xbd";
+        } else {
+            replacement = entity_for(*p);
+            if (replacement == NULL) {
+                p++;
+                continue;
+            }
+        }
+        rp_buf_append(b, (const char *)run, (apr_size_t)(p - run));
+        rp_buf_puts(b, replacement);
+        p++;
+        run = p;
+    }
+    rp_buf_puts(b, (const char *)run);
+}
+
+const char *rp_buf_str(rp_buf_t *b)
+{
+    return b->data;
+}

@@ -1,0 +1,70 @@
+#include "rp_interval.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+static const struct {
+    const char *suffix;
+    double micros;
+} units[] = {{"us", 1.0}, {"ms", 1000.0}, {"s", 1000000.0}};
+
+/* Reads an unsigned decimal with at most 3 fraction digits, without locale
+ * dependence (strtod honours LC_NUMERIC). */
+static const char *parse_decimal(const char *p, double *out)
+{
+    double value = 0.0;
+    int digits = 0;
+    while (*p >= '0' && *p <= '9' && digits < 9) {
+        value = value * 10.0 + (*p++ - '0');
+        digits++;
+    }
+    if (digits == 0 || (*p >= '0' && *p <= '9')) {
+        return NULL;
+    }
+    if (*p == '.') {
+        double scale = 0.1;
+        int fraction_digits = 0;
+        p++;
+        while (*p >= '0' && *p <= '9' && fraction_digits < 3) {
+            value += (*p++ - '0') * scale;
+            scale /= 10.0;
+            fraction_digits++;
+        }
+        if (fraction_digits == 0 || (*p >= '0' && *p <= '9')) {
+            return NULL;
+        }
+    }
+    *out = value;
+    return p;
+}
+
+const char *rp_interval_parse(apr_pool_t *pool, const char *text,
+                              apr_interval_time_t *out_us)
+{
+    double value;
+    const char *rest = text ? parse_decimal(text, &value) : NULL;
+    if (rest == NULL) {
+        return apr_psprintf(pool,
+                            "'%s' is not a time: use a number with a unit, "
+                            "such as 250us, 1ms or 0.5s",
+                            text ? text : "");
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(rest, units[i].suffix) != 0) {
+            continue;
+        }
+        double micros = value * units[i].micros;
+        if (micros < RP_INTERVAL_MIN_US || micros > RP_INTERVAL_MAX_US) {
+            return apr_psprintf(pool,
+                                "'%s' is out of range: the interval must be "
+                                "between 50us and 1s",
+                                text);
+        }
+        *out_us = (apr_interval_time_t)(micros + 0.5);
+        return NULL;
+    }
+    return apr_psprintf(pool,
+                        "'%s' has no valid unit: use us, ms or s "
+                        "(for example 1ms)",
+                        text);
+}

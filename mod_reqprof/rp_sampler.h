@@ -1,0 +1,85 @@
+/* rp_sampler: samples the call stack of the calling thread at a fixed
+ * interval. A per-thread POSIX timer sends a signal to that thread only; the
+ * handler captures the stack with libunwind into memory mapped before the
+ * timer was armed. Knows nothing of httpd. */
+#ifndef RP_SAMPLER_H
+#define RP_SAMPLER_H
+
+#include <apr_errno.h>
+#include <apr_time.h>
+#include <stdint.h>
+
+typedef enum {
+    RP_CLOCK_WALL = 0, /* waiting time counts */
+    RP_CLOCK_CPU = 1   /* only time on CPU counts */
+} rp_clock_e;
+
+/* Deepest stack kept per sample; deeper stacks lose their outermost frames
+ * and carry RP_SAMPLE_TRUNCATED. */
+#define RP_MAX_DEPTH 128
+
+#define RP_SAMPLE_TRUNCATED 0x1 /* outermost frames are missing */
+
+typedef struct rp_sample {
+    uint16_t depth;
+    uint16_t flags;
+    uint32_t weight; /* intervals this sample stands for (1 + timer overrun) */
+    uint64_t t_ns;   /* time since sampling started */
+    /* ips[0] is the interrupted instruction; the others are return
+     * addresses, innermost first. */
+    uintptr_t ips[];
+} rp_sample_t;
+
+typedef struct rp_sampler rp_sampler_t;
+
+typedef struct rp_sampler_stats {
+    unsigned samples;     /* stacks recorded */
+    uint64_t weight;      /* intervals they stand for */
+    unsigned dropped;     /* signals lost because the buffer was full */
+    uint64_t wall_ns;     /* from start to stop */
+    uint64_t cpu_ns;      /* thread CPU time from start to stop */
+    apr_interval_time_t interval_us;
+    rp_clock_e clock;
+} rp_sampler_stats_t;
+
+/* Installs the signal handler for this process (idempotent). arena_bytes is
+ * the per-thread sample buffer, mapped lazily; untouched pages cost nothing.
+ * Returns APR_EINVAL for a signal outside SIGRTMIN..SIGRTMAX. */
+apr_status_t rp_sampler_init_process(int signo, apr_size_t arena_bytes);
+
+/* Disarms every timer and unmaps the buffers of idle threads (child exit). */
+void rp_sampler_shutdown_process(void);
+
+/* The calling thread's sampler, created on first use; NULL if memory is
+ * exhausted or the process is not initialised. */
+rp_sampler_t *rp_sampler_for_this_thread(void);
+
+/* Arms the timer and starts a session, whose number goes to *session.
+ * Must be called on the sampler's own thread. */
+apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
+                              apr_interval_time_t interval_us,
+                              uint64_t *session);
+
+/* Ends the session if it is still the running one; no sample is taken
+ * after it returns. On the owning thread it also drains a pending signal
+ * and restores the thread's signal mask. From another thread (a cleanup
+ * running elsewhere) it only disarms; the mask is restored at the thread's
+ * next start. */
+void rp_sampler_stop(rp_sampler_t *s, uint64_t session);
+
+/* The running session's number, or 0. */
+uint64_t rp_sampler_session(const rp_sampler_t *s);
+
+int rp_sampler_is_active(const rp_sampler_t *s);
+
+void rp_sampler_stats(const rp_sampler_t *s, rp_sampler_stats_t *out);
+
+/* Iterates the recorded samples: pass NULL for the first. */
+const rp_sample_t *rp_sampler_next(const rp_sampler_t *s,
+                                   const rp_sample_t *prev);
+
+/* Returns the buffer's pages to the kernel once the samples have been read.
+ * Does nothing while a session runs or when called from another thread. */
+void rp_sampler_discard(rp_sampler_t *s);
+
+#endif

@@ -1,0 +1,41 @@
+/* rp_tree: the top-down call tree of a profile. Frames are interned
+ * function records (rp_func_t), compared by pointer; the tree knows nothing
+ * of how they were named, nor of httpd. */
+#ifndef RP_TREE_H
+#define RP_TREE_H
+
+#include <apr_pools.h>
+#include <stdint.h>
+
+#include "rp_symbols.h"
+
+typedef struct rp_node rp_node_t;
+struct rp_node {
+    const rp_func_t *func; /* NULL for the root */
+    rp_node_t *parent;
+    rp_node_t *first_child; /* after rp_tree_sort: heaviest first */
+    rp_node_t *next_sibling;
+    uint64_t total; /* weight of samples through this node */
+    uint64_t self;  /* weight of samples that end here */
+    unsigned depth; /* root is 0 */
+};
+
+typedef struct rp_tree {
+    apr_pool_t *pool;
+    rp_node_t root;
+    unsigned node_count;
+    unsigned max_depth;
+} rp_tree_t;
+
+rp_tree_t *rp_tree_create(apr_pool_t *pool);
+
+/* Adds one sample: frames[0] is the outermost caller, frames[depth - 1]
+ * the innermost function. */
+void rp_tree_add(rp_tree_t *tree, const rp_func_t *const *frames,
+                 unsigned depth, uint64_t weight);
+
+/* Orders every node's children by total weight, heaviest first (ties by
+ * name, so output is stable). */
+void rp_tree_sort(rp_tree_t *tree);
+
+#endif

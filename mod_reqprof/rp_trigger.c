@@ -1,0 +1,73 @@
+#include "rp_trigger.h"
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <string.h>
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = (char)apr_tolower(c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Decodes [begin, end) into out (capacity RP_TRIGGER_MAX_FIELD + 1).
+ * Returns 0 when the field is malformed, too long or holds a NUL. */
+static int decode_field(const char *begin, const char *end, char *out)
+{
+    apr_size_t n = 0;
+    for (const char *p = begin; p < end; p++) {
+        int c = (unsigned char)*p;
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (end - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0) {
+                return 0;
+            }
+            c = hex_value(p[1]) * 16 + hex_value(p[2]);
+            p += 2;
+        }
+        if (c == 0 || n == RP_TRIGGER_MAX_FIELD) {
+            return 0;
+        }
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    return 1;
+}
+
+rp_format_e rp_trigger_format(const char *value)
+{
+    if (strcmp(value, "1") == 0 || strcasecmp(value, "html") == 0) {
+        return RP_FORMAT_HTML;
+    }
+    return RP_FORMAT_NONE;
+}
+
+rp_format_e rp_trigger_find(const char *args, const char *param)
+{
+    char name[RP_TRIGGER_MAX_FIELD + 1];
+    char value[RP_TRIGGER_MAX_FIELD + 1];
+    if (args == NULL || param == NULL) {
+        return RP_FORMAT_NONE;
+    }
+    const char *pair = args;
+    while (*pair) {
+        const char *pair_end = pair + strcspn(pair, "&;");
+        const char *eq = memchr(pair, '=', (apr_size_t)(pair_end - pair));
+        const char *name_end = eq ? eq : pair_end;
+        if (decode_field(pair, name_end, name) && strcmp(name, param) == 0) {
+            if (eq == NULL) {
+                return RP_FORMAT_NONE;
+            }
+            if (!decode_field(eq + 1, pair_end, value)) {
+                return RP_FORMAT_NONE;
+            }
+            return rp_trigger_format(value);
+        }
+        pair = *pair_end ? pair_end + 1 : pair_end;
+    }
+    return RP_FORMAT_NONE;
+}

@@ -1,0 +1,160 @@
+"""Starts throwaway Apache httpd instances on 127.0.0.1 for tests and the demo.
+
+Each instance gets its own ServerRoot in a temporary directory, a generated
+configuration, a free port and one MPM. The server is started in its own
+session (setsid): httpd signals its whole process group on shutdown.
+"""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(REPO, "build", "out")
+REQPROF_SO = os.path.join(OUT, "mod_reqprof.so")
+RPWORK_SO = os.path.join(OUT, "mod_rpwork.so")
+APACHE2 = "/usr/sbin/apache2"
+MODULE_DIR = "/usr/lib/apache2/modules"
+MPMS = ("prefork", "worker", "event")
+
+BASE_MODULES = ("authz_core", "authz_host", "mime", "dir", "alias", "headers")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unprivileged_user():
+    for name in ("www-data", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise RuntimeError("no unprivileged user to run httpd children as")
+
+
+class Httpd:
+    """One httpd instance. `extra` is appended to the generated config."""
+
+    def __init__(self, mpm="event", extra="", load_reqprof=True, modules=(),
+                 threads=8):
+        assert mpm in MPMS
+        self.mpm = mpm
+        self.port = free_port()
+        self.root = tempfile.mkdtemp(prefix="reqprof-httpd-")
+        os.chmod(self.root, 0o755)
+        self.docroot = os.path.join(self.root, "htdocs")
+        os.makedirs(self.docroot)
+        os.makedirs(os.path.join(self.root, "logs"))
+        self.error_log = os.path.join(self.root, "logs", "error.log")
+        self.conf_path = os.path.join(self.root, "httpd.conf")
+        self.proc = None
+        self.write_config(extra, load_reqprof, modules, threads)
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def write_config(self, extra, load_reqprof, modules, threads):
+        user = unprivileged_user()
+        lines = ["ServerRoot %s" % self.root,
+                 "LoadModule mpm_%s_module %s/mod_mpm_%s.so" % (self.mpm, MODULE_DIR, self.mpm)]
+        for m in BASE_MODULES + tuple(modules):
+            lines.append("LoadModule %s_module %s/mod_%s.so" % (m, MODULE_DIR, m))
+        if load_reqprof:
+            lines.append("LoadModule reqprof_module %s" % REQPROF_SO)
+        lines.append("LoadModule rpwork_module %s" % RPWORK_SO)
+        lines += [
+            "Listen 127.0.0.1:%d" % self.port,
+            "ServerName 127.0.0.1",
+            "User %s" % user,
+            "Group %s" % user,
+            "PidFile %s/httpd.pid" % self.root,
+            "DefaultRuntimeDir %s" % self.root,
+            "ErrorLog %s" % self.error_log,
+            "LogLevel warn",
+            "DocumentRoot %s" % self.docroot,
+            "TypesConfig /etc/mime.types",
+            "KeepAlive On",
+            "Timeout 30",
+            "<Directory %s>" % self.docroot,
+            "  Require all granted",
+            "  AllowOverride All",
+            "</Directory>",
+            "<Location /work>",
+            "  SetHandler rpwork",
+            "</Location>",
+        ]
+        if self.mpm == "prefork":
+            lines += ["StartServers 2", "MinSpareServers 2", "MaxSpareServers 4",
+                      "MaxRequestWorkers 16"]
+        else:
+            lines += ["StartServers 1", "ServerLimit 2", "ThreadsPerChild %d" % threads,
+                      "MaxRequestWorkers %d" % (threads * 2),
+                      "MinSpareThreads 1", "MaxSpareThreads %d" % (threads * 2)]
+        lines.append(extra)
+        with open(self.conf_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def config_test(self):
+        """Runs `apache2 -t`; returns (exit code, output)."""
+        res = subprocess.run([APACHE2, "-t", "-f", self.conf_path],
+                             capture_output=True, text=True, timeout=30)
+        return res.returncode, res.stdout + res.stderr
+
+    def start(self, timeout=15):
+        self.proc = subprocess.Popen(
+            [APACHE2, "-f", self.conf_path, "-DFOREGROUND"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("httpd exited at start: %s\n%s" % (
+                    self.proc.stderr.read().decode(errors="replace"), self.read_error_log()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("httpd did not start listening:\n" + self.read_error_log())
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def read_error_log(self):
+        try:
+            with open(self.error_log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def crash_lines(self):
+        """Lines that show a crashed or killed child."""
+        bad = ("exit signal", "Segmentation fault", "AddressSanitizer", "seg fault")
+        return [l for l in self.read_error_log().splitlines() if any(b in l for b in bad)]
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()

@@ -1,0 +1,146 @@
+/* mod_rpwork: a test workload with known call paths, for mod_reqprof's tests
+ * and demo. "SetHandler rpwork" serves:
+ *   /cpu?ms=N     N ms of thread CPU, split 3:1 between work_alpha and
+ *                 work_beta (two static functions)
+ *   /wait?ms=N    N ms waiting in poll(), inside wait_in_poll
+ *   /mixed?cpu=N&wait=M
+ *   /big?kb=N     a body of N KiB, written in 8 KiB pieces
+ *   /status?code=N  an error status from the handler
+ * The last path segment selects the action. */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include <apr_strings.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+module AP_MODULE_DECLARE_DATA rpwork_module;
+
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Spins until the thread has used ms of CPU. Inlined into each caller on
+ * purpose, so samples land in work_alpha and work_beta themselves; the
+ * volatile sink keeps the arithmetic from being optimised away. */
+static inline __attribute__((always_inline)) unsigned long
+spin_cpu(double ms, unsigned long seed)
+{
+    volatile unsigned long sink = seed;
+    double until = thread_cpu_ms() + ms;
+    do {
+        for (int i = 0; i < 2000; i++) {
+            sink = sink * 6364136223846793005ul + 1442695040888963407ul;
+        }
+    } while (thread_cpu_ms() < until);
+    return sink;
+}
+
+static __attribute__((noinline, noclone)) unsigned long work_alpha(double ms)
+{
+    return spin_cpu(ms, 1);
+}
+
+static __attribute__((noinline, noclone)) unsigned long work_beta(double ms)
+{
+    return spin_cpu(ms, 2);
+}
+
+static __attribute__((noinline, noclone)) void burn_cpu_split(double total_ms)
+{
+    /* 3:1 in 4 ms rounds, so any stretch of the run keeps the split. */
+    for (double done = 0; done < total_ms; done += 4.0) {
+        work_alpha(3.0);
+        work_beta(1.0);
+    }
+}
+
+static __attribute__((noinline, noclone)) int wait_in_poll(double ms)
+{
+    int interrupted = 0;
+    double until = monotonic_ms() + ms;
+    for (double left = ms; left > 0; left = until - monotonic_ms()) {
+        if (poll(NULL, 0, (int)(left + 0.999)) < 0 && errno == EINTR) {
+            interrupted++;
+        }
+    }
+    return interrupted;
+}
+
+static long arg_value(request_rec *r, const char *name, long fallback,
+                      long max)
+{
+    if (r->args == NULL) {
+        return fallback;
+    }
+    size_t n = strlen(name);
+    for (const char *p = r->args; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, name, n) == 0 && p[n] == '=') {
+            long v = strtol(p + n + 1, NULL, 10);
+            return v < 0 ? 0 : (v > max ? max : v);
+        }
+    }
+    return fallback;
+}
+
+static int send_big_body(request_rec *r, long kb)
+{
+    char piece[8192];
+    memset(piece, 'x', sizeof(piece));
+    for (long sent = 0; sent < kb * 1024; sent += (long)sizeof(piece)) {
+        long n = kb * 1024 - sent;
+        ap_rwrite(piece, n < (long)sizeof(piece) ? (int)n : (int)sizeof(piece), r);
+    }
+    return OK;
+}
+
+static int rpwork_handler(request_rec *r)
+{
+    if (r->handler == NULL || strcmp(r->handler, "rpwork") != 0) {
+        return DECLINED;
+    }
+    const char *slash = strrchr(r->uri, '/');
+    const char *action = slash ? slash + 1 : r->uri;
+    ap_set_content_type(r, "text/plain");
+    int interrupted = 0;
+    if (strcmp(action, "cpu") == 0) {
+        burn_cpu_split((double)arg_value(r, "ms", 200, 60000));
+    } else if (strcmp(action, "wait") == 0) {
+        interrupted = wait_in_poll((double)arg_value(r, "ms", 200, 60000));
+    } else if (strcmp(action, "mixed") == 0) {
+        burn_cpu_split((double)arg_value(r, "cpu", 100, 60000));
+        interrupted = wait_in_poll((double)arg_value(r, "wait", 100, 60000));
+    } else if (strcmp(action, "big") == 0) {
+        return send_big_body(r, arg_value(r, "kb", 1024, 1024 * 1024));
+    } else if (strcmp(action, "status") == 0) {
+        return (int)arg_value(r, "code", 500, 599);
+    } else {
+        return HTTP_NOT_FOUND;
+    }
+    ap_rprintf(r, "rpwork %s done, poll interrupted %d times\n", action,
+               interrupted);
+    return OK;
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_handler(rpwork_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(rpwork) = {STANDARD20_MODULE_STUFF, NULL, NULL, NULL, NULL,
+                             NULL, register_hooks, 0};

@@ -392,9 +392,15 @@ static void reqprof_insert_filter(request_rec *r)
 static void fill_profile(rp_profile_t *p, request_rec *r,
                          const rp_request_t *state)
 {
-    p->method = r->method;
-    p->uri = r->unparsed_uri;
-    p->protocol = r->protocol;
+    /* What the client asked for, even if an internal redirect or an
+     * ErrorDocument produced the response. */
+    const request_rec *initial = r;
+    while (initial->prev != NULL) {
+        initial = initial->prev;
+    }
+    p->method = initial->method;
+    p->uri = initial->unparsed_uri;
+    p->protocol = initial->protocol;
     p->host = r->hostname ? r->hostname : "";
     p->status = r->status;
     p->discarded_bytes = state->discarded_bytes;

@@ -63,7 +63,7 @@ test: deps
 
 demo: deps
 	$(MAKE) all
-	bash build/demo.sh
+	/usr/bin/python3 build/demo.py
 
 install: $(MODULE)
 	$(APXS) -i -n reqprof $(MODULE)

@@ -44,10 +44,10 @@ class Httpd:
     """One httpd instance. `extra` is appended to the generated config."""
 
     def __init__(self, mpm="event", extra="", load_reqprof=True, modules=(),
-                 threads=8):
+                 threads=8, port=None):
         assert mpm in MPMS
         self.mpm = mpm
-        self.port = free_port()
+        self.port = port or free_port()
         self.root = tempfile.mkdtemp(prefix="reqprof-httpd-")
         os.chmod(self.root, 0o755)
         self.docroot = os.path.join(self.root, "htdocs")

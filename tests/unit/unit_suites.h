@@ -1,0 +1,17 @@
+/* Suite factories of the unit test binary (build/out/unit_tests). Each
+ * tests/unit/test_*.c file defines one; test_main.c runs them all. */
+#ifndef UNIT_SUITES_H
+#define UNIT_SUITES_H
+
+#include <check.h>
+
+Suite *buf_suite(void);
+Suite *interval_suite(void);
+Suite *trigger_suite(void);
+Suite *tree_suite(void);
+Suite *html_suite(void);
+Suite *symbols_suite(void);
+Suite *sampler_suite(void);
+Suite *profile_suite(void);
+
+#endif

@@ -130,7 +130,8 @@ static const char *set_clock(cmd_parms *cmd, void *dconf, const char *arg)
     } else if (strcasecmp(arg, "cpu") == 0) {
         c->clock = RP_CLOCK_CPU;
     } else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a clock: use wall or cpu",
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a clock: use wall or cpu",
                             cmd->cmd->name, arg);
     }
     return NULL;
@@ -417,10 +418,13 @@ static void fill_profile(rp_profile_t *p, request_rec *r,
 static void set_report_headers(request_rec *r, apr_size_t length)
 {
     static const char *const dropped[] = {
-        "Content-Length", "ETag",          "Last-Modified", "Content-MD5",
-        "Content-Encoding", "Content-Range", "Content-Location",
-        "Content-Disposition", "Content-Language", "Location", "Expires",
-        "Refresh", "Cache-Control", "Accept-Ranges"};
+        "Content-Length",   "ETag",
+        "Last-Modified",    "Content-MD5",
+        "Content-Encoding", "Content-Range",
+        "Content-Location", "Content-Disposition",
+        "Content-Language", "Location",
+        "Expires",          "Refresh",
+        "Cache-Control",    "Accept-Ranges"};
     for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
         apr_table_unset(r->headers_out, dropped[i]);
         apr_table_unset(r->err_headers_out, dropped[i]);
@@ -467,7 +471,8 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
 
 /* Swallows the original body as it streams, never holding more than one
  * brigade of it, and sends the report at end of stream. */
-static apr_status_t reqprof_output_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+static apr_status_t reqprof_output_filter(ap_filter_t *f,
+                                          apr_bucket_brigade *bb)
 {
     rp_request_t *state = request_state(f->r);
     if (state == NULL || state->finished) {
@@ -484,7 +489,8 @@ static apr_status_t reqprof_output_filter(ap_filter_t *f, apr_bucket_brigade *bb
             apr_size_t len = b->length;
             /* Pipes and sockets (CGI, proxy) have no length until read. */
             if (len == (apr_size_t)-1 &&
-                apr_bucket_read(b, &data, &len, APR_BLOCK_READ) != APR_SUCCESS) {
+                apr_bucket_read(b, &data, &len, APR_BLOCK_READ) !=
+                    APR_SUCCESS) {
                 len = 0;
             }
             state->discarded_bytes += (apr_off_t)len;
@@ -539,15 +545,14 @@ static void register_hooks(apr_pool_t *p)
         FILTER_NAME, reqprof_output_filter, NULL, AP_FTYPE_CONTENT_SET - 1);
 }
 
-AP_DECLARE_MODULE(reqprof) = {
-    STANDARD20_MODULE_STUFF,
-    create_dir_conf,
-    merge_dir_conf,
-    create_server_conf,
-    NULL,
-    reqprof_directives,
-    register_hooks,
+AP_DECLARE_MODULE(reqprof) = {STANDARD20_MODULE_STUFF,
+                              create_dir_conf,
+                              merge_dir_conf,
+                              create_server_conf,
+                              NULL,
+                              reqprof_directives,
+                              register_hooks,
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
-    AP_MODULE_FLAG_NONE
+                              AP_MODULE_FLAG_NONE
 #endif
 };

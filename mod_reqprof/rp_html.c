@@ -10,7 +10,8 @@ static const char page_style[] =
     "h1{font-size:1.3em;margin:0 0 .6em}h2{font-size:1.1em;margin:1.4em 0 .5em}"
     "table.rp-summary{border-collapse:collapse;font-size:13px}"
     ".rp-summary th{text-align:left;font-weight:600;padding:2px 14px 2px 0;"
-    "color:#555}.rp-summary td{padding:2px 0;font-family:ui-monospace,monospace;"
+    "color:#555}.rp-summary td{padding:2px "
+    "0;font-family:ui-monospace,monospace;"
     "word-break:break-all}"
     ".rp-tree ul{list-style:none;margin:0;padding-left:1.1em;"
     "border-left:1px dotted #c8ccd4}.rp-tree>ul{padding-left:0;border:0}"
@@ -42,8 +43,7 @@ static void summary_row(rp_buf_t *b, const char *key, const char *label,
     rp_buf_puts(b, "</td></tr>\n");
 }
 
-static void render_summary(rp_buf_t *b, const rp_profile_t *p,
-                           apr_pool_t *pool)
+static void render_summary(rp_buf_t *b, const rp_profile_t *p, apr_pool_t *pool)
 {
     const rp_sampler_stats_t *st = &p->stats;
     char date[APR_RFC822_DATE_LEN];
@@ -118,7 +118,8 @@ static void render_node(rp_buf_t *b, const rp_profile_t *p,
                         const rp_node_t *node, int hot)
 {
     const rp_func_t *f = node->func;
-    rp_buf_printf(b, "<li class=\"rp-node%s\" data-func=\"", hot ? " rp-hot" : "");
+    rp_buf_printf(b, "<li class=\"rp-node%s\" data-func=\"",
+                  hot ? " rp-hot" : "");
     rp_buf_html(b, f->name);
     rp_buf_puts(b, "\" data-obj=\"");
     rp_buf_html(b, f->object);
@@ -147,18 +148,20 @@ static void render_tree(rp_buf_t *b, const rp_profile_t *p)
 {
     rp_buf_puts(b, "<h2>Call tree</h2>\n");
     if (p->tree->root.total == 0) {
-        rp_buf_puts(b, "<p class=\"rp-note\" id=\"rp-empty\">No samples were "
-                       "taken: the request finished within one interval.</p>\n");
+        rp_buf_puts(b,
+                    "<p class=\"rp-note\" id=\"rp-empty\">No samples were "
+                    "taken: the request finished within one interval.</p>\n");
         return;
     }
-    rp_buf_puts(b,
-                "<div class=\"rp-tools\"><button type=\"button\" "
-                "data-rp-open=\"1\">Expand all</button><button type=\"button\" "
-                "data-rp-open=\"0\">Collapse all</button><span class=\"rp-note\">"
-                "Time is inclusive; self is time in the function itself. The "
-                "heaviest path is open.</span></div>\n"
-                "<div class=\"rp-tree\"><ul>\n");
-    for (const rp_node_t *c = p->tree->root.first_child; c; c = c->next_sibling) {
+    rp_buf_puts(
+        b, "<div class=\"rp-tools\"><button type=\"button\" "
+           "data-rp-open=\"1\">Expand all</button><button type=\"button\" "
+           "data-rp-open=\"0\">Collapse all</button><span class=\"rp-note\">"
+           "Time is inclusive; self is time in the function itself. The "
+           "heaviest path is open.</span></div>\n"
+           "<div class=\"rp-tree\"><ul>\n");
+    for (const rp_node_t *c = p->tree->root.first_child; c;
+         c = c->next_sibling) {
         render_node(b, p, c, c == p->tree->root.first_child);
     }
     rp_buf_puts(b, "</ul></div>\n");

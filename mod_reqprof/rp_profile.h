@@ -16,7 +16,7 @@ typedef struct rp_profile {
     const char *uri;
     const char *protocol;
     const char *host;
-    int status;               /* of the original response */
+    int status;                /* of the original response */
     apr_off_t discarded_bytes; /* original body, swallowed */
 
     /* Where it ran. */

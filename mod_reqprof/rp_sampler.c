@@ -125,7 +125,8 @@ static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
     rp_sampler_t *s = si->si_value.sival_ptr;
     if (si->si_code == SI_TIMER && s != NULL && s->magic == SAMPLER_MAGIC &&
         __atomic_load_n(&s->active_session, __ATOMIC_RELAXED) != 0) {
-        uint32_t weight = 1 + (si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
+        uint32_t weight =
+            1 + (si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
         record_sample(s, ucontext, weight);
     }
     errno = saved_errno;
@@ -353,7 +354,8 @@ void rp_sampler_stop(rp_sampler_t *s, uint64_t session)
 
 uint64_t rp_sampler_session(const rp_sampler_t *s)
 {
-    return s == NULL ? 0 : __atomic_load_n(&s->active_session, __ATOMIC_ACQUIRE);
+    return s == NULL ? 0
+                     : __atomic_load_n(&s->active_session, __ATOMIC_ACQUIRE);
 }
 
 int rp_sampler_is_active(const rp_sampler_t *s)

@@ -33,11 +33,11 @@ typedef struct rp_sample {
 typedef struct rp_sampler rp_sampler_t;
 
 typedef struct rp_sampler_stats {
-    unsigned samples;     /* stacks recorded */
-    uint64_t weight;      /* intervals they stand for */
-    unsigned dropped;     /* signals lost because the buffer was full */
-    uint64_t wall_ns;     /* from start to stop */
-    uint64_t cpu_ns;      /* thread CPU time from start to stop */
+    unsigned samples; /* stacks recorded */
+    uint64_t weight;  /* intervals they stand for */
+    unsigned dropped; /* signals lost because the buffer was full */
+    uint64_t wall_ns; /* from start to stop */
+    uint64_t cpu_ns;  /* thread CPU time from start to stop */
     apr_interval_time_t interval_us;
     rp_clock_e clock;
 } rp_sampler_stats_t;

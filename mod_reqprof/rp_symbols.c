@@ -123,7 +123,8 @@ static rp_func_t describe(rp_symbols_t *t, uintptr_t addr)
 {
     rp_func_t f = {.name = NULL, .object = "[unknown]"};
     Dwfl_Module *mod = dwfl_addrmodule(t->dwfl, addr);
-    if (mod == NULL && apr_time_now() - t->last_refresh > apr_time_from_sec(1)) {
+    if (mod == NULL &&
+        apr_time_now() - t->last_refresh > apr_time_from_sec(1)) {
         /* Possibly an object loaded after the last report. */
         report_mapped_objects(t);
         mod = dwfl_addrmodule(t->dwfl, addr);

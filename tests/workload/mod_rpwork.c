@@ -81,14 +81,14 @@ static __attribute__((noinline, noclone)) int wait_in_poll(double ms)
     return interrupted;
 }
 
-static long arg_value(request_rec *r, const char *name, long fallback,
-                      long max)
+static long arg_value(request_rec *r, const char *name, long fallback, long max)
 {
     if (r->args == NULL) {
         return fallback;
     }
     size_t n = strlen(name);
-    for (const char *p = r->args; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+    for (const char *p = r->args; p && *p;
+         p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
         if (strncmp(p, name, n) == 0 && p[n] == '=') {
             long v = strtol(p + n + 1, NULL, 10);
             return v < 0 ? 0 : (v > max ? max : v);
@@ -103,7 +103,8 @@ static int send_big_body(request_rec *r, long kb)
     memset(piece, 'x', sizeof(piece));
     for (long sent = 0; sent < kb * 1024; sent += (long)sizeof(piece)) {
         long n = kb * 1024 - sent;
-        ap_rwrite(piece, n < (long)sizeof(piece) ? (int)n : (int)sizeof(piece), r);
+        ap_rwrite(piece, n < (long)sizeof(piece) ? (int)n : (int)sizeof(piece),
+                  r);
     }
     return OK;
 }
@@ -142,5 +143,5 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_handler(rpwork_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
-AP_DECLARE_MODULE(rpwork) = {STANDARD20_MODULE_STUFF, NULL, NULL, NULL, NULL,
-                             NULL, register_hooks, 0};
+AP_DECLARE_MODULE(rpwork) = {
+    STANDARD20_MODULE_STUFF, NULL, NULL, NULL, NULL, NULL, register_hooks, 0};

@@ -15,7 +15,7 @@ CORE_LIBS := -lunwind -ldw -lpthread
 APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
 CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_trigger.c \
-             rp_sampler.c rp_symbols.c rp_tree.c rp_profile.c rp_html.c)
+             rp_sampler.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_html.c)
 CORE_OBJ  := $(CORE_SRC:mod_reqprof/%.c=$(OUT)/%.o)
 MODULE    := $(OUT)/mod_reqprof.so
 WORKLOAD  := $(OUT)/mod_rpwork.so

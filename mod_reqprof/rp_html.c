@@ -17,13 +17,17 @@ static const char page_style[] =
     "border-left:1px dotted #c8ccd4}.rp-tree>ul{padding-left:0;border:0}"
     ".rp-row{display:flex;gap:.6em;align-items:baseline;white-space:nowrap;"
     "font:13px ui-monospace,monospace;padding:1px 0;cursor:default}"
-    "summary.rp-row{cursor:pointer}div.rp-row{padding-left:1.05em}"
+    "summary.rp-row{cursor:pointer;list-style:none}"
+    "summary.rp-row::-webkit-details-marker{display:none}"
+    "summary.rp-row::before{content:'\\25B8';width:.8em;color:#6b7280}"
+    "details[open]>summary.rp-row::before{content:'\\25BE'}"
+    "div.rp-row{padding-left:1.4em}"
     ".rp-ms{min-width:6.5em;text-align:right;color:#0b5394}"
     ".rp-pct{min-width:4em;text-align:right}"
     ".rp-bar{display:inline-block;width:80px;height:8px;background:#e4e7ec}"
     ".rp-bar>span{display:block;height:100%;background:#e8702a}"
     ".rp-fn{font-weight:600}.rp-obj,.rp-src{color:#6b7280}"
-    ".rp-self{color:#8a5a00}.rp-hot>.rp-row .rp-fn,"
+    ".rp-self{color:#8a5a00}.rp-wait{color:#5b4bb7}.rp-hot>.rp-row .rp-fn,"
     ".rp-hot>details>.rp-row .rp-fn{color:#b42318}"
     ".rp-tools{margin:.4em 0 .8em}.rp-tools button{margin-right:.5em}"
     ".rp-note{color:#555;font-size:13px}";
@@ -70,6 +74,21 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p, apr_pool_t *pool)
     summary_row(b, "clock", "Clock",
                 st->clock == RP_CLOCK_CPU ? "cpu (on-CPU time only)"
                                           : "wall (waiting time counts)");
+    summary_row(b, "split", "On CPU / waiting",
+                apr_psprintf(pool, "%.3f ms / %.3f ms",
+                             rp_profile_weight_ms(p, st->weight - st->wait_weight),
+                             rp_profile_weight_ms(p, st->wait_weight)));
+    summary_row(
+        b, "sampling", "Sampling",
+        apr_psprintf(pool,
+                     "%s; %u signals (%u to a waiting thread), %u stacks "
+                     "unwound without a signal, %u late intervals; sampler "
+                     "thread CPU %.3f ms",
+                     st->proc_readable
+                         ? "waits read from /proc, never interrupted"
+                         : "process not dumpable: one signal per wait",
+                     st->signals, st->wait_signals, st->remote_unwinds,
+                     st->late_intervals, (double)st->sampler_cpu_ns / 1e6));
     if (st->dropped > 0 || p->truncated_stacks > 0) {
         summary_row(b, "lost", "Lost",
                     apr_psprintf(pool,
@@ -110,6 +129,13 @@ static void render_row(rp_buf_t *b, const rp_profile_t *p,
         rp_buf_printf(b, "<span class=\"rp-self\">self %.3f ms</span>",
                       rp_profile_weight_ms(p, node->self));
     }
+    if (node->wait > 0) {
+        rp_buf_printf(b,
+                      "<span class=\"rp-wait\">cpu %.3f ms, waiting %.3f "
+                      "ms</span>",
+                      rp_profile_weight_ms(p, node->total - node->wait),
+                      rp_profile_weight_ms(p, node->wait));
+    }
     rp_buf_printf(b, "</%s>", tag);
 }
 
@@ -126,10 +152,12 @@ static void render_node(rp_buf_t *b, const rp_profile_t *p,
     rp_buf_printf(b,
                   "\" data-total-us=\"%.0f\" data-self-us=\"%.0f\" "
                   "data-total-weight=\"%" APR_UINT64_T_FMT
-                  "\" data-self-weight=\"%" APR_UINT64_T_FMT "\">",
+                  "\" data-self-weight=\"%" APR_UINT64_T_FMT
+                  "\" data-wait-weight=\"%" APR_UINT64_T_FMT "\">",
                   rp_profile_weight_ms(p, node->total) * 1000.0,
                   rp_profile_weight_ms(p, node->self) * 1000.0,
-                  (apr_uint64_t)node->total, (apr_uint64_t)node->self);
+                  (apr_uint64_t)node->total, (apr_uint64_t)node->self,
+                  (apr_uint64_t)node->wait);
     if (node->first_child == NULL) {
         render_row(b, p, node, "div");
         rp_buf_puts(b, "</li>\n");

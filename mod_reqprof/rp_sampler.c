@@ -8,73 +8,137 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
-/* glibc 2.36 has no name for the thread id of SIGEV_THREAD_ID. */
-#ifndef sigev_notify_thread_id
-#define sigev_notify_thread_id _sigev_un._tid
-#endif
+#include "rp_proc.h"
+#include "rp_unwind.h"
 
-#define SAMPLER_MAGIC 0x52505331u /* "RPS1" */
+#define SAMPLER_MAGIC 0x52505332u /* "RPS2" */
 #define HEADER_WORDS (sizeof(rp_sample_t) / sizeof(uintptr_t))
 /* The handler's own frame and the signal trampoline sit above the
  * interrupted frame in what unw_backtrace returns. */
 #define HANDLER_FRAMES 4
 
+/* The handshake between the sampler thread and the signal handler: the
+ * sampler sets REQUESTED and signals; the handler, and only then, fills the
+ * mailbox and sets FILLED; the sampler copies it out and sets IDLE. */
+enum { MAILBOX_IDLE = 0, MAILBOX_REQUESTED = 1, MAILBOX_FILLED = 2 };
+#define MAILBOX_EPISODE 0x100 /* flags: the stack of a new blocking episode */
+
+/* The stack a blocked thread is waiting in, reused while it stays there. */
+typedef struct wait_stack {
+    int valid;
+    int from_proc;   /* unwound from /proc registers (else from a signal) */
+    int cpu_pending; /* captured by a signal: note the CPU clock next tick */
+    uint64_t cpu_ns; /* thread CPU clock while blocked in it */
+    uintptr_t sp, pc;
+    long syscall;
+    uint16_t depth;
+    uint16_t flags;
+    uintptr_t ips[RP_MAX_DEPTH];
+    rp_stack_check_t check;
+} wait_stack_t;
+
 struct rp_sampler {
     uint32_t magic;
-    /* The running session's number, 0 when idle. Sessions are numbered so
-     * a cleanup running late on another thread cannot stop the session a
-     * later request started on this sampler's thread. */
-    uint64_t active_session;
-    uint64_t last_session;
     int owned; /* a live thread holds it */
     pid_t tid;
     pthread_t thread;
-    timer_t timer;
+    clockid_t cpu_clock;
+    rp_proc_thread_t proc;
+    uintptr_t stack_lo, stack_hi, root_pc;
     sigset_t saved_mask;
-    int mask_changed; /* the signal is unblocked and saved_mask holds the
-                         mask to restore */
+    int mask_changed; /* the signal is unblocked; saved_mask restores it */
 
-    /* Written only by the signal handler on the owning thread while active. */
+    /* Session state, under process.lock. */
+    uint64_t active_session; /* 0 when idle; atomic reads elsewhere */
+    uint64_t last_session;
+    rp_clock_e clock;
+    apr_interval_time_t interval_us;
+    uint64_t interval_ns;
+    uint64_t start_ns, next_due_ns;
+    uint64_t last_cpu_ns, cpu_carry_ns;
+    int seen_blocked;
+    uint64_t cpu_seen_blocked;
+    wait_stack_t wait;
+
+    /* Mailbox: written by the handler while REQUESTED, read by the sampler
+     * thread once FILLED. */
+    int mailbox_state;
+    uint32_t mailbox_weight;
+    uint32_t mailbox_flags;
+    uint64_t mailbox_t_ns;
+    uint16_t mailbox_depth;
+    uint16_t mailbox_truncated;
+    uintptr_t mailbox_ips[RP_MAX_DEPTH];
+
+    /* Samples, appended by the sampler thread (or by stop), under lock. */
     uintptr_t *arena;
     size_t arena_words;
     size_t used_words;
-    unsigned samples;
-    uint64_t weight;
-    unsigned dropped;
-
-    struct timespec start_wall, stop_wall;
-    struct timespec start_cpu, stop_cpu;
-    apr_interval_time_t interval_us;
-    rp_clock_e clock;
+    rp_sampler_stats_t stats;
+    struct timespec start_wall, stop_wall, start_cpu, stop_cpu;
+    uint64_t sampler_cpu_at_start;
 
     rp_sampler_t *next; /* registry of every sampler of the process */
 };
 
 static struct {
     int signo;
+    pid_t pid;
     size_t arena_words;
     int ready;
     pthread_key_t thread_key;
-    pthread_mutex_t lock; /* guards registry and owned */
+    pthread_mutex_t lock; /* guards the registry and every session */
+    pthread_cond_t wake;  /* a session started, or shutdown */
     rp_sampler_t *registry;
+    int thread_running;
+    int stopping;
+    pthread_t thread;
+    rp_unwinder_t *unwinder; /* used by the sampler thread only */
+    int unwinder_failed;
 } process = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- time ---------------------------------------------------------------- */
+
+static uint64_t ts_ns(const struct timespec *ts)
+{
+    return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+static uint64_t clock_ns(clockid_t clock)
+{
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0) {
+        return 0;
+    }
+    return ts_ns(&ts);
+}
 
 static uint64_t elapsed_ns(const struct timespec *from,
                            const struct timespec *to)
 {
-    int64_t ns = (int64_t)(to->tv_sec - from->tv_sec) * 1000000000 +
-                 (to->tv_nsec - from->tv_nsec);
-    return ns > 0 ? (uint64_t)ns : 0;
+    uint64_t a = ts_ns(from), b = ts_ns(to);
+    return b > a ? b - a : 0;
 }
 
-/* Async-signal-safe: no allocation, no locks, no stdio. */
-static void record_sample(rp_sampler_t *s, const ucontext_t *uc,
-                          uint32_t weight)
+static uint64_t sampler_thread_cpu_ns(void)
+{
+    clockid_t clock;
+    if (!process.thread_running ||
+        pthread_getcpuclockid(process.thread, &clock) != 0) {
+        return 0;
+    }
+    return clock_ns(clock);
+}
+
+/* ---- the signal handler (async-signal-safe) ------------------------------ */
+
+static void capture_into_mailbox(rp_sampler_t *s, const ucontext_t *uc)
 {
     void *frames[RP_MAX_DEPTH + HANDLER_FRAMES];
     int n = unw_backtrace(frames, RP_MAX_DEPTH + HANDLER_FRAMES);
@@ -83,39 +147,24 @@ static void record_sample(rp_sampler_t *s, const ucontext_t *uc,
     while (first < n && (uintptr_t)frames[first] != pc) {
         first++;
     }
-    uint16_t flags = 0;
+    uint16_t truncated = 0;
     if (first >= n) {
         /* The unwinder did not cross the signal frame: keep the one frame
          * that is certain. */
         frames[0] = (void *)pc;
         first = 0;
         n = 1;
-        flags = RP_SAMPLE_TRUNCATED;
-    } else if (n == RP_MAX_DEPTH + HANDLER_FRAMES || n - first > RP_MAX_DEPTH) {
-        flags = RP_SAMPLE_TRUNCATED;
+        truncated = 1;
+    } else if (n == RP_MAX_DEPTH + HANDLER_FRAMES ||
+               n - first > RP_MAX_DEPTH) {
+        truncated = 1;
     }
-    int depth = n - first;
-    if (depth > RP_MAX_DEPTH) {
-        depth = RP_MAX_DEPTH;
-    }
-    size_t words = HEADER_WORDS + (size_t)depth;
-    if (s->used_words + words > s->arena_words) {
-        s->dropped += weight;
-        return;
-    }
-    rp_sample_t *sample = (rp_sample_t *)(s->arena + s->used_words);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    sample->depth = (uint16_t)depth;
-    sample->flags = flags;
-    sample->weight = weight;
-    sample->t_ns = elapsed_ns(&s->start_wall, &now);
+    int depth = n - first > RP_MAX_DEPTH ? RP_MAX_DEPTH : n - first;
     for (int i = 0; i < depth; i++) {
-        sample->ips[i] = (uintptr_t)frames[first + i];
+        s->mailbox_ips[i] = (uintptr_t)frames[first + i];
     }
-    s->used_words += words;
-    s->samples++;
-    s->weight += weight;
+    s->mailbox_depth = (uint16_t)depth;
+    s->mailbox_truncated = truncated;
 }
 
 static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
@@ -123,22 +172,313 @@ static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
     (void)signo;
     int saved_errno = errno;
     rp_sampler_t *s = si->si_value.sival_ptr;
-    if (si->si_code == SI_TIMER && s != NULL && s->magic == SAMPLER_MAGIC &&
-        __atomic_load_n(&s->active_session, __ATOMIC_RELAXED) != 0) {
-        uint32_t weight =
-            1 + (si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
-        record_sample(s, ucontext, weight);
+    if (si->si_code == SI_QUEUE && si->si_pid == process.pid && s != NULL &&
+        s->magic == SAMPLER_MAGIC &&
+        __atomic_load_n(&s->mailbox_state, __ATOMIC_ACQUIRE) ==
+            MAILBOX_REQUESTED) {
+        capture_into_mailbox(s, ucontext);
+        __atomic_store_n(&s->mailbox_state, MAILBOX_FILLED, __ATOMIC_RELEASE);
     }
     errno = saved_errno;
 }
+
+/* ---- recording (sampler thread, under lock) ------------------------------- */
+
+static void append_sample(rp_sampler_t *s, const uintptr_t *ips, int depth,
+                          uint32_t weight, uint16_t flags, long syscall_nr,
+                          uint64_t t_ns)
+{
+    size_t words = HEADER_WORDS + (size_t)depth;
+    if (weight == 0) {
+        return;
+    }
+    if (s->used_words + words > s->arena_words) {
+        s->stats.dropped += weight;
+        return;
+    }
+    rp_sample_t *sample = (rp_sample_t *)(s->arena + s->used_words);
+    sample->depth = (uint16_t)depth;
+    sample->flags = flags;
+    sample->weight = weight;
+    sample->t_ns = t_ns;
+    sample->syscall = (int32_t)syscall_nr;
+    sample->reserved = 0;
+    memcpy(sample->ips, ips, sizeof(uintptr_t) * (size_t)depth);
+    s->used_words += words;
+    s->stats.samples++;
+    s->stats.weight += weight;
+    if (flags & RP_SAMPLE_WAITING) {
+        s->stats.wait_weight += weight;
+    }
+}
+
+static void collect_mailbox(rp_sampler_t *s)
+{
+    if (__atomic_load_n(&s->mailbox_state, __ATOMIC_ACQUIRE) !=
+        MAILBOX_FILLED) {
+        return;
+    }
+    uint16_t flags = (uint16_t)(s->mailbox_flags & 0xff);
+    if (s->mailbox_truncated) {
+        flags |= RP_SAMPLE_TRUNCATED;
+    }
+    append_sample(s, s->mailbox_ips, s->mailbox_depth, s->mailbox_weight,
+                  flags, -1, s->mailbox_t_ns);
+    if (s->mailbox_flags & MAILBOX_EPISODE) {
+        wait_stack_t *w = &s->wait;
+        w->valid = 1;
+        w->from_proc = 0;
+        w->cpu_pending = 1; /* the signal itself made the thread run */
+        w->syscall = -1;
+        w->depth = s->mailbox_depth;
+        w->flags = flags;
+        memcpy(w->ips, s->mailbox_ips, sizeof(uintptr_t) * w->depth);
+    }
+    __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
+}
+
+static int send_sample_signal(rp_sampler_t *s)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof(info));
+    info.si_signo = process.signo;
+    info.si_code = SI_QUEUE;
+    info.si_pid = process.pid;
+    info.si_uid = getuid();
+    info.si_value.sival_ptr = s;
+    return (int)syscall(SYS_rt_tgsigqueueinfo, process.pid, s->tid,
+                        process.signo, &info);
+}
+
+/* Asks the thread for its stack. If the last request is still unanswered
+ * (the thread has not been scheduled), the weight joins it instead. */
+static void request_stack(rp_sampler_t *s, uint32_t weight, uint32_t flags,
+                          uint64_t t_ns)
+{
+    if (__atomic_load_n(&s->mailbox_state, __ATOMIC_ACQUIRE) ==
+        MAILBOX_REQUESTED) {
+        s->mailbox_weight += weight;
+        s->stats.late_intervals += weight;
+        return;
+    }
+    s->mailbox_weight = weight;
+    s->mailbox_flags = flags;
+    s->mailbox_t_ns = t_ns;
+    __atomic_store_n(&s->mailbox_state, MAILBOX_REQUESTED, __ATOMIC_RELEASE);
+    if (send_sample_signal(s) != 0) {
+        __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
+        return;
+    }
+    s->stats.signals++;
+    if (flags & RP_SAMPLE_WAITING) {
+        s->stats.wait_signals++;
+    }
+}
+
+static int same_blocked_place(const wait_stack_t *w,
+                              const rp_thread_status_t *st)
+{
+    return st->has_registers && w->sp == st->sp && w->pc == st->pc &&
+           w->syscall == st->syscall;
+}
+
+/* Whether the cached wait stack is still where the thread waits. */
+static int wait_stack_current(rp_sampler_t *s, const rp_thread_status_t *st,
+                              uint64_t cpu)
+{
+    wait_stack_t *w = &s->wait;
+    if (!w->valid) {
+        return 0;
+    }
+    if (w->from_proc && st->has_registers) {
+        return same_blocked_place(w, st) && rp_stack_check_still_valid(&w->check);
+    }
+    if (w->cpu_pending) {
+        /* First tick after the episode's signal: the thread has gone back
+         * to its wait; from now on it must not run to stay there. */
+        w->cpu_pending = 0;
+        w->cpu_ns = cpu;
+        return 1;
+    }
+    return cpu == w->cpu_ns;
+}
+
+static rp_unwinder_t *sampler_unwinder(void)
+{
+    if (process.unwinder == NULL && !process.unwinder_failed) {
+        process.unwinder = rp_unwinder_create();
+        process.unwinder_failed = process.unwinder == NULL;
+    }
+    return process.unwinder;
+}
+
+/* Unwinds a blocked thread from /proc's registers, without a signal.
+ * Returns 0 if it could not (the caller then falls back to a signal). */
+static int unwind_blocked(rp_sampler_t *s, const rp_thread_status_t *st,
+                          uint64_t cpu)
+{
+    rp_unwinder_t *u = sampler_unwinder();
+    if (u == NULL) {
+        return 0;
+    }
+    wait_stack_t *w = &s->wait;
+    rp_blocked_thread_t bt = {.tid = s->tid,
+                              .pc = st->pc,
+                              .sp = st->sp,
+                              .stack_lo = s->stack_lo,
+                              .stack_hi = s->stack_hi,
+                              .root_pc = s->root_pc};
+    int depth = rp_unwinder_unwind(u, &bt, w->ips, RP_MAX_DEPTH, &w->check);
+    s->stats.remote_unwinds++;
+    rp_thread_status_t again;
+    rp_proc_read(&s->proc, &again);
+    w->valid = 0;
+    if (depth == 0) {
+        return 0;
+    }
+    if (again.state != RP_THREAD_BLOCKED || again.sp != st->sp ||
+        again.pc != st->pc || again.syscall != st->syscall) {
+        /* It woke while we read its stack: what we read may be torn. */
+        s->stats.stale_unwinds++;
+        return -1;
+    }
+    w->valid = 1;
+    w->from_proc = 1;
+    w->cpu_pending = 0;
+    w->cpu_ns = cpu;
+    w->sp = st->sp;
+    w->pc = st->pc;
+    w->syscall = st->syscall;
+    w->depth = (uint16_t)depth;
+    w->flags = depth == RP_MAX_DEPTH ? RP_SAMPLE_TRUNCATED : 0;
+    return 1;
+}
+
+static void sample_waiting(rp_sampler_t *s, const rp_thread_status_t *st,
+                           uint64_t cpu, uint32_t weight, uint64_t t_ns)
+{
+    wait_stack_t *w = &s->wait;
+    if (!wait_stack_current(s, st, cpu)) {
+        int unwound = st->has_registers ? unwind_blocked(s, st, cpu) : 0;
+        if (unwound < 0) {
+            return;
+        }
+        if (unwound == 0) {
+            /* No registers (the process is not dumpable): one signal for
+             * this blocking episode; its stack serves while it lasts. */
+            w->valid = 0;
+            request_stack(s, weight, RP_SAMPLE_WAITING | MAILBOX_EPISODE,
+                          t_ns);
+            return;
+        }
+    }
+    append_sample(s, w->ips, w->depth, weight, w->flags | RP_SAMPLE_WAITING,
+                  w->syscall, t_ns);
+}
+
+static void tick(rp_sampler_t *s, uint64_t now)
+{
+    uint64_t intervals = 1 + (now - s->next_due_ns) / s->interval_ns;
+    s->next_due_ns += intervals * s->interval_ns; /* absolute: no drift */
+    s->stats.late_intervals += (unsigned)(intervals - 1);
+    uint64_t t_ns = now - s->start_ns;
+    collect_mailbox(s);
+
+    uint64_t cpu = clock_ns(s->cpu_clock);
+    uint64_t cpu_delta = cpu > s->last_cpu_ns ? cpu - s->last_cpu_ns : 0;
+    s->last_cpu_ns = cpu;
+    rp_thread_status_t st;
+    rp_proc_read(&s->proc, &st);
+    /* Just woken, or just entering a wait, a thread reads as running
+     * although it has not run since it was seen blocked: leave it alone. */
+    int running = st.state != RP_THREAD_BLOCKED &&
+                  !(s->seen_blocked && cpu == s->cpu_seen_blocked);
+
+    if (s->clock == RP_CLOCK_CPU) {
+        s->cpu_carry_ns += cpu_delta;
+        uint64_t due = s->cpu_carry_ns / s->interval_ns;
+        if (running && due > 0) {
+            s->cpu_carry_ns -= due * s->interval_ns;
+            request_stack(s, (uint32_t)due, 0, t_ns);
+        }
+    } else if (running) {
+        request_stack(s, (uint32_t)intervals, 0, t_ns);
+    } else {
+        sample_waiting(s, &st, cpu, (uint32_t)intervals, t_ns);
+    }
+    if (st.state == RP_THREAD_BLOCKED) {
+        s->seen_blocked = 1;
+        s->cpu_seen_blocked = cpu;
+    } else if (running) {
+        s->seen_blocked = 0;
+    }
+}
+
+/* ---- the sampler thread --------------------------------------------------- */
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    /* Wake on time: the default 50us slack is half a 100us interval. */
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    pthread_mutex_lock(&process.lock);
+    while (!process.stopping) {
+        uint64_t now = clock_ns(CLOCK_MONOTONIC);
+        uint64_t next = UINT64_MAX;
+        for (rp_sampler_t *s = process.registry; s != NULL; s = s->next) {
+            if (s->active_session == 0) {
+                continue;
+            }
+            if (s->next_due_ns <= now) {
+                tick(s, now);
+            }
+            if (s->next_due_ns < next) {
+                next = s->next_due_ns;
+            }
+        }
+        if (next == UINT64_MAX) {
+            pthread_cond_wait(&process.wake, &process.lock);
+        } else {
+            struct timespec until = {.tv_sec = (time_t)(next / 1000000000u),
+                                     .tv_nsec = (long)(next % 1000000000u)};
+            pthread_cond_timedwait(&process.wake, &process.lock, &until);
+        }
+    }
+    rp_unwinder_destroy(process.unwinder);
+    process.unwinder = NULL;
+    pthread_mutex_unlock(&process.lock);
+    return NULL;
+}
+
+static int ensure_sampler_thread(void)
+{
+    if (process.thread_running) {
+        return 0;
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int rc = pthread_create(&process.thread, &attr, sampler_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) {
+        process.thread_running = 1;
+    }
+    return rc;
+}
+
+/* ---- process and thread registration -------------------------------------- */
 
 /* Thread-exit destructor: the sampler goes back to the registry for the
  * next thread (mod_http2 starts and ends worker threads as load changes). */
 static void release_to_idle(void *arg)
 {
     rp_sampler_t *s = arg;
-    rp_sampler_stop(s, __atomic_load_n(&s->active_session, __ATOMIC_ACQUIRE));
+    rp_sampler_stop(s, rp_sampler_session(s));
     pthread_mutex_lock(&process.lock);
+    rp_proc_close(&s->proc);
     s->owned = 0;
     pthread_mutex_unlock(&process.lock);
 }
@@ -163,10 +503,17 @@ apr_status_t rp_sampler_init_process(int signo, apr_size_t arena_bytes)
     if (rc != 0) {
         return rc;
     }
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&process.wake, &cattr);
+    pthread_condattr_destroy(&cattr);
     /* Each thread then keeps its own unwind cache: no lock in the handler. */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     process.signo = signo;
+    process.pid = getpid();
     process.arena_words = arena_bytes / sizeof(uintptr_t);
+    process.stopping = 0;
     process.ready = 1;
     return APR_SUCCESS;
 }
@@ -187,9 +534,32 @@ static rp_sampler_t *create_sampler(void)
     s->magic = SAMPLER_MAGIC;
     s->arena = arena;
     s->arena_words = process.arena_words;
+    s->proc.syscall_fd = s->proc.stat_fd = -1;
     s->next = process.registry;
     process.registry = s;
     return s;
+}
+
+static void adopt(rp_sampler_t *s)
+{
+    s->owned = 1;
+    s->mask_changed = 0;
+    s->tid = (pid_t)syscall(SYS_gettid);
+    s->thread = pthread_self();
+    if (pthread_getcpuclockid(s->thread, &s->cpu_clock) != 0) {
+        s->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
+    }
+    rp_proc_open(&s->proc, s->tid);
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(s->thread, &attr) == 0) {
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            s->stack_lo = (uintptr_t)addr;
+            s->stack_hi = (uintptr_t)addr + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
 }
 
 rp_sampler_t *rp_sampler_for_this_thread(void)
@@ -208,10 +578,7 @@ rp_sampler_t *rp_sampler_for_this_thread(void)
         s = create_sampler();
     }
     if (s != NULL) {
-        s->owned = 1;
-        s->mask_changed = 0;
-        s->tid = (pid_t)syscall(SYS_gettid);
-        s->thread = pthread_self();
+        adopt(s);
     }
     pthread_mutex_unlock(&process.lock);
     if (s != NULL && pthread_setspecific(process.thread_key, s) != 0) {
@@ -254,8 +621,8 @@ static void restore_signal_mask(rp_sampler_t *s)
     sigemptyset(&set);
     sigaddset(&set, process.signo);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    /* A signal already queued before the timer was deleted is consumed
-     * here, while blocked, rather than delivered later. */
+    /* A signal sent before the session ended is consumed here, while
+     * blocked, rather than delivered later. */
     struct timespec no_wait = {0, 0};
     while (sigtimedwait(&set, NULL, &no_wait) == process.signo) {
     }
@@ -263,19 +630,37 @@ static void restore_signal_mask(rp_sampler_t *s)
     s->mask_changed = 0;
 }
 
-static void reset_counters(rp_sampler_t *s)
+/* The thread's outermost frame, where every full unwind of it ends. */
+static uintptr_t outermost_frame(void)
 {
+    void *frames[RP_MAX_DEPTH];
+    int n = unw_backtrace(frames, RP_MAX_DEPTH);
+    return n > 0 && n < RP_MAX_DEPTH ? (uintptr_t)frames[n - 1] : 0;
+}
+
+static void reset_session(rp_sampler_t *s, rp_clock_e clock,
+                          apr_interval_time_t interval_us)
+{
+    memset(&s->stats, 0, sizeof(s->stats));
     s->used_words = 0;
-    s->samples = 0;
-    s->weight = 0;
-    s->dropped = 0;
+    s->clock = clock;
+    s->interval_us = interval_us;
+    s->interval_ns = (uint64_t)interval_us * 1000u;
+    s->stats.interval_us = interval_us;
+    s->stats.clock = clock;
+    s->stats.proc_readable = s->proc.syscall_fd >= 0;
+    s->cpu_carry_ns = 0;
+    s->seen_blocked = 0;
+    s->wait.valid = 0;
+    __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
 }
 
 apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
                               apr_interval_time_t interval_us,
                               uint64_t *session)
 {
-    if (s == NULL || !process.ready || !on_owning_thread(s)) {
+    if (s == NULL || !process.ready || !on_owning_thread(s) ||
+        interval_us <= 0) {
         return APR_EINVAL;
     }
     if (rp_sampler_is_active(s)) {
@@ -283,44 +668,31 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
     }
     /* The first unwind in a thread allocates libunwind's per-thread cache
      * and thread-local storage; do it here, never in the handler. */
-    void *warm_up[8];
-    unw_backtrace(warm_up, 8);
-
-    reset_counters(s);
-    s->clock = clock;
-    s->interval_us = interval_us;
+    s->root_pc = outermost_frame();
     apr_status_t rv = unblock_signal(s);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    struct sigevent sev;
-    memset(&sev, 0, sizeof(sev));
-    sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = process.signo;
-    sev.sigev_value.sival_ptr = s;
-    sev.sigev_notify_thread_id = s->tid;
-    clockid_t clock_id =
-        clock == RP_CLOCK_CPU ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
-    if (timer_create(clock_id, &sev, &s->timer) != 0) {
-        rv = errno;
+    pthread_mutex_lock(&process.lock);
+    int rc = ensure_sampler_thread();
+    if (rc != 0) {
+        pthread_mutex_unlock(&process.lock);
         restore_signal_mask(s);
-        return rv;
+        return rc;
     }
+    reset_session(s, clock, interval_us);
     clock_gettime(CLOCK_MONOTONIC, &s->start_wall);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &s->start_cpu);
     s->stop_wall = s->start_wall;
     s->stop_cpu = s->start_cpu;
+    s->start_ns = ts_ns(&s->start_wall);
+    s->next_due_ns = s->start_ns + s->interval_ns;
+    s->last_cpu_ns = ts_ns(&s->start_cpu);
+    s->sampler_cpu_at_start = sampler_thread_cpu_ns();
     *session = ++s->last_session;
     __atomic_store_n(&s->active_session, *session, __ATOMIC_RELEASE);
-    struct itimerspec spec;
-    spec.it_interval.tv_sec = interval_us / 1000000;
-    spec.it_interval.tv_nsec = (interval_us % 1000000) * 1000;
-    spec.it_value = spec.it_interval;
-    if (timer_settime(s->timer, 0, &spec, NULL) != 0) {
-        rv = errno;
-        rp_sampler_stop(s, *session);
-        return rv;
-    }
+    pthread_cond_signal(&process.wake);
+    pthread_mutex_unlock(&process.lock);
     return APR_SUCCESS;
 }
 
@@ -329,26 +701,26 @@ void rp_sampler_stop(rp_sampler_t *s, uint64_t session)
     if (s == NULL || session == 0) {
         return;
     }
-    /* The timer belongs to the session and cannot change while it runs;
-     * read it before the session ends and another may begin. */
-    timer_t timer = s->timer;
-    uint64_t expected = session;
-    if (!__atomic_compare_exchange_n(&s->active_session, &expected, 0, 0,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    pthread_mutex_lock(&process.lock);
+    if (s->active_session != session) {
+        pthread_mutex_unlock(&process.lock);
         return;
     }
-    /* Deleting the timer also removes its signal if it is queued but not yet
-     * delivered, so no sample arrives after this. */
-    timer_delete(timer);
+    __atomic_store_n(&s->active_session, 0, __ATOMIC_RELEASE);
+    collect_mailbox(s);
+    /* An unanswered request is dropped: the handler ignores a late signal. */
+    __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
     clock_gettime(CLOCK_MONOTONIC, &s->stop_wall);
+    clockid_t cpu_clock = on_owning_thread(s) ? CLOCK_THREAD_CPUTIME_ID
+                                               : s->cpu_clock;
+    clock_gettime(cpu_clock, &s->stop_cpu);
+    uint64_t sampler_cpu = sampler_thread_cpu_ns();
+    s->stats.sampler_cpu_ns = sampler_cpu > s->sampler_cpu_at_start
+                                  ? sampler_cpu - s->sampler_cpu_at_start
+                                  : 0;
+    pthread_mutex_unlock(&process.lock);
     if (on_owning_thread(s)) {
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &s->stop_cpu);
         restore_signal_mask(s);
-    } else {
-        clockid_t cpu_clock;
-        if (pthread_getcpuclockid(s->thread, &cpu_clock) == 0) {
-            clock_gettime(cpu_clock, &s->stop_cpu);
-        }
     }
 }
 
@@ -365,13 +737,9 @@ int rp_sampler_is_active(const rp_sampler_t *s)
 
 void rp_sampler_stats(const rp_sampler_t *s, rp_sampler_stats_t *out)
 {
-    out->samples = s->samples;
-    out->weight = s->weight;
-    out->dropped = s->dropped;
+    *out = s->stats;
     out->wall_ns = elapsed_ns(&s->start_wall, &s->stop_wall);
     out->cpu_ns = elapsed_ns(&s->start_cpu, &s->stop_cpu);
-    out->interval_us = s->interval_us;
-    out->clock = s->clock;
 }
 
 const rp_sample_t *rp_sampler_next(const rp_sampler_t *s,
@@ -388,7 +756,7 @@ const rp_sample_t *rp_sampler_next(const rp_sampler_t *s,
 
 void rp_sampler_discard(rp_sampler_t *s)
 {
-    /* Only the owning thread may touch the buffer its handler writes. */
+    /* Only the owning thread, between sessions, reads the buffer. */
     if (s == NULL || rp_sampler_is_active(s) || !on_owning_thread(s)) {
         return;
     }
@@ -398,7 +766,8 @@ void rp_sampler_discard(rp_sampler_t *s)
     if (bytes > 0) {
         madvise(s->arena, bytes, MADV_DONTNEED);
     }
-    reset_counters(s);
+    s->used_words = 0;
+    s->stats.samples = 0;
 }
 
 void rp_sampler_shutdown_process(void)
@@ -407,12 +776,24 @@ void rp_sampler_shutdown_process(void)
         return;
     }
     pthread_mutex_lock(&process.lock);
+    for (rp_sampler_t *s = process.registry; s != NULL; s = s->next) {
+        __atomic_store_n(&s->active_session, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
+    }
+    process.stopping = 1;
+    pthread_cond_broadcast(&process.wake);
+    int joining = process.thread_running;
+    pthread_mutex_unlock(&process.lock);
+    if (joining) {
+        pthread_join(process.thread, NULL);
+    }
+    pthread_mutex_lock(&process.lock);
+    process.thread_running = 0;
     rp_sampler_t **link = &process.registry;
     while (*link != NULL) {
         rp_sampler_t *s = *link;
-        rp_sampler_stop(s, rp_sampler_session(s));
         if (s->owned) {
-            /* Its thread may still be running; leave it to process exit. */
+            /* Its thread may still run; the process exit reclaims it. */
             link = &s->next;
             continue;
         }
@@ -420,5 +801,6 @@ void rp_sampler_shutdown_process(void)
         munmap(s->arena, s->arena_words * sizeof(uintptr_t));
         free(s);
     }
+    process.stopping = 0;
     pthread_mutex_unlock(&process.lock);
 }

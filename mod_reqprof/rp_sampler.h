@@ -1,7 +1,14 @@
-/* rp_sampler: samples the call stack of the calling thread at a fixed
- * interval. A per-thread POSIX timer sends a signal to that thread only; the
- * handler captures the stack with libunwind into memory mapped before the
- * timer was armed. Knows nothing of httpd. */
+/* rp_sampler: samples the call stacks of the threads that asked for it.
+ *
+ * One sampler thread per process keeps an absolute schedule for every
+ * session. At each tick it asks /proc whether the thread is on CPU:
+ *  - on CPU: it sends the thread a signal whose handler captures the stack
+ *    with libunwind into a preallocated mailbox (async-signal-safe);
+ *  - blocked: it does not interrupt the wait. Where /proc gives the blocked
+ *    thread's stack and program counter (a dumpable process), it unwinds the
+ *    stack itself; otherwise it signals once per blocking episode and reuses
+ *    that stack while the thread stays blocked.
+ * Knows nothing of httpd. */
 #ifndef RP_SAMPLER_H
 #define RP_SAMPLER_H
 
@@ -19,12 +26,15 @@ typedef enum {
 #define RP_MAX_DEPTH 128
 
 #define RP_SAMPLE_TRUNCATED 0x1 /* outermost frames are missing */
+#define RP_SAMPLE_WAITING 0x2   /* the thread was blocked, not on CPU */
 
 typedef struct rp_sample {
     uint16_t depth;
     uint16_t flags;
-    uint32_t weight; /* intervals this sample stands for (1 + timer overrun) */
+    uint32_t weight; /* intervals this sample stands for */
     uint64_t t_ns;   /* time since sampling started */
+    int32_t syscall; /* for waiting samples: the system call, or -1 */
+    uint32_t reserved;
     /* ips[0] is the interrupted instruction; the others are return
      * addresses, innermost first. */
     uintptr_t ips[];
@@ -33,29 +43,40 @@ typedef struct rp_sample {
 typedef struct rp_sampler rp_sampler_t;
 
 typedef struct rp_sampler_stats {
-    unsigned samples; /* stacks recorded */
-    uint64_t weight;  /* intervals they stand for */
-    unsigned dropped; /* signals lost because the buffer was full */
-    uint64_t wall_ns; /* from start to stop */
-    uint64_t cpu_ns;  /* thread CPU time from start to stop */
+    unsigned samples;     /* stacks recorded */
+    uint64_t weight;      /* intervals they stand for */
+    uint64_t wait_weight; /* of which the thread was waiting */
+    unsigned dropped;     /* intervals lost because the buffer was full */
+    uint64_t wall_ns;     /* from start to stop */
+    uint64_t cpu_ns;      /* thread CPU time from start to stop */
     apr_interval_time_t interval_us;
     rp_clock_e clock;
+    /* How the samples were taken. */
+    int proc_readable;       /* /proc gave blocked threads' registers */
+    unsigned signals;        /* signals sent to the thread */
+    unsigned wait_signals;   /* of which went to a blocked thread */
+    unsigned remote_unwinds; /* stacks unwound without a signal */
+    unsigned stale_unwinds;  /* discarded: the thread moved meanwhile */
+    unsigned late_intervals; /* ticks the thread or the sampler missed */
+    uint64_t sampler_cpu_ns; /* sampler thread CPU time, all sessions */
 } rp_sampler_stats_t;
 
 /* Installs the signal handler for this process (idempotent). arena_bytes is
  * the per-thread sample buffer, mapped lazily; untouched pages cost nothing.
- * Returns APR_EINVAL for a signal outside SIGRTMIN..SIGRTMAX. */
+ * The sampler thread starts with the first session. Returns APR_EINVAL for a
+ * signal outside SIGRTMIN..SIGRTMAX. */
 apr_status_t rp_sampler_init_process(int signo, apr_size_t arena_bytes);
 
-/* Disarms every timer and unmaps the buffers of idle threads (child exit). */
+/* Ends every session, stops the sampler thread and unmaps the buffers of
+ * idle threads (child exit). */
 void rp_sampler_shutdown_process(void);
 
 /* The calling thread's sampler, created on first use; NULL if memory is
  * exhausted or the process is not initialised. */
 rp_sampler_t *rp_sampler_for_this_thread(void);
 
-/* Arms the timer and starts a session, whose number goes to *session.
- * Must be called on the sampler's own thread. */
+/* Starts a session, whose number goes to *session. Must be called on the
+ * sampler's own thread. */
 apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
                               apr_interval_time_t interval_us,
                               uint64_t *session);
@@ -63,8 +84,8 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
 /* Ends the session if it is still the running one; no sample is taken
  * after it returns. On the owning thread it also drains a pending signal
  * and restores the thread's signal mask. From another thread (a cleanup
- * running elsewhere) it only disarms; the mask is restored at the thread's
- * next start. */
+ * running elsewhere) it only ends the session; the mask is restored at the
+ * thread's next start. */
 void rp_sampler_stop(rp_sampler_t *s, uint64_t session);
 
 /* The running session's number, or 0. */

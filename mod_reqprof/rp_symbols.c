@@ -1,10 +1,12 @@
 #include "rp_symbols.h"
 
+#include "rp_dwfl.h"
+
 #include <apr_hash.h>
+#include <elf.h>
+#include <sys/auxv.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
-#include <elfutils/libdwfl.h>
-#include <stdio.h>
 #include <string.h>
 
 struct rp_symbols {
@@ -16,39 +18,9 @@ struct rp_symbols {
     apr_time_t last_refresh;
 };
 
-/* Separate debug files are not searched: the default would consult
- * debuginfod (the network) when it is configured. Objects built with -g,
- * such as modules built with apxs, carry their DWARF themselves. */
-static int find_no_separate_debuginfo(Dwfl_Module *mod, void **userdata,
-                                      const char *modname, Dwarf_Addr base,
-                                      const char *file_name,
-                                      const char *debuglink_file,
-                                      GElf_Word debuglink_crc,
-                                      char **debuginfo_file_name)
-{
-    (void)mod, (void)userdata, (void)modname, (void)base, (void)file_name;
-    (void)debuglink_file, (void)debuglink_crc, (void)debuginfo_file_name;
-    return -1;
-}
-
-static const Dwfl_Callbacks dwfl_callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = find_no_separate_debuginfo,
-};
-
-/* Reports the mapped objects from /proc/self/maps. Unlike
- * dwfl_linux_proc_report it needs no /proc/self/auxv, which a child that has
- * dropped privileges cannot read. */
 static void report_mapped_objects(rp_symbols_t *t)
 {
-    FILE *maps = fopen("/proc/self/maps", "re");
-    if (maps == NULL) {
-        return;
-    }
-    dwfl_report_begin(t->dwfl);
-    dwfl_linux_proc_maps_report(t->dwfl, maps);
-    dwfl_report_end(t->dwfl, NULL, NULL);
-    fclose(maps);
+    rp_dwfl_report_self(t->dwfl);
     t->last_refresh = apr_time_now();
 }
 
@@ -69,11 +41,11 @@ apr_status_t rp_symbols_create(rp_symbols_t **out, apr_pool_t *pool)
     t->pool = pool;
     t->by_address = apr_hash_make(pool);
     t->by_function = apr_hash_make(pool);
-    t->dwfl = dwfl_begin(&dwfl_callbacks);
+    t->dwfl = rp_dwfl_begin_self();
     if (t->dwfl == NULL) {
         return APR_ENOMEM;
     }
-    report_mapped_objects(t);
+    t->last_refresh = apr_time_now();
     apr_pool_cleanup_register(pool, t, destroy_on_cleanup,
                               apr_pool_cleanup_null);
     *out = t;
@@ -119,8 +91,62 @@ static void add_source_location(rp_symbols_t *t, Dwfl_Module *mod,
     }
 }
 
+/* The vDSO (clock_gettime, gettimeofday) is mapped from no file, so
+ * /proc/self/maps gives libdwfl nothing to name it by, and its addresses
+ * would fall to the neighbouring object. Its image holds its own section
+ * headers and dynamic symbols: read them in place. */
+static const char *vdso_function(uintptr_t addr, int *inside)
+{
+    *inside = 0;
+    uintptr_t base = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+    if (base == 0) {
+        return NULL;
+    }
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+    const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + eh->e_phoff);
+    uintptr_t size = 0;
+    intptr_t bias = 0;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type == PT_LOAD) {
+            bias = (intptr_t)base - (intptr_t)ph[i].p_vaddr;
+            size = ph[i].p_memsz;
+            break;
+        }
+    }
+    if (addr < base || addr >= base + size) {
+        return NULL;
+    }
+    *inside = 1;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(base + eh->e_shoff);
+    for (int i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh->e_shnum) {
+            continue;
+        }
+        const Elf64_Sym *sym = (const Elf64_Sym *)(base + sh[i].sh_offset);
+        const char *names = (const char *)(base + sh[sh[i].sh_link].sh_offset);
+        size_t count = sh[i].sh_size / sizeof(Elf64_Sym);
+        for (size_t k = 0; k < count; k++) {
+            uintptr_t start = (uintptr_t)((intptr_t)sym[k].st_value + bias);
+            if (ELF64_ST_TYPE(sym[k].st_info) == STT_FUNC && addr >= start &&
+                addr < start + sym[k].st_size) {
+                return names + sym[k].st_name;
+            }
+        }
+    }
+    return NULL;
+}
+
 static rp_func_t describe(rp_symbols_t *t, uintptr_t addr)
 {
+    int in_vdso;
+    const char *vdso_name = vdso_function(addr, &in_vdso);
+    if (in_vdso) {
+        rp_func_t f = {.object = "[vdso]", .resolved = vdso_name != NULL};
+        f.name = vdso_name ? apr_pstrdup(t->pool, vdso_name)
+                           : apr_psprintf(t->pool, "[vdso]+0x%" APR_UINT64_T_HEX_FMT,
+                                          (apr_uint64_t)(addr - getauxval(AT_SYSINFO_EHDR)));
+        return f;
+    }
     rp_func_t f = {.name = NULL, .object = "[unknown]"};
     Dwfl_Module *mod = dwfl_addrmodule(t->dwfl, addr);
     if (mod == NULL &&

@@ -33,13 +33,16 @@ static rp_node_t *child_for(rp_tree_t *tree, rp_node_t *parent,
 }
 
 void rp_tree_add(rp_tree_t *tree, const rp_func_t *const *frames,
-                 unsigned depth, uint64_t weight)
+                 unsigned depth, uint64_t weight, int waiting)
 {
+    uint64_t wait = waiting ? weight : 0;
     rp_node_t *node = &tree->root;
     node->total += weight;
+    node->wait += wait;
     for (unsigned i = 0; i < depth; i++) {
         node = child_for(tree, node, frames[i]);
         node->total += weight;
+        node->wait += wait;
     }
     node->self += weight;
 }

@@ -17,6 +17,7 @@ struct rp_node {
     rp_node_t *next_sibling;
     uint64_t total; /* weight of samples through this node */
     uint64_t self;  /* weight of samples that end here */
+    uint64_t wait;  /* part of total during which the thread was blocked */
     unsigned depth; /* root is 0 */
 };
 
@@ -30,9 +31,9 @@ typedef struct rp_tree {
 rp_tree_t *rp_tree_create(apr_pool_t *pool);
 
 /* Adds one sample: frames[0] is the outermost caller, frames[depth - 1]
- * the innermost function. */
+ * the innermost function; waiting says the thread was blocked, not on CPU. */
 void rp_tree_add(rp_tree_t *tree, const rp_func_t *const *frames,
-                 unsigned depth, uint64_t weight);
+                 unsigned depth, uint64_t weight, int waiting);
 
 /* Orders every node's children by total weight, heaviest first (ties by
  * name, so output is stable). */

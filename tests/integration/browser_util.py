@@ -391,6 +391,31 @@ class Page:
 
 # ---- the browser process -----------------------------------------------
 
+def _live_group_members(pgid):
+    """Pids in process group pgid that are not zombies (Linux /proc).
+
+    Zombies are left out: they are dead, and reaping orphans is init's job
+    (which may be slow in containers)."""
+    live = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return live
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...; comm may contain spaces or ')'.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(name))
+    return live
+
+
 class Chromium:
     """A headless Chromium with a fresh profile, killed and removed on close."""
 
@@ -411,11 +436,14 @@ class Chromium:
         with open(self.log_path, "wb") as log:
             # Own session: closing kills the whole process group (renderers,
             # GPU and utility processes are Chromium's children).
+            # TMPDIR: Chromium's singleton socket directory and shared
+            # memory files go into self.tmp and are removed with it.
+            env = dict(os.environ, TMPDIR=self.tmp)
             self.proc = subprocess.Popen(
                 [self.binary, *CHROMIUM_FLAGS, "--user-data-dir=" + self.profile,
                  "about:blank"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                env=env, start_new_session=True)
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
@@ -469,24 +497,26 @@ class Chromium:
                 pass
         self.pages = []
         if self.proc is not None:
+            pgid = self.proc.pid   # its own session and process group
             if self.proc.poll() is None:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+                # The browser first, so it shuts down its children cleanly.
+                self.proc.terminate()
                 try:
                     self.proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     pass
-            # Children may outlive the browser process; the group goes.
+            # Whatever is left of the group (renderers, utility processes).
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+            deadline = time.monotonic() + 5
+            while _live_group_members(pgid) and time.monotonic() < deadline:
+                time.sleep(0.05)
             self.proc = None
         shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -93,8 +93,8 @@ class Httpd:
             "</Location>",
         ]
         if self.mpm == "prefork":
-            lines += ["StartServers 2", "MinSpareServers 2", "MaxSpareServers 4",
-                      "MaxRequestWorkers 16"]
+            lines += ["StartServers 10", "MinSpareServers 5", "MaxSpareServers 12",
+                      "MaxRequestWorkers 32"]
         else:
             lines += ["StartServers 1", "ServerLimit 2", "ThreadsPerChild %d" % threads,
                       "MaxRequestWorkers %d" % (threads * 2),

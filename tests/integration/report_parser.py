@@ -9,6 +9,7 @@ class Node:
         self.obj = attrs.get("data-obj")
         self.total = int(attrs.get("data-total-weight", "0"))
         self.self_weight = int(attrs.get("data-self-weight", "0"))
+        self.wait = int(attrs.get("data-wait-weight", "0"))
         self.total_us = float(attrs.get("data-total-us", "0"))
         self.parent = parent
         self.children = []

@@ -119,8 +119,7 @@ END_TEST
 
 START_TEST(html_escapes_markup)
 {
-    ck_assert_str_eq(html("a&b<c>d\"e'f"),
-                     "a&amp;b&lt;c&gt;d&quot;e&#39;f");
+    ck_assert_str_eq(html("a&b<c>d\"e'f"), "a&amp;b&lt;c&gt;d&quot;e&#39;f");
     ck_assert_str_eq(html("<script>alert(1)</script>"),
                      "&lt;script&gt;alert(1)&lt;/script&gt;");
     ck_assert_str_eq(html("&amp;"), "&amp;amp;");
@@ -144,17 +143,17 @@ START_TEST(html_keeps_valid_utf8)
 {
     /* 2-, 3- and 4-byte sequences, at the edges of their ranges too. */
     const char *valid[] = {
-        "caf\xc3\xa9",                /* U+00E9 */
-        "\xc2\x80",                   /* U+0080, the first 2-byte one */
-        "\xdf\xbf",                   /* U+07FF */
-        "\xe0\xa0\x80",               /* U+0800, the first 3-byte one */
-        "\xe2\x82\xac 5",             /* U+20AC euro */
-        "\xed\x9f\xbf",               /* U+D7FF, just below the surrogates */
-        "\xee\x80\x80",               /* U+E000, just above them */
-        "\xef\xbf\xbd",               /* U+FFFD itself */
-        "\xf0\x9f\x98\x80",           /* U+1F600 */
-        "\xf4\x8f\xbf\xbf",           /* U+10FFFF, the last one */
-        "\xe6\x97\xa5\xe6\x9c\xac<",  /* CJK then markup */
+        "caf\xc3\xa9",               /* U+00E9 */
+        "\xc2\x80",                  /* U+0080, the first 2-byte one */
+        "\xdf\xbf",                  /* U+07FF */
+        "\xe0\xa0\x80",              /* U+0800, the first 3-byte one */
+        "\xe2\x82\xac 5",            /* U+20AC euro */
+        "\xed\x9f\xbf",              /* U+D7FF, just below the surrogates */
+        "\xee\x80\x80",              /* U+E000, just above them */
+        "\xef\xbf\xbd",              /* U+FFFD itself */
+        "\xf0\x9f\x98\x80",          /* U+1F600 */
+        "\xf4\x8f\xbf\xbf",          /* U+10FFFF, the last one */
+        "\xe6\x97\xa5\xe6\x9c\xac<", /* CJK then markup */
     };
     for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
         const char *out = html(valid[i]);

@@ -18,6 +18,8 @@ int main(void)
     srunner_add_suite(runner, tree_suite());
     srunner_add_suite(runner, html_suite());
     srunner_add_suite(runner, symbols_suite());
+    srunner_add_suite(runner, proc_suite());
+    srunner_add_suite(runner, unwind_suite());
     srunner_add_suite(runner, sampler_suite());
     srunner_add_suite(runner, profile_suite());
 

@@ -45,9 +45,9 @@ START_TEST(values_that_do_not_trigger)
     expect("profile=json", "profile", NONE);
     expect("profile=htm", "profile", NONE);
     expect("profile=html5", "profile", NONE);
-    expect("profile=+1", "profile", NONE);   /* " 1" */
-    expect("profile=1+", "profile", NONE);   /* "1 " */
-    expect("profile==1", "profile", NONE);   /* "=1" */
+    expect("profile=+1", "profile", NONE); /* " 1" */
+    expect("profile=1+", "profile", NONE); /* "1 " */
+    expect("profile==1", "profile", NONE); /* "=1" */
     expect("a=1&b=2", "profile", NONE);
 }
 END_TEST
@@ -152,8 +152,7 @@ START_TEST(long_fields)
 {
     char buf[1200];
     char name[1024];
-    /* A value longer than the limit never matches, even if it is "1"
-     * followed by spaces... */
+    /* A value longer than the limit never matches (nor overflows)... */
     strcpy(buf, "profile=");
     repeat(buf + strlen(buf), '1', RP_TRIGGER_MAX_FIELD + 1);
     expect(buf, "profile", NONE);

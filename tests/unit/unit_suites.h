@@ -13,5 +13,7 @@ Suite *html_suite(void);
 Suite *symbols_suite(void);
 Suite *sampler_suite(void);
 Suite *profile_suite(void);
+Suite *proc_suite(void);
+Suite *unwind_suite(void);
 
 #endif

@@ -6,6 +6,10 @@
  *   /mixed?cpu=N&wait=M
  *   /big?kb=N     a body of N KiB, written in 8 KiB pieces
  *   /status?code=N  an error status from the handler
+ *   /spin?kiter=N   a fixed amount of work (N thousand iterations), for
+ *                 overhead measurements: its time varies, its work does not
+ * Every response carries X-Rpwork-Wall-Us and X-Rpwork-Cpu-Us: the wall and
+ * thread CPU time the action took, measured inside the handler.
  * The last path segment selects the action. */
 #include "httpd.h"
 #include "http_config.h"
@@ -43,7 +47,7 @@ spin_cpu(double ms, unsigned long seed)
     volatile unsigned long sink = seed;
     double until = thread_cpu_ms() + ms;
     do {
-        for (int i = 0; i < 2000; i++) {
+        for (int i = 0; i < 50000; i++) {
             sink = sink * 6364136223846793005ul + 1442695040888963407ul;
         }
     } while (thread_cpu_ms() < until);
@@ -67,6 +71,17 @@ static __attribute__((noinline, noclone)) void burn_cpu_split(double total_ms)
         work_alpha(3.0);
         work_beta(1.0);
     }
+}
+
+static __attribute__((noinline, noclone)) unsigned long spin_fixed(long kiter)
+{
+    volatile unsigned long sink = 3;
+    for (long k = 0; k < kiter; k++) {
+        for (int i = 0; i < 1000; i++) {
+            sink = sink * 6364136223846793005ul + 1442695040888963407ul;
+        }
+    }
+    return sink;
 }
 
 static __attribute__((noinline, noclone)) int wait_in_poll(double ms)
@@ -118,7 +133,10 @@ static int rpwork_handler(request_rec *r)
     const char *action = slash ? slash + 1 : r->uri;
     ap_set_content_type(r, "text/plain");
     int interrupted = 0;
-    if (strcmp(action, "cpu") == 0) {
+    double wall_start = monotonic_ms(), cpu_start = thread_cpu_ms();
+    if (strcmp(action, "spin") == 0) {
+        spin_fixed(arg_value(r, "kiter", 1000, 100000000));
+    } else if (strcmp(action, "cpu") == 0) {
         burn_cpu_split((double)arg_value(r, "ms", 200, 60000));
     } else if (strcmp(action, "wait") == 0) {
         interrupted = wait_in_poll((double)arg_value(r, "ms", 200, 60000));
@@ -132,6 +150,14 @@ static int rpwork_handler(request_rec *r)
     } else {
         return HTTP_NOT_FOUND;
     }
+    apr_table_setn(r->headers_out, "X-Rpwork-Wall-Us",
+                   apr_ltoa(r->pool, (long)((monotonic_ms() - wall_start) * 1e3)));
+    apr_table_setn(r->headers_out, "X-Rpwork-Cpu-Us",
+                   apr_ltoa(r->pool, (long)((thread_cpu_ms() - cpu_start) * 1e3)));
+    /* A header survives a profiled response (the body does not): tests read
+     * how often sampling interrupted the wait. */
+    apr_table_setn(r->headers_out, "X-Rpwork-Interrupted",
+                   apr_itoa(r->pool, interrupted));
     ap_rprintf(r, "rpwork %s done, poll interrupted %d times\n", action,
                interrupted);
     return OK;

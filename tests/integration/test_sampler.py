@@ -1,0 +1,175 @@
+"""The sampler stays off the request's back: waits are not interrupted, so
+timeouts fire on time; on-CPU and waiting time are told apart; concurrent
+profiles keep to their own threads."""
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from http_util import request
+from httpd_harness import MPMS, Httpd
+from report_parser import Report
+
+# Children that drop privileges are not dumpable: /proc hides their
+# registers and the sampler signals once per wait. CoreDumpDirectory makes
+# httpd keep them dumpable: the sampler then unwinds waits from /proc.
+DUMPABLE = {"dumpable": "CoreDumpDirectory /tmp\n", "not-dumpable": ""}
+
+
+class SilentBackend:
+    """Accepts connections and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.fixture(scope="module")
+def backend():
+    b = SilentBackend()
+    yield b
+    b.close()
+
+
+def timed(server, path):
+    started = time.monotonic()
+    status, headers, body = request(server, path)
+    return status, headers, body, time.monotonic() - started
+
+
+def server_for(mpm, dumpable, extra):
+    cgi = "cgi" if mpm == "prefork" else "cgid"
+    conf = DUMPABLE[dumpable] + "ReqProfile On\n" + extra
+    if cgi == "cgid":
+        conf += "ScriptSock logs/cgid.sock\n"
+    return Httpd(mpm, extra=conf, modules=("proxy", "proxy_http", cgi))
+
+
+@pytest.mark.parametrize("dumpable", list(DUMPABLE))
+@pytest.mark.parametrize("mpm", MPMS)
+def test_timeouts_fire_on_time_while_sampled(mpm, dumpable, backend):
+    extra = """
+ProxyPass /hung http://127.0.0.1:%d/ timeout=2
+ProxyTimeout 2
+Timeout 2
+<Location /fast>
+  ReqProfileInterval 100us
+</Location>
+ProxyPass /fast/hung http://127.0.0.1:%d/ timeout=2
+ScriptAlias /cgi/ "%%s/cgi/"
+ScriptAlias /fast/cgi/ "%%s/cgi/"
+""" % (backend.port, backend.port)
+    server = server_for(mpm, dumpable, "")
+    cgi_dir = os.path.join(server.root, "cgi")
+    os.makedirs(cgi_dir)
+    script = os.path.join(cgi_dir, "sleepy")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\nsleep 8\necho 'Content-Type: text/plain'\necho\necho late\n")
+    os.chmod(script, 0o755)
+    with open(server.conf_path, "a") as f:
+        f.write(extra % (server.root, server.root))
+    with server:
+        paths = ["/hung", "/fast/hung", "/cgi/sleepy", "/fast/cgi/sleepy"]
+        jobs = []
+        with ThreadPoolExecutor(8) as pool:
+            for p in paths:
+                jobs.append((p, pool.submit(timed, server, p),
+                             pool.submit(timed, server, p + "?profile=1")))
+            for path, plain_job, profiled_job in jobs:
+                plain, profiled = plain_job.result(), profiled_job.result()
+                assert plain[0] >= 500, (path, plain[0])
+                assert profiled[0] == 200, path
+                report = Report(profiled[2].decode())
+                # The report shows the original status, the same as unprofiled.
+                assert report.summary["status"] == str(plain[0]), path
+                assert profiled[3] <= 2.0 * 1.1 + 0.3, (path, profiled[3])
+                assert abs(profiled[3] - plain[3]) <= 0.25, (path, plain[3], profiled[3])
+                mode = report.summary["sampling"]
+                if dumpable == "dumpable":
+                    assert mode.startswith("waits read from /proc"), mode
+                else:
+                    assert mode.startswith("process not dumpable"), mode
+        assert not server.crash_lines()
+
+
+@pytest.mark.parametrize("dumpable", list(DUMPABLE))
+@pytest.mark.parametrize("mpm", MPMS)
+def test_cpu_and_waiting_are_told_apart(mpm, dumpable):
+    with server_for(mpm, dumpable, "") as server:
+        started = time.monotonic()
+        status, headers, body = request(server, "/work/mixed?cpu=300&wait=300&profile=1")
+        elapsed_ms = (time.monotonic() - started) * 1000
+        report = Report(body.decode())
+        # One sample per interval of the request: within 5 %.
+        assert abs(report.total - 600) <= 0.05 * 600, report.total
+        assert report.total <= elapsed_ms
+        # The split between on-CPU and waiting, within 5 points.
+        root_wait = sum(r.wait for r in report.roots)
+        assert abs(root_wait / report.total - 0.5) <= 0.05, (root_wait, report.total)
+        # Waiting time belongs to the function that waited, with its callers.
+        waiting = report.find("wait_in_poll")
+        assert waiting and all(n.wait == n.total for n in waiting)
+        assert sum(n.total for n in waiting) >= 0.9 * 300
+        path = waiting[0].path()
+        assert "rpwork_handler" in path and "ap_run_handler" in path, path
+        burning = report.find("burn_cpu_split")
+        assert burning and sum(n.wait for n in burning) == 0
+        # A wait is interrupted at most once, and never where /proc is readable.
+        interrupted = int(headers["x-rpwork-interrupted"])
+        assert interrupted == (0 if dumpable == "dumpable" else 1), interrupted
+        if dumpable == "dumpable":
+            leaf = [n for n in report.nodes if n.func == "[syscall poll]"]
+            assert leaf and leaf[0].parent.func in ("__poll", "poll")
+
+
+@pytest.mark.parametrize("dumpable", list(DUMPABLE))
+def test_short_interval_does_not_break_waits(dumpable):
+    extra = "ReqProfileInterval 100us\n"
+    with server_for("event", dumpable, extra) as server:
+        status, headers, body = request(server, "/work/wait?ms=200&profile=1")
+        report = Report(body.decode())
+        assert int(headers["x-rpwork-interrupted"]) <= (0 if dumpable == "dumpable" else 1)
+        assert abs(report.total - 2000) <= 0.05 * 2000, report.total
+
+
+def test_many_concurrent_profiles_keep_their_own_samples():
+    with Httpd("event", extra="ReqProfile On\n", threads=20) as server:
+        paths = (["/work/cpu?ms=100&profile=1"] * 8 +
+                 ["/work/wait?ms=300&profile=1"] * 8)
+        with ThreadPoolExecutor(len(paths)) as pool:
+            results = list(pool.map(lambda p: request(server, p), paths))
+        tids = set()
+        for path, (status, _, body) in zip(paths, results):
+            assert status == 200
+            report = Report(body.decode())
+            tids.add(report.summary["process"])
+            assert "sampler thread CPU" in report.summary["sampling"]
+            if "/cpu" in path:
+                assert report.weight_of("wait_in_poll") == 0
+                assert report.weight_of("burn_cpu_split") >= 80
+            else:
+                assert report.weight_of("burn_cpu_split") == 0
+                assert report.weight_of("wait_in_poll") >= 0.9 * 300
+        assert len(tids) == len(paths)  # each report is one thread's
+        assert not server.crash_lines()

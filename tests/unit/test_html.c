@@ -1,0 +1,434 @@
+/* rp_html: the self-contained report page, from a profile built by hand. */
+#include <apr_pools.h>
+#include <apr_strings.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rp_html.h"
+#include "unit_suites.h"
+
+static apr_pool_t *pool;
+
+static const rp_func_t f_main = {.name = "main",
+                                 .object = "httpd",
+                                 .file = "main.c",
+                                 .line = 10,
+                                 .resolved = 1};
+static const rp_func_t f_handler = {.name = "handler<b>x</b>",
+                                    .object = "mod_\"evil\".so",
+                                    .file = "h&c.c",
+                                    .line = 77,
+                                    .resolved = 1};
+static const rp_func_t f_leaf = {
+    .name = "leaf", .object = "libc.so.6", .resolved = 1};
+static const rp_func_t f_cold = {
+    .name = "cold", .object = "httpd", .resolved = 0};
+
+static const char hostile_uri[] = "/x?<script>alert(1)</script>&\"'";
+static const char escaped_uri[] =
+    "/x?&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;";
+
+static void setup(void)
+{
+    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+    pool = NULL;
+}
+
+static rp_profile_t *base_profile(void)
+{
+    rp_profile_t *p = apr_pcalloc(pool, sizeof(*p));
+    p->method = "GET";
+    p->uri = hostile_uri;
+    p->protocol = "HTTP/1.1";
+    p->host = "example.test<i>";
+    p->status = 404;
+    p->discarded_bytes = 1234;
+    p->server = "Apache/2.4 (Unix)";
+    p->mpm = "event";
+    p->pid = 4242;
+    p->tid = 4343;
+    p->started = apr_time_from_sec(1700000000);
+    p->stats.samples = 4;
+    p->stats.weight = 4;
+    p->stats.wall_ns = 4500000;
+    p->stats.cpu_ns = 4000000;
+    p->stats.interval_us = 1000;
+    p->stats.clock = RP_CLOCK_WALL;
+    p->tree = rp_tree_create(pool);
+    return p;
+}
+
+/* main -> handler<b>x</b> -> leaf (3 intervals), main -> cold (1). */
+static rp_profile_t *three_to_one_profile(void)
+{
+    rp_profile_t *p = base_profile();
+    const rp_func_t *hot[] = {&f_main, &f_handler, &f_leaf};
+    const rp_func_t *cold[] = {&f_main, &f_cold};
+    rp_tree_add(p->tree, cold, 2, 1, 0);
+    rp_tree_add(p->tree, hot, 3, 3, 0);
+    rp_tree_sort(p->tree);
+    return p;
+}
+
+static const char *render(const rp_profile_t *p)
+{
+    apr_size_t len = 0;
+    const char *page = rp_html_render(p, pool, &len);
+    ck_assert_ptr_nonnull(page);
+    ck_assert_uint_eq(len, strlen(page));
+    return page;
+}
+
+static void assert_contains(const char *page, const char *needle)
+{
+    ck_assert_msg(strstr(page, needle) != NULL, "page lacks: %s", needle);
+}
+
+static void assert_lacks(const char *page, const char *needle)
+{
+    ck_assert_msg(strstr(page, needle) == NULL, "page contains: %s", needle);
+}
+
+static unsigned occurrences(const char *page, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *p = strstr(page, needle); p; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* The <li> element whose data-func is name, up to the end of its row. */
+static const char *node_markup(const char *page, const char *escaped_name)
+{
+    const char *attr =
+        apr_pstrcat(pool, "data-func=\"", escaped_name, "\"", NULL);
+    const char *start = strstr(page, attr);
+    ck_assert_msg(start != NULL, "no node %s", escaped_name);
+    const char *li = start;
+    while (li > page && strncmp(li, "<li", 3) != 0) {
+        li--;
+    }
+    const char *end = strstr(start, "</summary>");
+    const char *div_end = strstr(start, "</div>");
+    if (end == NULL || (div_end != NULL && div_end < end)) {
+        end = div_end;
+    }
+    ck_assert_ptr_nonnull(end);
+    return apr_pstrndup(pool, li, (apr_size_t)(end - li));
+}
+
+START_TEST(document_shape)
+{
+    const char *page = render(three_to_one_profile());
+    ck_assert_int_eq(strncmp(page, "<!DOCTYPE html>", 15), 0);
+    assert_contains(page, "<meta charset=\"utf-8\">");
+    ck_assert_str_eq(page + strlen(page) - strlen("</html>\n"), "</html>\n");
+    ck_assert_uint_eq(occurrences(page, "<html"), 1);
+    ck_assert_uint_eq(occurrences(page, "<body>"), 1);
+    ck_assert_uint_eq(occurrences(page, "</body>"), 1);
+    /* Every <li> and <details> is closed. */
+    ck_assert_uint_eq(occurrences(page, "<li "), occurrences(page, "</li>"));
+    ck_assert_uint_eq(occurrences(page, "<details"),
+                      occurrences(page, "</details>"));
+    ck_assert_uint_eq(occurrences(page, "<ul"), occurrences(page, "</ul>"));
+    ck_assert_uint_eq(occurrences(page, "<li "), 4);
+    ck_assert_uint_eq(occurrences(page, "<script"), 1);
+}
+END_TEST
+
+START_TEST(request_text_is_escaped)
+{
+    const char *page = render(three_to_one_profile());
+    assert_lacks(page, "<script>alert");
+    assert_lacks(page, "</script>&");
+    assert_lacks(page, "<i>");
+    /* In the title and in the summary table. */
+    ck_assert_uint_ge(occurrences(page, escaped_uri), 2);
+    assert_contains(page, "<title>Profile: GET ");
+    assert_contains(page, "example.test&lt;i&gt;");
+    assert_contains(page, "<td>GET</td>");
+    assert_contains(page, "<td>HTTP/1.1</td>");
+}
+END_TEST
+
+START_TEST(function_names_are_escaped)
+{
+    const char *page = render(three_to_one_profile());
+    assert_lacks(page, "<b>");
+    assert_lacks(page, "mod_\"evil\"");
+    assert_contains(page, "data-func=\"handler&lt;b&gt;x&lt;/b&gt;\"");
+    assert_contains(page, "data-obj=\"mod_&quot;evil&quot;.so\"");
+    assert_contains(page,
+                    "<span class=\"rp-fn\">handler&lt;b&gt;x&lt;/b&gt;</span>");
+    assert_contains(page, "h&amp;c.c:77");
+    assert_contains(page, "data-func=\"main\"");
+    assert_contains(page, "data-func=\"leaf\"");
+    assert_contains(page, "data-func=\"cold\"");
+    assert_contains(page, "main.c:10");
+}
+END_TEST
+
+START_TEST(percentages_and_times)
+{
+    const char *page = render(three_to_one_profile());
+    const char *m = node_markup(page, "main");
+    const char *h = node_markup(page, "handler&lt;b&gt;x&lt;/b&gt;");
+    const char *l = node_markup(page, "leaf");
+    const char *c = node_markup(page, "cold");
+    assert_contains(m, ">100.0%<");
+    assert_contains(h, ">75.0%<");
+    assert_contains(l, ">75.0%<");
+    assert_contains(c, ">25.0%<");
+    assert_contains(h, "width:75.0%");
+    assert_contains(c, "width:25.0%");
+    /* Weight x interval, in microseconds and in milliseconds. */
+    assert_contains(m, "data-total-us=\"4000\"");
+    assert_contains(m, "data-self-us=\"0\"");
+    assert_contains(h, "data-total-us=\"3000\"");
+    assert_contains(l, "data-total-us=\"3000\"");
+    assert_contains(l, "data-self-us=\"3000\"");
+    assert_contains(c, "data-total-us=\"1000\"");
+    assert_contains(h, "data-total-weight=\"3\"");
+    assert_contains(c, "data-self-weight=\"1\"");
+    assert_contains(m, "4.000 ms");
+    assert_contains(h, "3.000 ms");
+    assert_contains(l, "self 3.000 ms");
+    assert_lacks(m, "self ");
+    assert_lacks(h, "self ");
+}
+END_TEST
+
+START_TEST(heaviest_path_is_open)
+{
+    const char *page = render(three_to_one_profile());
+    const char *m = node_markup(page, "main");
+    const char *h = node_markup(page, "handler&lt;b&gt;x&lt;/b&gt;");
+    const char *l = node_markup(page, "leaf");
+    const char *c = node_markup(page, "cold");
+    assert_contains(m, "<details open>");
+    assert_contains(h, "<details open>");
+    assert_contains(m, "rp-hot");
+    assert_contains(h, "rp-hot");
+    assert_contains(l, "rp-hot");
+    assert_lacks(c, "rp-hot");
+    assert_lacks(c, "<details");
+    /* main and the handler have children: both open; nothing else. */
+    ck_assert_uint_eq(occurrences(page, "<details open>"), 2);
+    /* The heavier child comes first. */
+    const char *hot = strstr(page, "data-func=\"handler");
+    const char *cold = strstr(page, "data-func=\"cold\"");
+    ck_assert(hot != NULL && cold != NULL && hot < cold);
+}
+END_TEST
+
+START_TEST(cold_subtree_is_closed)
+{
+    /* main -> a (3) and main -> b -> c (1): b has children but is not on
+     * the heaviest path, so its <details> starts closed. */
+    static const rp_func_t fa = {.name = "fa", .object = "o"};
+    static const rp_func_t fb = {.name = "fb", .object = "o"};
+    static const rp_func_t fc = {.name = "fc", .object = "o"};
+    rp_profile_t *p = base_profile();
+    const rp_func_t *s1[] = {&f_main, &fa};
+    const rp_func_t *s2[] = {&f_main, &fb, &fc};
+    rp_tree_add(p->tree, s2, 3, 1, 0);
+    rp_tree_add(p->tree, s1, 2, 3, 0);
+    rp_tree_sort(p->tree);
+    const char *page = render(p);
+    const char *b = node_markup(page, "fb");
+    assert_contains(b, "<details>");
+    assert_lacks(b, "<details open>");
+    assert_lacks(b, "rp-hot");
+    assert_contains(node_markup(page, "fa"), "rp-hot");
+    ck_assert_uint_eq(occurrences(page, "<details open>"), 1);
+}
+END_TEST
+
+START_TEST(summary_values)
+{
+    const char *page = render(three_to_one_profile());
+    assert_contains(page, "<tr data-key=\"status\"><th>Original status</th>"
+                          "<td>404</td></tr>");
+    assert_contains(page, "<td>1234 bytes (discarded)</td>");
+    assert_contains(page, "<td>4.500 ms</td>");
+    assert_contains(page, "<td>4.000 ms</td>");
+    assert_contains(page, "<td>4 (4 intervals)</td>");
+    assert_contains(page, "<td>1000 us</td>");
+    assert_contains(page, "wall (waiting time counts)");
+    assert_contains(page, "<td>event</td>");
+    assert_contains(page, "pid 4242, tid 4343");
+    assert_contains(page, "Tue, 14 Nov 2023 22:13:20 GMT");
+    /* Nothing was lost, so no "Lost" row. */
+    assert_lacks(page, "data-key=\"lost\"");
+}
+END_TEST
+
+START_TEST(lost_samples_and_cpu_clock)
+{
+    rp_profile_t *p = three_to_one_profile();
+    p->stats.dropped = 7;
+    p->truncated_stacks = 2;
+    p->stats.clock = RP_CLOCK_CPU;
+    const char *page = render(p);
+    assert_contains(page, "data-key=\"lost\"");
+    assert_contains(page,
+                    "7 samples dropped (buffer full), 2 stacks truncated");
+    assert_contains(page, "cpu (on-CPU time only)");
+}
+END_TEST
+
+START_TEST(waiting_time)
+{
+    /* main -> handler (3 on CPU) and main -> leaf (2 waiting, 1 on CPU). */
+    rp_profile_t *p = base_profile();
+    const rp_func_t *busy[] = {&f_main, &f_handler};
+    const rp_func_t *waits[] = {&f_main, &f_leaf};
+    rp_tree_add(p->tree, busy, 2, 3, 0);
+    rp_tree_add(p->tree, waits, 2, 2, 1);
+    rp_tree_add(p->tree, waits, 2, 1, 0);
+    rp_tree_sort(p->tree);
+    p->stats.samples = 3;
+    p->stats.weight = 6;
+    p->stats.wait_weight = 2;
+    const char *page = render(p);
+    const char *m = node_markup(page, "main");
+    const char *l = node_markup(page, "leaf");
+    const char *h = node_markup(page, "handler&lt;b&gt;x&lt;/b&gt;");
+    assert_contains(m, "data-wait-weight=\"2\"");
+    assert_contains(l, "data-wait-weight=\"2\"");
+    assert_contains(h, "data-wait-weight=\"0\"");
+    assert_contains(m, "cpu 4.000 ms, waiting 2.000 ms");
+    assert_contains(l, "cpu 1.000 ms, waiting 2.000 ms");
+    assert_lacks(h, "waiting");
+    /* The summary splits the whole request the same way. */
+    assert_contains(page, "<td>4.000 ms / 2.000 ms</td>");
+}
+END_TEST
+
+START_TEST(sampling_row)
+{
+    rp_profile_t *p = three_to_one_profile();
+    p->stats.proc_readable = 1;
+    p->stats.signals = 11;
+    p->stats.wait_signals = 2;
+    p->stats.remote_unwinds = 5;
+    p->stats.late_intervals = 3;
+    p->stats.sampler_cpu_ns = 1500000;
+    const char *page = render(p);
+    assert_contains(page, "data-key=\"sampling\"");
+    assert_contains(page, "11 signals (2 to a waiting thread)");
+    assert_contains(page, "5 stacks unwound without a signal");
+    assert_contains(page, "3 late intervals");
+    assert_contains(page, "1.500 ms");
+    assert_contains(page, "waits read from /proc");
+    p->stats.proc_readable = 0;
+    page = render(p);
+    assert_contains(page, "not dumpable");
+}
+END_TEST
+
+START_TEST(self_contained)
+{
+    const char *page = render(three_to_one_profile());
+    assert_lacks(page, "http://");
+    assert_lacks(page, "https://");
+    assert_lacks(page, "src=");
+    assert_lacks(page, "href=");
+    assert_lacks(page, "@import");
+    assert_lacks(page, "url(");
+    assert_lacks(page, "<link");
+}
+END_TEST
+
+START_TEST(empty_tree_note)
+{
+    rp_profile_t *p = base_profile();
+    p->stats.samples = 0;
+    p->stats.weight = 0;
+    const char *page = render(p);
+    ck_assert_int_eq(strncmp(page, "<!DOCTYPE html>", 15), 0);
+    assert_contains(page, "id=\"rp-empty\"");
+    assert_lacks(page, "data-func=");
+    assert_lacks(page, "class=\"rp-tree\"");
+    assert_contains(page, "<td>404</td>");
+    assert_contains(page, escaped_uri);
+}
+END_TEST
+
+START_TEST(missing_request_fields)
+{
+    /* A request without a host, protocol or server string renders too. */
+    rp_profile_t *p = three_to_one_profile();
+    p->host = NULL;
+    p->protocol = NULL;
+    p->server = NULL;
+    p->mpm = NULL;
+    p->method = NULL;
+    const char *page = render(p);
+    assert_contains(page, "<tr data-key=\"host\"><th>Host</th><td></td></tr>");
+    assert_contains(page, "data-func=\"main\"");
+}
+END_TEST
+
+START_TEST(large_tree)
+{
+    /* Far more output than the initial buffer: a 2000-node chain plus a
+     * wide level. */
+    enum { DEPTH = 120, WIDE = 1500 };
+    static rp_func_t chain[DEPTH];
+    static rp_func_t wide[WIDE];
+    static char names[DEPTH + WIDE][16];
+    const rp_func_t *frames[DEPTH + 1];
+    rp_profile_t *p = base_profile();
+    for (unsigned i = 0; i < DEPTH; i++) {
+        snprintf(names[i], sizeof(names[i]), "chain%u", i);
+        chain[i].name = names[i];
+        chain[i].object = "o";
+        frames[i] = &chain[i];
+    }
+    rp_tree_add(p->tree, frames, DEPTH, 5000, 0);
+    for (unsigned i = 0; i < WIDE; i++) {
+        snprintf(names[DEPTH + i], sizeof(names[0]), "wide%u", i);
+        wide[i].name = names[DEPTH + i];
+        wide[i].object = "o";
+        frames[1] = &wide[i];
+        rp_tree_add(p->tree, frames, 2, 1, 0);
+    }
+    rp_tree_sort(p->tree);
+    const char *page = render(p);
+    ck_assert_uint_eq(occurrences(page, "<li "), DEPTH + WIDE);
+    ck_assert_uint_eq(occurrences(page, "<details open>"), DEPTH - 1);
+    assert_contains(page, "data-func=\"wide1499\"");
+    assert_contains(page, "data-func=\"chain119\"");
+    ck_assert_str_eq(page + strlen(page) - strlen("</html>\n"), "</html>\n");
+}
+END_TEST
+
+Suite *html_suite(void)
+{
+    Suite *s = suite_create("rp_html");
+    TCase *tc = tcase_create("render");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, document_shape);
+    tcase_add_test(tc, request_text_is_escaped);
+    tcase_add_test(tc, function_names_are_escaped);
+    tcase_add_test(tc, percentages_and_times);
+    tcase_add_test(tc, heaviest_path_is_open);
+    tcase_add_test(tc, cold_subtree_is_closed);
+    tcase_add_test(tc, summary_values);
+    tcase_add_test(tc, lost_samples_and_cpu_clock);
+    tcase_add_test(tc, waiting_time);
+    tcase_add_test(tc, sampling_row);
+    tcase_add_test(tc, self_contained);
+    tcase_add_test(tc, empty_tree_note);
+    tcase_add_test(tc, missing_request_fields);
+    tcase_add_test(tc, large_tree);
+    suite_add_tcase(s, tc);
+    return s;
+}

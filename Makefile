@@ -11,11 +11,12 @@ HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -fPIC $(WARN) -fno-omit-frame-pointer
-CORE_LIBS := -lunwind -ldw -lpthread
+CORE_LIBS := -lunwind -ldw -lpthread -lz
 APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
 CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_trigger.c \
-             rp_sampler.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_html.c)
+             rp_sampler.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
+             rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c rp_pprof.c)
 CORE_OBJ  := $(CORE_SRC:mod_reqprof/%.c=$(OUT)/%.o)
 MODULE    := $(OUT)/mod_reqprof.so
 WORKLOAD  := $(OUT)/mod_rpwork.so
@@ -36,7 +37,10 @@ $(OUT):
 $(OUT)/%.o: mod_reqprof/%.c mod_reqprof/*.h | $(OUT)
 	$(CC) $(CFLAGS) $(APR_CFLAGS) $(HTTPD_INC) -c $< -o $@
 
-$(MODULE): $(CORE_OBJ) $(OUT)/mod_reqprof.o
+GLUE_OBJ  := $(OUT)/mod_reqprof.o $(OUT)/mod_reqprof_config.o \
+             $(OUT)/mod_reqprof_output.o
+
+$(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
 	$(CC) -shared -o $@ $^ $(CORE_LIBS)
 
 $(WORKLOAD): tests/workload/mod_rpwork.c | $(OUT)

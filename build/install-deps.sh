@@ -5,10 +5,13 @@ set -euo pipefail
 
 PACKAGES=(
   apache2 apache2-dev libapr1-dev libaprutil1-dev
-  libunwind-dev libdw-dev libelf-dev
+  libunwind-dev libdw-dev libelf-dev zlib1g-dev
   check libsubunit-dev pkg-config
   python3-pytest curl valgrind
   chromium
+  # Readers of the export formats in the tests: `go tool pprof` decodes the
+  # pprof output, python3-jsonschema validates the speedscope output.
+  golang-go python3-jsonschema
 )
 
 missing=()
@@ -17,6 +20,13 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# npm fetches the speedscope package (its file-format schema) in the tests.
+# Debian's npm only where no npm is present: Node.js builds that bundle their
+# own npm conflict with Debian's package.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0

@@ -2,230 +2,32 @@
  *
  * With "ReqProfile On" in a context, a request whose query string carries
  * the trigger parameter (profile=1) is sampled while it is handled, and its
- * response body is replaced by a report of where the time went.
+ * response is replaced by a report of where the time went.
  *
- * This file is the httpd glue only: configuration, the hooks that start and
- * stop the sampler, and the output filter that swallows the original body.
- * Sampling, symbolization, the call tree and rendering live in the rp_*
- * files, which know nothing of httpd. */
-#include "httpd.h"
-#include "http_config.h"
+ * This file holds the module, its hooks and each request's state: when
+ * sampling starts (as early as post_read_request when the server-level
+ * configuration allows it, confirmed or cancelled once the per-directory
+ * configuration is known in fixups), and the phase marks that split the
+ * request into httpd's stages. */
+#include "mod_reqprof.h"
+
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "ap_expr.h"
-#include "ap_mpm.h"
-#include "util_filter.h"
 
-#include <apr_strings.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#include "rp_html.h"
-#include "rp_interval.h"
-#include "rp_profile.h"
-#include "rp_sampler.h"
-#include "rp_symbols.h"
-#include "rp_trigger.h"
+/* Per-thread sample buffer, mapped lazily (untouched pages cost nothing):
+ * room for ReqProfileMaxSamples' highest value at depth 40. */
+#define SAMPLE_ARENA_BYTES (16u * 1024 * 1024)
 
-module AP_MODULE_DECLARE_DATA reqprof_module;
+rp_symbols_t *rp_process_symbols;
+/* Profiles running in this process, against ReqProfileMaxConcurrent. */
+static unsigned concurrent_profiles;
 
-#define LOG_TAG "mod_reqprof: "
-#define FILTER_NAME "REQPROF"
-#define UNSET -1
-#define DEFAULT_PARAM "profile"
-/* Clear of SIGRTMIN itself, which mod_php's thread-safe build and other
- * runtimes take first. */
-#define DEFAULT_SIGNAL_OFFSET 5
-/* Per-thread sample buffer, mapped lazily: ~25 s of 40-deep stacks at 1ms. */
-#define SAMPLE_ARENA_BYTES (8u * 1024 * 1024)
-
-typedef struct {
-    int enabled;
-    apr_interval_time_t interval_us;
-    int clock;
-    const char *param;
-    ap_expr_info_t *require; /* NULL: loopback clients only */
-    int require_set;
-} rp_dir_conf_t;
-
-typedef struct {
-    int signo; /* 0: SIGRTMIN + DEFAULT_SIGNAL_OFFSET */
-} rp_server_conf_t;
-
-/* One profiled request. Internal redirects and ErrorDocument share it, so
- * the whole request is one profile. */
-typedef struct {
-    rp_sampler_t *sampler;
-    uint64_t session;
-    rp_format_e format;
-    int finished;
-    apr_off_t discarded_bytes;
-    apr_time_t started;
-} rp_request_t;
-
-static ap_filter_rec_t *profile_filter_handle;
-static rp_symbols_t *process_symbols;
-
-/* ---- configuration ---------------------------------------------------- */
-
-static void *create_dir_conf(apr_pool_t *p, char *dir)
-{
-    (void)dir;
-    rp_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
-    c->enabled = UNSET;
-    c->interval_us = UNSET;
-    c->clock = UNSET;
-    return c;
-}
-
-static void *merge_dir_conf(apr_pool_t *p, void *base_v, void *add_v)
-{
-    const rp_dir_conf_t *base = base_v;
-    const rp_dir_conf_t *add = add_v;
-    rp_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
-    c->enabled = add->enabled != UNSET ? add->enabled : base->enabled;
-    c->interval_us =
-        add->interval_us != UNSET ? add->interval_us : base->interval_us;
-    c->clock = add->clock != UNSET ? add->clock : base->clock;
-    c->param = add->param ? add->param : base->param;
-    c->require_set = add->require_set || base->require_set;
-    c->require = add->require_set ? add->require : base->require;
-    return c;
-}
-
-static void *create_server_conf(apr_pool_t *p, server_rec *s)
-{
-    (void)s;
-    return apr_pcalloc(p, sizeof(rp_server_conf_t));
-}
-
-static const char *set_enabled(cmd_parms *cmd, void *dconf, int on)
-{
-    (void)cmd;
-    ((rp_dir_conf_t *)dconf)->enabled = on;
-    return NULL;
-}
-
-static const char *set_interval(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    apr_interval_time_t us;
-    const char *err = rp_interval_parse(cmd->pool, arg, &us);
-    if (err != NULL) {
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
-    }
-    ((rp_dir_conf_t *)dconf)->interval_us = us;
-    return NULL;
-}
-
-static const char *set_clock(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    rp_dir_conf_t *c = dconf;
-    if (strcasecmp(arg, "wall") == 0) {
-        c->clock = RP_CLOCK_WALL;
-    } else if (strcasecmp(arg, "cpu") == 0) {
-        c->clock = RP_CLOCK_CPU;
-    } else {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a clock: use wall or cpu",
-                            cmd->cmd->name, arg);
-    }
-    return NULL;
-}
-
-static const char *set_param(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    size_t len = strlen(arg);
-    if (len == 0 || len > 64 ||
-        strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                    "0123456789_.-") != len) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a usable parameter name: use 1 to "
-                            "64 letters, digits, '_', '.' or '-'",
-                            cmd->cmd->name, arg);
-    }
-    ((rp_dir_conf_t *)dconf)->param = arg;
-    return NULL;
-}
-
-static const char *set_require(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    rp_dir_conf_t *c = dconf;
-    const char *err = NULL;
-    c->require = ap_expr_parse_cmd(cmd, arg, 0, &err, NULL);
-    if (err != NULL) {
-        return apr_psprintf(cmd->pool, "%s: cannot parse expression '%s': %s",
-                            cmd->cmd->name, arg, err);
-    }
-    c->require_set = 1;
-    return NULL;
-}
-
-/* Accepts "40", "SIGRTMIN+6" or "RTMIN+6". */
-static const char *set_signal(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    (void)dconf;
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    if (err != NULL) {
-        return err;
-    }
-    const char *p = arg;
-    int base = 0;
-    if (strncasecmp(p, "SIG", 3) == 0) {
-        p += 3;
-    }
-    if (strncasecmp(p, "RTMIN", 5) == 0) {
-        base = SIGRTMIN;
-        p += 5;
-        if (*p == '\0') {
-            p = "+0";
-        }
-        if (*p != '+') {
-            p = "";
-        } else {
-            p++;
-        }
-    }
-    char *end = NULL;
-    long n = (*p >= '0' && *p <= '9') ? strtol(p, &end, 10) : -1;
-    long signo = base + n;
-    if (n < 0 || end == NULL || *end != '\0' || signo < SIGRTMIN ||
-        signo > SIGRTMAX) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a realtime signal: use a number "
-                            "from %d to %d, or SIGRTMIN+N",
-                            cmd->cmd->name, arg, SIGRTMIN, SIGRTMAX);
-    }
-    rp_server_conf_t *sc =
-        ap_get_module_config(cmd->server->module_config, &reqprof_module);
-    sc->signo = (int)signo;
-    return NULL;
-}
-
-static const command_rec reqprof_directives[] = {
-    AP_INIT_FLAG("ReqProfile", set_enabled, NULL,
-                 RSRC_CONF | ACCESS_CONF | OR_OPTIONS,
-                 "On to allow profiling requests in this context"),
-    AP_INIT_TAKE1("ReqProfileInterval", set_interval, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "Sampling interval, 50us to 1s (default 1ms)"),
-    AP_INIT_TAKE1("ReqProfileClock", set_clock, NULL, RSRC_CONF | ACCESS_CONF,
-                  "wall (waiting counts, default) or cpu (on-CPU time only)"),
-    AP_INIT_TAKE1("ReqProfileParam", set_param, NULL, RSRC_CONF | ACCESS_CONF,
-                  "Query parameter that triggers profiling (default profile)"),
-    AP_INIT_TAKE1("ReqProfileRequire", set_require, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "Expression that must be true for the trigger to count "
-                  "(default: loopback clients only)"),
-    AP_INIT_TAKE1("ReqProfileSignal", set_signal, NULL, RSRC_CONF,
-                  "Realtime signal used for sampling (default SIGRTMIN+5)"),
-    {NULL}};
-
-/* ---- deciding to profile ---------------------------------------------- */
+/* ---- who may profile ---------------------------------------------------- */
 
 static int client_is_loopback(const request_rec *r)
 {
@@ -255,29 +57,89 @@ static int client_allowed(request_rec *r, const rp_dir_conf_t *conf)
     int rc = ap_expr_exec(r, conf->require, &err);
     if (rc < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      LOG_TAG "ReqProfileRequire failed, not profiling: %s",
+                      RP_LOG_TAG "ReqProfileRequire failed, not profiling: %s",
                       err ? err : "unknown error");
         return 0;
     }
     return rc;
 }
 
-static rp_request_t *request_state(const request_rec *r)
+/* The format asked for, if this context profiles and the client may ask. */
+static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
 {
-    return ap_get_module_config(r->request_config, &reqprof_module);
+    if (conf->enabled != 1 || rp_process_symbols == NULL) {
+        return RP_FORMAT_NONE;
+    }
+    rp_format_e format = rp_trigger_find(r->args, rp_conf_param(conf));
+    if (format == RP_FORMAT_NONE) {
+        return RP_FORMAT_NONE;
+    }
+    if (!client_allowed(r, conf)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      RP_LOG_TAG "trigger ignored: ReqProfileRequire not met");
+        return RP_FORMAT_NONE;
+    }
+    return format;
 }
 
-/* An internal redirect or ErrorDocument continues the original request. */
-static rp_request_t *state_of_earlier_request(const request_rec *r)
+/* ---- request state -------------------------------------------------------- */
+
+rp_request_t *rp_request_find(const request_rec *r)
 {
-    for (const request_rec *prev = r->prev; prev != NULL; prev = prev->prev) {
-        rp_request_t *state = request_state(prev);
+    /* An internal redirect or ErrorDocument continues an earlier request. */
+    for (const request_rec *q = r; q != NULL; q = q->prev) {
+        rp_request_t *state =
+            ap_get_module_config(q->request_config, &reqprof_module);
         if (state != NULL) {
             return state;
         }
     }
     return NULL;
 }
+
+static rp_request_t *create_state(request_rec *r)
+{
+    rp_request_t *state = apr_pcalloc(r->pool, sizeof(*state));
+    state->request_time = r->request_time;
+    state->phase = RP_PHASE_NONE;
+    for (int i = 0; i < RP_PHASE_COUNT; i++) {
+        state->phases[i].first_us = -1;
+    }
+    state->server_timing = rp_conf_server_timing(r->server);
+    ap_set_module_config(r->request_config, &reqprof_module, state);
+    return state;
+}
+
+static void close_phase(rp_request_t *state, apr_time_t now)
+{
+    if (state->phase != RP_PHASE_NONE) {
+        state->phases[state->phase].total_us += now - state->phase_since;
+    }
+    state->phase_since = now;
+}
+
+void rp_request_end_phases(rp_request_t *state)
+{
+    close_phase(state, apr_time_now());
+    state->phase = RP_PHASE_NONE;
+}
+
+static void enter_phase(request_rec *r, rp_phase_e phase)
+{
+    rp_request_t *state = rp_request_find(r);
+    if (state == NULL || state->finished) {
+        return;
+    }
+    apr_time_t now = apr_time_now();
+    close_phase(state, now);
+    if (state->phases[phase].first_us < 0) {
+        state->phases[phase].first_us = now - state->request_time;
+    }
+    state->phase = phase;
+    rp_sampler_set_tag(state->sampler, phase);
+}
+
+/* ---- sampling ------------------------------------------------------------- */
 
 /* The profiled response is always the full one: no 304 or 206 from the
  * client's validators or ranges. */
@@ -291,214 +153,211 @@ static void strip_conditional_headers(request_rec *r)
     }
 }
 
+static void release_slot(rp_request_t *state)
+{
+    if (state->counted) {
+        __atomic_sub_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED);
+        state->counted = 0;
+    }
+}
+
+/* Takes one of the process's profile slots, or says why not. */
+static int take_slot(request_rec *r)
+{
+    unsigned max = (unsigned)rp_conf_max_concurrent(r->server);
+    if (__atomic_add_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED) > max) {
+        __atomic_sub_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED);
+        apr_table_setn(r->err_headers_out, "X-ReqProfile",
+                       "not profiled: ReqProfileMaxConcurrent reached");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      RP_LOG_TAG "not profiled: %u profiles already running "
+                                 "in this process (ReqProfileMaxConcurrent)",
+                      max);
+        return 0;
+    }
+    return 1;
+}
+
+void rp_request_finish(rp_request_t *state)
+{
+    rp_sampler_stop(state->sampler, state->session);
+    rp_request_end_phases(state);
+    state->finished = 1;
+    release_slot(state);
+}
+
 static apr_status_t stop_on_request_end(void *data)
 {
     rp_request_t *state = data;
     /* Normally the filter stopped it at end of stream; this covers requests
      * whose response never got there (aborted connections, early exits). */
-    if (!state->finished) {
+    if (!state->finished && state->sampler != NULL) {
         rp_sampler_stop(state->sampler, state->session);
         rp_sampler_discard(state->sampler);
     }
+    release_slot(state);
     return APR_SUCCESS;
 }
 
-static void start_profiling(request_rec *r, const rp_dir_conf_t *conf,
-                            rp_format_e format)
+static int start_sampling(request_rec *r, rp_request_t *state,
+                          const rp_dir_conf_t *conf)
 {
     rp_sampler_t *sampler = rp_sampler_for_this_thread();
     if (sampler == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      LOG_TAG "sampler unavailable in this process, serving "
-                              "the request unprofiled");
-        return;
+                      RP_LOG_TAG "sampler unavailable in this process, "
+                                 "serving the request unprofiled");
+        return 0;
     }
+    if (!state->counted && !take_slot(r)) {
+        return 0;
+    }
+    state->counted = 1;
     /* A session still running on this thread belongs to an earlier request
      * whose response never reached the filter: that request is over. */
     rp_sampler_stop(sampler, rp_sampler_session(sampler));
-    apr_interval_time_t interval =
-        conf->interval_us != UNSET ? conf->interval_us : RP_INTERVAL_DEFAULT_US;
-    rp_clock_e clock = conf->clock != UNSET ? conf->clock : RP_CLOCK_WALL;
+    rp_sampler_set_limits(sampler, rp_conf_max_samples(conf),
+                          rp_conf_max_duration(conf));
     uint64_t session;
-    apr_status_t rv = rp_sampler_start(sampler, clock, interval, &session);
+    apr_status_t rv = rp_sampler_start(sampler, rp_conf_clock(conf),
+                                       rp_conf_interval(conf), &session);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      LOG_TAG "cannot start sampling, serving the request "
-                              "unprofiled");
-        return;
+                      RP_LOG_TAG "cannot start sampling, serving the request "
+                                 "unprofiled");
+        release_slot(state);
+        return 0;
     }
-    rp_request_t *state = apr_pcalloc(r->pool, sizeof(*state));
     state->sampler = sampler;
     state->session = session;
-    state->format = format;
+    state->clock = rp_conf_clock(conf);
+    state->interval_us = rp_conf_interval(conf);
     state->started = apr_time_now();
-    ap_set_module_config(r->request_config, &reqprof_module, state);
-    apr_pool_cleanup_register(r->pool, state, stop_on_request_end,
-                              apr_pool_cleanup_null);
-    strip_conditional_headers(r);
+    rp_sampler_set_tag(sampler, state->phase);
+    if (!state->cleanup_registered) {
+        apr_pool_cleanup_register(r->pool, state, stop_on_request_end,
+                                  apr_pool_cleanup_null);
+        state->cleanup_registered = 1;
+    }
+    return 1;
+}
+
+/* The per-directory configuration (or an error before it was read) said
+ * no to a session started early: the request goes on unprofiled. */
+static void cancel_sampling(rp_request_t *state)
+{
+    rp_sampler_stop(state->sampler, state->session);
+    rp_sampler_discard(state->sampler);
+    state->sampler = NULL;
+    state->tentative = 0;
+    release_slot(state);
+}
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+/* First thing after the request line and headers are read: if the server's
+ * own configuration profiles this request, start now, so the phases before
+ * the handler are sampled too. */
+static int reqprof_post_read_request(request_rec *r)
+{
+    if (r->main == NULL && rp_request_find(r) == NULL) {
+        const rp_dir_conf_t *conf = rp_dir_conf(r); /* server level, here */
+        rp_format_e format =
+            conf->enabled == 1 && rp_process_symbols != NULL
+                ? rp_trigger_find(r->args, rp_conf_param(conf))
+                : RP_FORMAT_NONE;
+        /* The default rule can be judged now; an expression may need what
+         * later phases provide (REMOTE_USER): fixups decides. */
+        int early = format != RP_FORMAT_NONE &&
+                    (conf->require_set || client_is_loopback(r));
+        if (early || rp_conf_server_timing(r->server)) {
+            rp_request_t *state = create_state(r);
+            if (early && start_sampling(r, state, conf)) {
+                state->tentative = 1;
+                state->format = format;
+            }
+        }
+    }
+    enter_phase(r, RP_PHASE_POST_READ_REQUEST);
+    return DECLINED;
 }
 
 /* Runs last among fixups: per-directory configuration is final, access
  * checks have passed, and the handler is next. */
 static int reqprof_fixups(request_rec *r)
 {
-    if (r->main != NULL || request_state(r) != NULL) {
+    if (r->main != NULL) {
         return DECLINED;
     }
-    rp_request_t *earlier = state_of_earlier_request(r);
-    if (earlier != NULL) {
-        ap_set_module_config(r->request_config, &reqprof_module, earlier);
-        return DECLINED;
+    rp_request_t *state = rp_request_find(r);
+    if (state != NULL &&
+        ap_get_module_config(r->request_config, &reqprof_module) == NULL) {
+        ap_set_module_config(r->request_config, &reqprof_module, state);
     }
-    const rp_dir_conf_t *conf =
-        ap_get_module_config(r->per_dir_config, &reqprof_module);
-    if (conf->enabled != 1 || process_symbols == NULL) {
-        return DECLINED;
+    if (state != NULL && (state->finished ||
+                          (state->sampler != NULL && !state->tentative))) {
+        return DECLINED; /* decided for an earlier part of this request */
     }
-    rp_format_e format =
-        rp_trigger_find(r->args, conf->param ? conf->param : DEFAULT_PARAM);
+    const rp_dir_conf_t *conf = rp_dir_conf(r);
+    rp_format_e format = wanted_format(r, conf);
+    if (state != NULL && state->tentative) {
+        int same_settings = state->clock == rp_conf_clock(conf) &&
+                            state->interval_us == rp_conf_interval(conf);
+        if (format == RP_FORMAT_NONE || !same_settings) {
+            /* Refused, or this directory samples differently: the early
+             * session ends, and a new one starts below if wanted. */
+            cancel_sampling(state);
+        } else {
+            state->tentative = 0;
+            state->format = format;
+            rp_sampler_set_limits(state->sampler, rp_conf_max_samples(conf),
+                                  rp_conf_max_duration(conf));
+            strip_conditional_headers(r);
+            return DECLINED;
+        }
+    }
     if (format == RP_FORMAT_NONE) {
         return DECLINED;
     }
-    if (!client_allowed(r, conf)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      LOG_TAG "trigger ignored: ReqProfileRequire not met");
-        return DECLINED;
+    if (state == NULL) {
+        state = create_state(r);
+        enter_phase(r, RP_PHASE_FIXUPS);
     }
-    start_profiling(r, conf, format);
+    if (start_sampling(r, state, conf)) {
+        state->format = format;
+        strip_conditional_headers(r);
+    }
     return DECLINED;
-}
-
-static int filter_already_added(const request_rec *r)
-{
-    for (ap_filter_t *f = r->output_filters; f != NULL; f = f->next) {
-        if (f->frec == profile_filter_handle) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 static void reqprof_insert_filter(request_rec *r)
 {
-    const rp_request_t *state = request_state(r);
-    if (state != NULL && !state->finished && !filter_already_added(r)) {
-        ap_add_output_filter_handle(profile_filter_handle, NULL, r,
-                                    r->connection);
+    rp_request_t *state = rp_request_find(r);
+    if (state == NULL) {
+        return;
     }
+    if (state->tentative) {
+        /* An error response before fixups: never confirmed, not profiled. */
+        cancel_sampling(state);
+    }
+    rp_output_insert(r, state);
 }
 
-/* ---- the report ------------------------------------------------------- */
-
-static void fill_profile(rp_profile_t *p, request_rec *r,
-                         const rp_request_t *state)
-{
-    /* What the client asked for, even if an internal redirect or an
-     * ErrorDocument produced the response. */
-    const request_rec *initial = r;
-    while (initial->prev != NULL) {
-        initial = initial->prev;
+#define PHASE_MARK(hook, phase)                                                \
+    static int mark_##hook(request_rec *r)                                     \
+    {                                                                          \
+        enter_phase(r, phase);                                                 \
+        return DECLINED;                                                       \
     }
-    p->method = initial->method;
-    p->uri = initial->unparsed_uri;
-    p->protocol = initial->protocol;
-    p->host = r->hostname ? r->hostname : "";
-    p->status = r->status;
-    p->discarded_bytes = state->discarded_bytes;
-    p->server = ap_get_server_banner();
-    p->mpm = ap_show_mpm();
-    p->pid = (long)getpid();
-    p->tid = (long)syscall(SYS_gettid);
-    p->started = state->started;
-    rp_sampler_stats(state->sampler, &p->stats);
-}
-
-/* The report replaces the response: nothing of the original's framing,
- * validators or encoding may survive, and nobody may cache it. */
-static void set_report_headers(request_rec *r, apr_size_t length)
-{
-    static const char *const dropped[] = {
-        "Content-Length",   "ETag",
-        "Last-Modified",    "Content-MD5",
-        "Content-Encoding", "Content-Range",
-        "Content-Location", "Content-Disposition",
-        "Content-Language", "Location",
-        "Expires",          "Refresh",
-        "Cache-Control",    "Accept-Ranges"};
-    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
-        apr_table_unset(r->headers_out, dropped[i]);
-        apr_table_unset(r->err_headers_out, dropped[i]);
-    }
-    r->status = HTTP_OK;
-    r->status_line = NULL;
-    r->content_encoding = NULL;
-    r->content_languages = NULL;
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    ap_set_content_length(r, (apr_off_t)length);
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->headers_out, "Accept-Ranges", "none");
-    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
-    apr_table_setn(r->headers_out, "Content-Security-Policy",
-                   "default-src 'none'; style-src 'unsafe-inline'; "
-                   "script-src 'unsafe-inline'");
-}
-
-static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
-{
-    request_rec *r = f->r;
-    rp_sampler_stop(state->sampler, state->session);
-    state->finished = 1;
-
-    rp_profile_t profile = {0};
-    fill_profile(&profile, r, state);
-    apr_pool_t *scratch;
-    apr_pool_create(&scratch, r->pool);
-    apr_pool_tag(scratch, "reqprof_report");
-    rp_profile_build_tree(&profile, state->sampler, process_symbols, scratch);
-    rp_sampler_discard(state->sampler);
-    apr_size_t length;
-    const char *html = rp_html_render(&profile, r->pool, &length);
-    apr_pool_destroy(scratch);
-
-    set_report_headers(r, length);
-    apr_bucket_brigade *out = apr_brigade_create(r->pool, f->c->bucket_alloc);
-    APR_BRIGADE_INSERT_TAIL(
-        out, apr_bucket_pool_create(html, length, r->pool, f->c->bucket_alloc));
-    APR_BRIGADE_INSERT_TAIL(out, apr_bucket_eos_create(f->c->bucket_alloc));
-    ap_remove_output_filter(f);
-    return ap_pass_brigade(f->next, out);
-}
-
-/* Swallows the original body as it streams, never holding more than one
- * brigade of it, and sends the report at end of stream. */
-static apr_status_t reqprof_output_filter(ap_filter_t *f,
-                                          apr_bucket_brigade *bb)
-{
-    rp_request_t *state = request_state(f->r);
-    if (state == NULL || state->finished) {
-        ap_remove_output_filter(f);
-        return ap_pass_brigade(f->next, bb);
-    }
-    int seen_eos = 0;
-    while (!APR_BRIGADE_EMPTY(bb)) {
-        apr_bucket *b = APR_BRIGADE_FIRST(bb);
-        if (APR_BUCKET_IS_EOS(b)) {
-            seen_eos = 1;
-        } else if (!APR_BUCKET_IS_METADATA(b)) {
-            const char *data;
-            apr_size_t len = b->length;
-            /* Pipes and sockets (CGI, proxy) have no length until read. */
-            if (len == (apr_size_t)-1 &&
-                apr_bucket_read(b, &data, &len, APR_BLOCK_READ) !=
-                    APR_SUCCESS) {
-                len = 0;
-            }
-            state->discarded_bytes += (apr_off_t)len;
-        }
-        apr_bucket_delete(b);
-    }
-    return seen_eos ? send_report(f, state) : APR_SUCCESS;
-}
+PHASE_MARK(translate_name, RP_PHASE_TRANSLATE_NAME)
+PHASE_MARK(map_to_storage, RP_PHASE_MAP_TO_STORAGE)
+PHASE_MARK(header_parser, RP_PHASE_HEADER_PARSER)
+PHASE_MARK(access_checker, RP_PHASE_ACCESS_CHECKER)
+PHASE_MARK(check_user_id, RP_PHASE_CHECK_USER_ID)
+PHASE_MARK(auth_checker, RP_PHASE_AUTH_CHECKER)
+PHASE_MARK(type_checker, RP_PHASE_TYPE_CHECKER)
+PHASE_MARK(fixups, RP_PHASE_FIXUPS)
+PHASE_MARK(handler, RP_PHASE_HANDLER)
 
 /* ---- process life ----------------------------------------------------- */
 
@@ -506,24 +365,22 @@ static apr_status_t shutdown_sampler(void *data)
 {
     (void)data;
     rp_sampler_shutdown_process();
-    process_symbols = NULL;
+    rp_process_symbols = NULL;
     return APR_SUCCESS;
 }
 
 static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    const rp_server_conf_t *sc =
-        ap_get_module_config(s->module_config, &reqprof_module);
-    int signo = sc->signo ? sc->signo : SIGRTMIN + DEFAULT_SIGNAL_OFFSET;
+    int signo = rp_conf_signal(s);
     apr_status_t rv = rp_sampler_init_process(signo, SAMPLE_ARENA_BYTES);
     if (rv == APR_SUCCESS) {
-        rv = rp_symbols_create(&process_symbols, pchild);
+        rv = rp_symbols_create(&rp_process_symbols, pchild);
     }
     if (rv != APR_SUCCESS) {
-        process_symbols = NULL;
+        rp_process_symbols = NULL;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     LOG_TAG "profiling disabled in this process: cannot "
-                             "set up signal %d or the symbol table",
+                     RP_LOG_TAG "profiling disabled in this process: cannot "
+                                "set up signal %d or the symbol table",
                      signo);
         return;
     }
@@ -535,24 +392,38 @@ static void register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_child_init(reqprof_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(reqprof_post_read_request, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_translate_name(mark_translate_name, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_map_to_storage(mark_map_to_storage, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_header_parser(mark_header_parser, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
+    ap_hook_access_checker(mark_access_checker, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_check_user_id(mark_check_user_id, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
+    ap_hook_auth_checker(mark_auth_checker, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_type_checker(mark_type_checker, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(mark_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(reqprof_fixups, NULL, NULL, APR_HOOK_REALLY_LAST);
+    ap_hook_handler(mark_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_insert_filter(reqprof_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(reqprof_insert_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
-    /* Before mod_deflate and CACHE_SAVE: the report is what gets compressed,
-     * and the original body is never cached under the report's name. */
-    profile_filter_handle = ap_register_output_filter(
-        FILTER_NAME, reqprof_output_filter, NULL, AP_FTYPE_CONTENT_SET - 1);
+    rp_output_register();
 }
 
-AP_DECLARE_MODULE(reqprof) = {STANDARD20_MODULE_STUFF,
-                              create_dir_conf,
-                              merge_dir_conf,
-                              create_server_conf,
-                              NULL,
-                              reqprof_directives,
-                              register_hooks,
+AP_DECLARE_MODULE(reqprof) = {
+    STANDARD20_MODULE_STUFF,
+    rp_create_dir_conf,
+    rp_merge_dir_conf,
+    rp_create_server_conf,
+    rp_merge_server_conf,
+    rp_directives,
+    register_hooks,
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
-                              AP_MODULE_FLAG_NONE
+    AP_MODULE_FLAG_NONE
 #endif
 };

@@ -1,7 +1,9 @@
 #include "rp_buf.h"
 
 #include <apr_strings.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 void rp_buf_init(rp_buf_t *b, apr_pool_t *pool, apr_size_t initial_cap)
@@ -144,6 +146,131 @@ void rp_buf_html(rp_buf_t *b, const char *s)
         run = p;
     }
     rp_buf_puts(b, (const char *)run);
+}
+
+#define REPLACEMENT_CHARACTER "\xef\xbf\xbd"
+
+void rp_buf_json(rp_buf_t *b, const char *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    const unsigned char *run = (const unsigned char *)s;
+    const unsigned char *p = run;
+    while (*p) {
+        char escaped[8];
+        const char *replacement = escaped;
+        int skip = 1;
+        if (*p >= 0x80) {
+            int n = utf8_sequence_length(p);
+            if (n == 0) {
+                replacement = REPLACEMENT_CHARACTER;
+            } else if (p[0] == 0xc2 && p[1] < 0xa0) {
+                /* C1 controls: valid JSON, but some terminals obey them. */
+                snprintf(escaped, sizeof(escaped), "\\u%04x", p[1]);
+                skip = 2;
+            } else {
+                p += n;
+                continue;
+            }
+        } else if (*p == '"' || *p == '\\') {
+            escaped[0] = '\\';
+            escaped[1] = (char)*p;
+            escaped[2] = '\0';
+        } else if (*p < 0x20 || *p == 0x7f) {
+            snprintf(escaped, sizeof(escaped), "\\u%04x", *p);
+        } else {
+            p++;
+            continue;
+        }
+        rp_buf_append(b, (const char *)run, (apr_size_t)(p - run));
+        rp_buf_puts(b, replacement);
+        p += skip;
+        run = p;
+    }
+    rp_buf_puts(b, (const char *)run);
+}
+
+void rp_buf_json_string(rp_buf_t *b, const char *s)
+{
+    if (s == NULL) {
+        rp_buf_puts(b, "null");
+        return;
+    }
+    rp_buf_puts(b, "\"");
+    rp_buf_json(b, s);
+    rp_buf_puts(b, "\"");
+}
+
+void rp_buf_plain(rp_buf_t *b, const char *s, const char *also)
+{
+    if (s == NULL) {
+        return;
+    }
+    const unsigned char *run = (const unsigned char *)s;
+    const unsigned char *p = run;
+    while (*p) {
+        const char *replacement;
+        int skip = 1;
+        if (*p >= 0x80) {
+            int n = utf8_sequence_length(p);
+            if (n == 0) {
+                replacement = REPLACEMENT_CHARACTER;
+            } else if (p[0] == 0xc2 && p[1] < 0xa0) {
+                /* U+0080..U+009F: C1 controls (CSI among them). */
+                replacement = "?";
+                skip = n;
+            } else {
+                p += n;
+                continue;
+            }
+        } else if (*p < 0x20 || *p == 0x7f ||
+                   (also != NULL && strchr(also, *p) != NULL)) {
+            replacement = "?";
+        } else {
+            p++;
+            continue;
+        }
+        rp_buf_append(b, (const char *)run, (apr_size_t)(p - run));
+        rp_buf_puts(b, replacement);
+        p += skip;
+        run = p;
+    }
+    rp_buf_puts(b, (const char *)run);
+}
+
+void rp_buf_decimal(rp_buf_t *b, double v, int decimals)
+{
+    char text[64];
+    if (!isfinite(v)) {
+        v = 0;
+    }
+    if (decimals < 0) {
+        decimals = 0;
+    } else if (decimals > 9) {
+        decimals = 9;
+    }
+    int n = snprintf(text, sizeof(text), "%.*f", decimals, v);
+    if (n < 0 || (apr_size_t)n >= sizeof(text)) {
+        /* Too large for fixed notation here: still a valid number. */
+        n = snprintf(text, sizeof(text), "%.17g", v);
+        rp_buf_append(b, text, (apr_size_t)(n > 0 ? n : 0));
+        return;
+    }
+    if (strchr(text, '.') != NULL) {
+        while (n > 0 && text[n - 1] == '0') {
+            n--;
+        }
+        if (n > 0 && text[n - 1] == '.') {
+            n--;
+        }
+    }
+    text[n] = '\0';
+    if (strcmp(text, "-0") == 0) {
+        rp_buf_puts(b, "0");
+        return;
+    }
+    rp_buf_append(b, text, (apr_size_t)n);
 }
 
 const char *rp_buf_str(rp_buf_t *b)

@@ -23,6 +23,25 @@ void rp_buf_printf(rp_buf_t *b, const char *fmt, ...)
  * safe both in element content and in quoted attribute values. */
 void rp_buf_html(rp_buf_t *b, const char *s);
 
+/* Appends s as the contents of a JSON string (without the quotes): '"' and
+ * '\\' escaped, C0 and C1 control characters and DEL as \u00XX (C1 ones act
+ * in some terminals), invalid UTF-8 replaced by
+ * U+FFFD, so the result is valid UTF-8 JSON whatever s holds. */
+void rp_buf_json(rp_buf_t *b, const char *s);
+
+/* Appends s quoted as a JSON string, or null when s is NULL. */
+void rp_buf_json_string(rp_buf_t *b, const char *s);
+
+/* Appends s as plain text safe for a terminal and for line-oriented formats:
+ * C0 and C1 control characters (newlines and escapes included), DEL and
+ * every character of also (may be NULL) become '?', invalid UTF-8 becomes
+ * U+FFFD. */
+void rp_buf_plain(rp_buf_t *b, const char *s, const char *also);
+
+/* Appends v with at most decimals digits after the point and no trailing
+ * zeros ("1", "0.25", "12.5"); non-finite values as 0. */
+void rp_buf_decimal(rp_buf_t *b, double v, int decimals);
+
 /* Returns the NUL-terminated contents (valid until the pool is cleared). */
 const char *rp_buf_str(rp_buf_t *b);
 

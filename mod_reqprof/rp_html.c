@@ -30,7 +30,12 @@ static const char page_style[] =
     ".rp-self{color:#8a5a00}.rp-wait{color:#5b4bb7}.rp-hot>.rp-row .rp-fn,"
     ".rp-hot>details>.rp-row .rp-fn{color:#b42318}"
     ".rp-tools{margin:.4em 0 .8em}.rp-tools button{margin-right:.5em}"
-    ".rp-note{color:#555;font-size:13px}";
+    ".rp-note{color:#555;font-size:13px}"
+    "table.rp-phases{border-collapse:collapse;font:13px ui-monospace,monospace}"
+    ".rp-phases th,.rp-phases td{padding:1px 12px 1px 0;text-align:right}"
+    ".rp-phases th:first-child,.rp-phases td:first-child{text-align:left}"
+    ".rp-span{width:320px;text-align:left}.rp-span>span{display:block;"
+    "height:8px;background:#4a7bd0}";
 
 /* Expand/collapse all; the tree itself works without script. */
 static const char page_script[] =
@@ -89,6 +94,11 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p, apr_pool_t *pool)
                          : "process not dumpable: one signal per wait",
                      st->signals, st->wait_signals, st->remote_unwinds,
                      st->late_intervals, (double)st->sampler_cpu_ns / 1e6));
+    if (st->capped) {
+        summary_row(b, "capped", "Truncated",
+                    "sampling stopped at its limit (ReqProfileMaxSamples or "
+                    "ReqProfileMaxDuration); the request went on");
+    }
     if (st->dropped > 0 || p->truncated_stacks > 0) {
         summary_row(b, "lost", "Lost",
                     apr_psprintf(pool,
@@ -101,6 +111,45 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p, apr_pool_t *pool)
                 apr_psprintf(pool, "pid %ld, tid %ld", p->pid, p->tid));
     summary_row(b, "started", "Started", date);
     summary_row(b, "server", "Server", p->server);
+    rp_buf_puts(b, "</table>\n");
+}
+
+static void render_phases(rp_buf_t *b, const rp_profile_t *p)
+{
+    uint64_t weight[RP_PHASE_COUNT] = {0};
+    for (unsigned i = 0; i < p->sample_count; i++) {
+        weight[p->samples[i].phase] += p->samples[i].weight;
+    }
+    apr_interval_time_t span = 1;
+    for (int i = 0; i < RP_PHASE_COUNT; i++) {
+        const rp_phase_span_t *ph = &p->phases[i];
+        if (ph->first_us >= 0 && ph->first_us + ph->total_us > span) {
+            span = ph->first_us + ph->total_us;
+        }
+    }
+    rp_buf_puts(b, "<h2>Phases</h2>\n<table class=\"rp-phases\"><tr><th>phase"
+                   "</th><th>starts at</th><th>time</th><th>sampled</th>"
+                   "<th></th></tr>\n");
+    for (int i = 0; i < RP_PHASE_COUNT; i++) {
+        const rp_phase_span_t *ph = &p->phases[i];
+        if (ph->first_us < 0 && weight[i] == 0) {
+            continue;
+        }
+        double left = ph->first_us < 0 ? 0 : 100.0 * (double)ph->first_us / (double)span;
+        double width = 100.0 * (double)ph->total_us / (double)span;
+        rp_buf_printf(b,
+                      "<tr data-phase=\"%s\" data-total-us=\"%" APR_TIME_T_FMT
+                      "\" data-sampled-weight=\"%" APR_UINT64_T_FMT
+                      "\"><td>%s</td><td>%.3f ms</td><td>%.3f ms</td><td>%.3f "
+                      "ms</td><td class=\"rp-span\"><span style=\"margin-left:"
+                      "%.1f%%;width:%.1f%%\"></span></td></tr>\n",
+                      rp_phase_name((unsigned)i), ph->total_us,
+                      (apr_uint64_t)weight[i], rp_phase_name((unsigned)i),
+                      ph->first_us < 0 ? 0.0 : (double)ph->first_us / 1000.0,
+                      (double)ph->total_us / 1000.0,
+                      rp_profile_weight_ms(p, weight[i]), left,
+                      width < 0.5 ? 0.5 : width);
+    }
     rp_buf_puts(b, "</table>\n");
 }
 
@@ -209,6 +258,7 @@ const char *rp_html_render(const rp_profile_t *p, apr_pool_t *pool,
     rp_buf_printf(&b, "</title><style>%s</style></head><body>\n", page_style);
     rp_buf_puts(&b, "<h1>mod_reqprof: request profile</h1>\n");
     render_summary(&b, p, pool);
+    render_phases(&b, p);
     render_tree(&b, p);
     rp_buf_printf(&b, "<script>%s</script>\n</body></html>\n", page_script);
     *len = b.len;

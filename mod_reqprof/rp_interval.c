@@ -38,7 +38,20 @@ static const char *parse_decimal(const char *p, double *out)
     return p;
 }
 
-const char *rp_interval_parse(apr_pool_t *pool, const char *text,
+static const char *format_micros(apr_pool_t *pool, apr_interval_time_t us)
+{
+    if (us % 1000000 == 0) {
+        return apr_psprintf(pool, "%" APR_TIME_T_FMT "s", us / 1000000);
+    }
+    if (us % 1000 == 0) {
+        return apr_psprintf(pool, "%" APR_TIME_T_FMT "ms", us / 1000);
+    }
+    return apr_psprintf(pool, "%" APR_TIME_T_FMT "us", us);
+}
+
+const char *rp_duration_parse(apr_pool_t *pool, const char *text,
+                              apr_interval_time_t min_us,
+                              apr_interval_time_t max_us,
                               apr_interval_time_t *out_us)
 {
     double value;
@@ -54,11 +67,11 @@ const char *rp_interval_parse(apr_pool_t *pool, const char *text,
             continue;
         }
         double micros = value * units[i].micros;
-        if (micros < RP_INTERVAL_MIN_US || micros > RP_INTERVAL_MAX_US) {
-            return apr_psprintf(pool,
-                                "'%s' is out of range: the interval must be "
-                                "between 50us and 1s",
-                                text);
+        if (micros < (double)min_us || micros > (double)max_us) {
+            return apr_psprintf(pool, "'%s' is out of range: it must be "
+                                      "between %s and %s",
+                                text, format_micros(pool, min_us),
+                                format_micros(pool, max_us));
         }
         *out_us = (apr_interval_time_t)(micros + 0.5);
         return NULL;
@@ -67,4 +80,11 @@ const char *rp_interval_parse(apr_pool_t *pool, const char *text,
                         "'%s' has no valid unit: use us, ms or s "
                         "(for example 1ms)",
                         text);
+}
+
+const char *rp_interval_parse(apr_pool_t *pool, const char *text,
+                              apr_interval_time_t *out_us)
+{
+    return rp_duration_parse(pool, text, RP_INTERVAL_MIN_US,
+                             RP_INTERVAL_MAX_US, out_us);
 }

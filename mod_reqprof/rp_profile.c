@@ -2,11 +2,21 @@
 
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <stdlib.h>
 
 #include "rp_proc.h"
 
 static const rp_func_t truncated_frame = {
     .name = RP_TRUNCATED_FRAME, .object = "", .resolved = 1};
+
+/* The sampler thread may file a waiting sample before an on-CPU sample it
+ * requested earlier: order them by time for the timeline. */
+static int earlier_first(const void *a, const void *b)
+{
+    uint64_t ta = ((const rp_profile_sample_t *)a)->t_ns;
+    uint64_t tb = ((const rp_profile_sample_t *)b)->t_ns;
+    return ta < tb ? -1 : ta > tb;
+}
 
 /* A leaf frame naming the system call a waiting sample was blocked in. */
 static const rp_func_t *syscall_frame(apr_hash_t *known, apr_pool_t *pool,
@@ -31,8 +41,13 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
 {
     const rp_func_t *frames[RP_MAX_DEPTH + 2];
     apr_hash_t *syscalls = apr_hash_make(pool);
+    rp_sampler_stats_t stats;
+    rp_sampler_stats(sampler, &stats);
     profile->tree = rp_tree_create(pool);
     profile->truncated_stacks = 0;
+    profile->samples =
+        apr_palloc(pool, sizeof(rp_profile_sample_t) * (stats.samples + 1));
+    profile->sample_count = 0;
     for (const rp_sample_t *s = rp_sampler_next(sampler, NULL); s != NULL;
          s = rp_sampler_next(sampler, s)) {
         unsigned n = 0;
@@ -49,9 +64,28 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
         if (waiting && s->syscall >= 0) {
             frames[n++] = syscall_frame(syscalls, pool, s->syscall);
         }
-        rp_tree_add(profile->tree, frames, n, s->weight, waiting);
+        rp_node_t *leaf = rp_tree_add(profile->tree, frames, n, s->weight, waiting);
+        if (profile->sample_count <= stats.samples) {
+            rp_profile_sample_t *out = &profile->samples[profile->sample_count++];
+            out->t_ns = s->t_ns;
+            out->weight = s->weight;
+            out->waiting = (uint16_t)waiting;
+            out->phase = (uint16_t)(s->tag < RP_PHASE_COUNT ? s->tag : 0);
+            out->syscall = s->syscall;
+            out->leaf = leaf;
+        }
     }
     rp_tree_sort(profile->tree);
+    qsort(profile->samples, profile->sample_count, sizeof(rp_profile_sample_t),
+          earlier_first);
+}
+
+void rp_profile_clear_phases(rp_profile_t *profile)
+{
+    for (int i = 0; i < RP_PHASE_COUNT; i++) {
+        profile->phases[i].first_us = -1;
+        profile->phases[i].total_us = 0;
+    }
 }
 
 double rp_profile_weight_ms(const rp_profile_t *profile, uint64_t weight)

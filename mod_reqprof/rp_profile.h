@@ -6,9 +6,27 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+#include "rp_phase.h"
 #include "rp_sampler.h"
 #include "rp_symbols.h"
 #include "rp_tree.h"
+
+/* One sample, for views over time (timeline) and per-sample exports. */
+typedef struct rp_profile_sample {
+    uint64_t t_ns;         /* since sampling began */
+    uint32_t weight;       /* intervals it stands for */
+    uint16_t waiting;      /* the thread was blocked */
+    uint16_t phase;        /* rp_phase_e when it was taken */
+    int32_t syscall;       /* waited in, or -1 */
+    const rp_node_t *leaf; /* its stack: this node up to the root */
+} rp_profile_sample_t;
+
+/* Time spent in one request phase, from hooks at its edges. */
+typedef struct rp_phase_span {
+    apr_interval_time_t first_us; /* first entry, since the request began;
+                                     -1 if the phase did not run */
+    apr_interval_time_t total_us; /* summed over its entries */
+} rp_phase_span_t;
 
 typedef struct rp_profile {
     /* The request, as the client sent it (untrusted: escape on output). */
@@ -24,19 +42,27 @@ typedef struct rp_profile {
     const char *mpm;
     long pid;
     long tid;
-    apr_time_t started; /* wall-clock time sampling began */
+    apr_time_t request_started; /* when httpd read the request line */
+    apr_time_t started;         /* when sampling began */
 
     rp_sampler_stats_t stats;
     unsigned truncated_stacks; /* samples whose outermost frames are lost */
     rp_tree_t *tree;
+    rp_profile_sample_t *samples; /* in time order */
+    unsigned sample_count;
+    rp_phase_span_t phases[RP_PHASE_COUNT];
 } rp_profile_t;
 
 /* Name of the synthetic caller of stacks whose outermost frames are lost. */
 #define RP_TRUNCATED_FRAME "[truncated stack]"
 
-/* Symbolizes the sampler's stacks and builds profile->tree in pool. */
+/* Symbolizes the sampler's stacks and builds profile->tree and
+ * profile->samples in pool. */
 void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
                            rp_symbols_t *symbols, apr_pool_t *pool);
+
+/* Marks every phase as not run. */
+void rp_profile_clear_phases(rp_profile_t *profile);
 
 /* Milliseconds a weight stands for at the profile's interval. */
 double rp_profile_weight_ms(const rp_profile_t *profile, uint64_t weight);

@@ -53,6 +53,7 @@ struct rp_sampler {
     uintptr_t stack_lo, stack_hi, root_pc;
     sigset_t saved_mask;
     int mask_changed; /* the signal is unblocked; saved_mask restores it */
+    uint32_t tag;     /* set by the owning thread, read when sampling */
 
     /* Session state, under process.lock. */
     uint64_t active_session; /* 0 when idle; atomic reads elsewhere */
@@ -62,6 +63,8 @@ struct rp_sampler {
     uint64_t interval_ns;
     uint64_t start_ns, next_due_ns;
     uint64_t last_cpu_ns, cpu_carry_ns;
+    unsigned max_samples;
+    uint64_t max_duration_ns;
     int seen_blocked;
     uint64_t cpu_seen_blocked;
     wait_stack_t wait;
@@ -74,6 +77,7 @@ struct rp_sampler {
     uint64_t mailbox_t_ns;
     uint16_t mailbox_depth;
     uint16_t mailbox_truncated;
+    uint32_t mailbox_tag;
     uintptr_t mailbox_ips[RP_MAX_DEPTH];
 
     /* Samples, appended by the sampler thread (or by stop), under lock. */
@@ -165,6 +169,7 @@ static void capture_into_mailbox(rp_sampler_t *s, const ucontext_t *uc)
     }
     s->mailbox_depth = (uint16_t)depth;
     s->mailbox_truncated = truncated;
+    s->mailbox_tag = __atomic_load_n(&s->tag, __ATOMIC_RELAXED);
 }
 
 static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
@@ -186,10 +191,14 @@ static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
 
 static void append_sample(rp_sampler_t *s, const uintptr_t *ips, int depth,
                           uint32_t weight, uint16_t flags, long syscall_nr,
-                          uint64_t t_ns)
+                          uint32_t tag, uint64_t t_ns)
 {
     size_t words = HEADER_WORDS + (size_t)depth;
     if (weight == 0) {
+        return;
+    }
+    if (s->max_samples != 0 && s->stats.samples >= s->max_samples) {
+        s->stats.capped = 1;
         return;
     }
     if (s->used_words + words > s->arena_words) {
@@ -202,7 +211,7 @@ static void append_sample(rp_sampler_t *s, const uintptr_t *ips, int depth,
     sample->weight = weight;
     sample->t_ns = t_ns;
     sample->syscall = (int32_t)syscall_nr;
-    sample->reserved = 0;
+    sample->tag = tag;
     memcpy(sample->ips, ips, sizeof(uintptr_t) * (size_t)depth);
     s->used_words += words;
     s->stats.samples++;
@@ -223,7 +232,7 @@ static void collect_mailbox(rp_sampler_t *s)
         flags |= RP_SAMPLE_TRUNCATED;
     }
     append_sample(s, s->mailbox_ips, s->mailbox_depth, s->mailbox_weight,
-                  flags, -1, s->mailbox_t_ns);
+                  flags, -1, s->mailbox_tag, s->mailbox_t_ns);
     if (s->mailbox_flags & MAILBOX_EPISODE) {
         wait_stack_t *w = &s->wait;
         w->valid = 1;
@@ -373,7 +382,7 @@ static void sample_waiting(rp_sampler_t *s, const rp_thread_status_t *st,
         }
     }
     append_sample(s, w->ips, w->depth, weight, w->flags | RP_SAMPLE_WAITING,
-                  w->syscall, t_ns);
+                  w->syscall, __atomic_load_n(&s->tag, __ATOMIC_RELAXED), t_ns);
 }
 
 static void tick(rp_sampler_t *s, uint64_t now)
@@ -383,6 +392,12 @@ static void tick(rp_sampler_t *s, uint64_t now)
     s->stats.late_intervals += (unsigned)(intervals - 1);
     uint64_t t_ns = now - s->start_ns;
     collect_mailbox(s);
+    if ((s->max_duration_ns != 0 && t_ns >= s->max_duration_ns) ||
+        (s->max_samples != 0 && s->stats.samples >= s->max_samples)) {
+        s->stats.capped = 1;
+        s->next_due_ns = UINT64_MAX; /* no more ticks for this session */
+        return;
+    }
 
     uint64_t cpu = clock_ns(s->cpu_clock);
     uint64_t cpu_delta = cpu > s->last_cpu_ns ? cpu - s->last_cpu_ns : 0;
@@ -652,6 +667,7 @@ static void reset_session(rp_sampler_t *s, rp_clock_e clock,
     s->cpu_carry_ns = 0;
     s->seen_blocked = 0;
     s->wait.valid = 0;
+    s->tag = 0;
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
 }
 
@@ -724,6 +740,23 @@ void rp_sampler_stop(rp_sampler_t *s, uint64_t session)
     }
 }
 
+void rp_sampler_set_limits(rp_sampler_t *s, unsigned max_samples,
+                           apr_interval_time_t max_duration_us)
+{
+    pthread_mutex_lock(&process.lock);
+    s->max_samples = max_samples;
+    s->max_duration_ns =
+        max_duration_us > 0 ? (uint64_t)max_duration_us * 1000u : 0;
+    pthread_mutex_unlock(&process.lock);
+}
+
+void rp_sampler_set_tag(rp_sampler_t *s, uint32_t tag)
+{
+    if (s != NULL) {
+        __atomic_store_n(&s->tag, tag, __ATOMIC_RELAXED);
+    }
+}
+
 uint64_t rp_sampler_session(const rp_sampler_t *s)
 {
     return s == NULL ? 0
@@ -768,6 +801,9 @@ void rp_sampler_discard(rp_sampler_t *s)
     }
     s->used_words = 0;
     s->stats.samples = 0;
+    s->stats.weight = 0;
+    s->stats.wait_weight = 0;
+    s->stats.dropped = 0;
 }
 
 void rp_sampler_shutdown_process(void)

@@ -34,7 +34,7 @@ typedef struct rp_sample {
     uint32_t weight; /* intervals this sample stands for */
     uint64_t t_ns;   /* time since sampling started */
     int32_t syscall; /* for waiting samples: the system call, or -1 */
-    uint32_t reserved;
+    uint32_t tag;    /* the thread's tag when sampled (rp_sampler_set_tag) */
     /* ips[0] is the interrupted instruction; the others are return
      * addresses, innermost first. */
     uintptr_t ips[];
@@ -59,6 +59,7 @@ typedef struct rp_sampler_stats {
     unsigned stale_unwinds;  /* discarded: the thread moved meanwhile */
     unsigned late_intervals; /* ticks the thread or the sampler missed */
     uint64_t sampler_cpu_ns; /* sampler thread CPU time, all sessions */
+    int capped;              /* sampling stopped at a limit */
 } rp_sampler_stats_t;
 
 /* Installs the signal handler for this process (idempotent). arena_bytes is
@@ -87,6 +88,16 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
  * running elsewhere) it only ends the session; the mask is restored at the
  * thread's next start. */
 void rp_sampler_stop(rp_sampler_t *s, uint64_t session);
+
+/* Limits for the sessions started from now on: sampling stops (the
+ * request goes on) after max_samples samples or max_duration_us of wall
+ * time, and the stats say so. 0 means no limit. */
+void rp_sampler_set_limits(rp_sampler_t *s, unsigned max_samples,
+                           apr_interval_time_t max_duration_us);
+
+/* Labels the samples taken from now on (the glue tags httpd's phases).
+ * Call on the sampler's own thread; cheap enough for every hook. */
+void rp_sampler_set_tag(rp_sampler_t *s, uint32_t tag);
 
 /* The running session's number, or 0. */
 uint64_t rp_sampler_session(const rp_sampler_t *s);

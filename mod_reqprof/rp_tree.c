@@ -32,8 +32,8 @@ static rp_node_t *child_for(rp_tree_t *tree, rp_node_t *parent,
     return child;
 }
 
-void rp_tree_add(rp_tree_t *tree, const rp_func_t *const *frames,
-                 unsigned depth, uint64_t weight, int waiting)
+rp_node_t *rp_tree_add(rp_tree_t *tree, const rp_func_t *const *frames,
+                       unsigned depth, uint64_t weight, int waiting)
 {
     uint64_t wait = waiting ? weight : 0;
     rp_node_t *node = &tree->root;
@@ -45,6 +45,7 @@ void rp_tree_add(rp_tree_t *tree, const rp_func_t *const *frames,
         node->wait += wait;
     }
     node->self += weight;
+    return node;
 }
 
 static int heavier_first(const rp_node_t *a, const rp_node_t *b)

@@ -32,8 +32,9 @@ rp_tree_t *rp_tree_create(apr_pool_t *pool);
 
 /* Adds one sample: frames[0] is the outermost caller, frames[depth - 1]
  * the innermost function; waiting says the thread was blocked, not on CPU. */
-void rp_tree_add(rp_tree_t *tree, const rp_func_t *const *frames,
-                 unsigned depth, uint64_t weight, int waiting);
+/* Returns the node the sample ends in (the root for an empty stack). */
+rp_node_t *rp_tree_add(rp_tree_t *tree, const rp_func_t *const *frames,
+                       unsigned depth, uint64_t weight, int waiting);
 
 /* Orders every node's children by total weight, heaviest first (ties by
  * name, so output is stable). */

@@ -6,7 +6,12 @@
 
 typedef enum {
     RP_FORMAT_NONE = 0, /* no trigger, or a value we do not serve */
-    RP_FORMAT_HTML
+    RP_FORMAT_HTML,
+    RP_FORMAT_TEXT,
+    RP_FORMAT_SPEEDSCOPE,
+    RP_FORMAT_COLLAPSED,
+    RP_FORMAT_PPROF,
+    RP_FORMAT_JSON
 } rp_format_e;
 
 /* Longest parameter name or value considered; longer ones never match. */
@@ -18,7 +23,8 @@ typedef enum {
  * Returns the requested format, or RP_FORMAT_NONE. */
 rp_format_e rp_trigger_find(const char *args, const char *param);
 
-/* Maps a trigger value ("1", "html") to a format. */
+/* Maps a trigger value ("1", "html", "text", "speedscope", "collapsed",
+ * "pprof", "json"; any case) to a format. */
 rp_format_e rp_trigger_format(const char *value);
 
 #endif

@@ -10,6 +10,7 @@ from httpd_harness import MPMS, Httpd  # noqa: E402
 # Contexts every test server shares: each <Location> exercises one directive.
 PROFILE_CONF = r"""
 ReqProfile On
+ReqProfileMaxConcurrent 16
 <Location /work/off>
   ReqProfile Off
 </Location>

@@ -29,6 +29,13 @@ def config_test(extra):
     ("ReqProfileSignal 9", "not a realtime signal"),
     ("ReqProfileSignal SIGRTMIN+99", "not a realtime signal"),
     ("ReqProfileSignal SIGPROF", "not a realtime signal"),
+    ("ReqProfileMaxSamples 0", "not a whole number from 1 to 40000"),
+    ("ReqProfileMaxSamples many", "not a whole number"),
+    ("ReqProfileMaxDuration 2h", "no valid unit"),
+    ("ReqProfileMaxDuration 7200s", "between 1ms and 3600s"),
+    ("ReqProfileMaxConcurrent 0", "not a whole number from 1 to 1024"),
+    ("<Directory /tmp>\nReqProfileMaxConcurrent 2\n</Directory>", "ReqProfileMaxConcurrent"),
+    ("ReqProfileServerTiming maybe", "ReqProfileServerTiming"),
     ("<Directory /tmp>\nReqProfileSignal 40\n</Directory>", "ReqProfileSignal"),
     ("<VirtualHost 127.0.0.1:1>\nReqProfileSignal 40\n</VirtualHost>", "ReqProfileSignal"),
 ])
@@ -43,6 +50,8 @@ def test_bad_values_are_refused(line, message):
     "ReqProfileInterval 0.5ms", "ReqProfileClock CPU", "ReqProfileParam _prof.x-1",
     "ReqProfileRequire \"-R '192.168.0.0/16' || %{HTTP:X-Token} == 'abc'\"",
     "ReqProfileSignal 40", "ReqProfileSignal SIGRTMIN+6", "ReqProfileSignal RTMIN",
+    "ReqProfileMaxSamples 1000", "ReqProfileMaxDuration 5s", "ReqProfileMaxConcurrent 16",
+    "ReqProfileServerTiming On",
 ])
 def test_good_values_are_accepted(line):
     code, output = config_test(line)

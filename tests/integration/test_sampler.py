@@ -60,7 +60,7 @@ def timed(server, path):
 
 def server_for(mpm, dumpable, extra):
     cgi = "cgi" if mpm == "prefork" else "cgid"
-    conf = DUMPABLE[dumpable] + "ReqProfile On\n" + extra
+    conf = DUMPABLE[dumpable] + "ReqProfile On\nReqProfileMaxConcurrent 16\n" + extra
     if cgi == "cgid":
         conf += "ScriptSock logs/cgid.sock\n"
     return Httpd(mpm, extra=conf, modules=("proxy", "proxy_http", cgi))
@@ -154,7 +154,8 @@ def test_short_interval_does_not_break_waits(dumpable):
 
 
 def test_many_concurrent_profiles_keep_their_own_samples():
-    with Httpd("event", extra="ReqProfile On\n", threads=20) as server:
+    with Httpd("event", extra="ReqProfile On\nReqProfileMaxConcurrent 32\n",
+               threads=20) as server:
         paths = (["/work/cpu?ms=100&profile=1"] * 8 +
                  ["/work/wait?ms=300&profile=1"] * 8)
         with ThreadPoolExecutor(len(paths)) as pool:

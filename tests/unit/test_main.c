@@ -17,6 +17,7 @@ int main(void)
     srunner_add_suite(runner, trigger_suite());
     srunner_add_suite(runner, tree_suite());
     srunner_add_suite(runner, html_suite());
+    srunner_add_suite(runner, exporters_suite());
     srunner_add_suite(runner, symbols_suite());
     srunner_add_suite(runner, proc_suite());
     srunner_add_suite(runner, unwind_suite());

@@ -29,6 +29,11 @@ START_TEST(simple_values)
     expect("profile=html", "profile", HTML);
     expect("profile=HTML", "profile", HTML);
     expect("profile=Html", "profile", HTML);
+    expect("profile=text", "profile", RP_FORMAT_TEXT);
+    expect("profile=speedscope", "profile", RP_FORMAT_SPEEDSCOPE);
+    expect("profile=collapsed", "profile", RP_FORMAT_COLLAPSED);
+    expect("profile=PPROF", "profile", RP_FORMAT_PPROF);
+    expect("profile=json", "profile", RP_FORMAT_JSON);
     expect("a=b&profile=html", "profile", HTML);
     expect("a=b&c=d&profile=1&e=f", "profile", HTML);
 }
@@ -42,7 +47,8 @@ START_TEST(values_that_do_not_trigger)
     expect("a=1&profile", "profile", NONE);
     expect("profile=2", "profile", NONE);
     expect("profile=11", "profile", NONE);
-    expect("profile=json", "profile", NONE);
+    expect("profile=xml", "profile", NONE);
+    expect("profile=jsonp", "profile", NONE);
     expect("profile=htm", "profile", NONE);
     expect("profile=html5", "profile", NONE);
     expect("profile=+1", "profile", NONE); /* " 1" */

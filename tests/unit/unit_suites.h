@@ -10,6 +10,7 @@ Suite *interval_suite(void);
 Suite *trigger_suite(void);
 Suite *tree_suite(void);
 Suite *html_suite(void);
+Suite *exporters_suite(void);
 Suite *symbols_suite(void);
 Suite *sampler_suite(void);
 Suite *profile_suite(void);

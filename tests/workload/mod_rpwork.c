@@ -8,6 +8,8 @@
  *   /status?code=N  an error status from the handler
  *   /spin?kiter=N   a fixed amount of work (N thousand iterations), for
  *                 overhead measurements: its time varies, its work does not
+ *   any path, ?access_ms=N  N ms of CPU in the access_checker phase
+ *                 (slow_access_check), before the handler runs
  * Every response carries X-Rpwork-Wall-Us and X-Rpwork-Cpu-Us: the wall and
  * thread CPU time the action took, measured inside the handler.
  * The last path segment selects the action. */
@@ -163,9 +165,19 @@ static int rpwork_handler(request_rec *r)
     return OK;
 }
 
+static __attribute__((noinline, noclone)) int slow_access_check(request_rec *r)
+{
+    long ms = arg_value(r, "access_ms", 0, 60000);
+    if (ms > 0) {
+        work_alpha((double)ms);
+    }
+    return DECLINED;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_access_checker(slow_access_check, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(rpwork_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -1,0 +1,222 @@
+/* render_cost: what building the call tree and rendering the HTML report
+ * cost, and how large the page gets, for `make bench`.
+ *
+ *   render_cost KIND SAMPLES RUNS
+ *
+ * Linked against mod_reqprof's core (build/out/rp_*.o). Builds a tree of
+ * SAMPLES synthetic samples, each 50 frames deep, with rp_tree_add and
+ * rp_tree_sort, then renders it with rp_html_render, RUNS times, each in a
+ * fresh pool. KIND:
+ *   realistic      200 distinct stacks (4 x 5 x 10 branches at depths 10,
+ *                  20 and 35 below a shared server loop), some far more
+ *                  frequent than others;
+ *   distinct-leaf  every sample a distinct stack that differs from the
+ *                  others in its innermost frame only (the widest fan-out:
+ *                  one node with SAMPLES children);
+ *   all-distinct   every sample a distinct stack below a shared outermost
+ *                  frame (the most nodes: 49 new ones per sample).
+ * Symbolization is not included: the module names each address once per
+ * process and caches it.
+ *
+ * Output: one JSON object on stdout. */
+#include <apr_general.h>
+#include <apr_pools.h>
+#include <apr_strings.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rp_html.h"
+#include "rp_profile.h"
+#include "rp_tree.h"
+
+#define DEPTH 50
+#define REALISTIC_STACKS 200
+
+enum kind { REALISTIC, DISTINCT_LEAF, ALL_DISTINCT };
+
+static rp_func_t *funcs;
+static size_t nfuncs;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Function records shaped like real ones: a C identifier, a module, a
+ * source file and line. */
+static void make_funcs(apr_pool_t *pool, size_t n)
+{
+    static const char *const stems[] = {"ap_process_request", "handle_input",
+                                        "php_execute_script", "zend_execute",
+                                        "apr_bucket_read", "json_encode",
+                                        "sql_query_exec", "render_template"};
+    funcs = apr_pcalloc(pool, n * sizeof(*funcs));
+    nfuncs = n;
+    for (size_t i = 0; i < n; i++) {
+        funcs[i].name = apr_psprintf(pool, "%s_%zu", stems[i % 8], i);
+        funcs[i].object = i % 3 ? "mod_synthetic.so" : "libsynthetic.so.1";
+        funcs[i].file = i % 4 ? apr_psprintf(pool, "src/synthetic/unit_%zu.c",
+                                             i % 97)
+                              : NULL;
+        funcs[i].line = (int)(i % 2000) + 1;
+        funcs[i].resolved = 1;
+    }
+}
+
+static uint64_t lcg_state = 88172645463325252ull;
+
+static uint64_t next_random(void)
+{
+    lcg_state = lcg_state * 6364136223846793005ull + 1442695040888963407ull;
+    return lcg_state >> 33;
+}
+
+/* Stack s of the realistic shape, outermost first. Function indices:
+ * 0..9 the server loop, 100.. handler branches, 200.. middle branches,
+ * 1000.. leaves. */
+static void realistic_stack(unsigned s, const rp_func_t **frames)
+{
+    unsigned a = s % 4, b = (s / 4) % 5;
+    for (unsigned j = 0; j < DEPTH; j++) {
+        size_t f;
+        if (j < 10) {
+            f = j;
+        } else if (j < 20) {
+            f = 100 + a * 10 + (j - 10);
+        } else if (j < 35) {
+            f = 200 + (a * 5 + b) * 15 + (j - 20);
+        } else {
+            f = 1000 + (size_t)s * 15 + (j - 35);
+        }
+        frames[j] = &funcs[f];
+    }
+}
+
+static size_t funcs_needed(enum kind kind, unsigned samples)
+{
+    switch (kind) {
+    case REALISTIC:
+        return 1000 + REALISTIC_STACKS * 15;
+    case DISTINCT_LEAF:
+        return 4000 + (size_t)samples;
+    default:
+        return 4000 + (size_t)samples * (DEPTH - 1);
+    }
+}
+
+static void build(rp_tree_t *tree, enum kind kind, unsigned samples)
+{
+    const rp_func_t *frames[DEPTH];
+    lcg_state = 88172645463325252ull;
+    for (unsigned i = 0; i < samples; i++) {
+        int waiting = i % 5 == 0;
+        switch (kind) {
+        case REALISTIC: {
+            /* Skewed: low-numbered stacks are hot, the tail is long. */
+            uint64_t r = next_random() % REALISTIC_STACKS;
+            unsigned s = (unsigned)(r * r / REALISTIC_STACKS);
+            if (i < REALISTIC_STACKS) {
+                s = i; /* every stack occurs at least once */
+            }
+            realistic_stack(s, frames);
+            break;
+        }
+        case DISTINCT_LEAF:
+            realistic_stack(0, frames);
+            frames[DEPTH - 1] = &funcs[4000 + i];
+            break;
+        case ALL_DISTINCT:
+            frames[0] = &funcs[0];
+            for (unsigned j = 1; j < DEPTH; j++) {
+                frames[j] = &funcs[4000 + (size_t)i * (DEPTH - 1) + (j - 1)];
+            }
+            break;
+        }
+        rp_tree_add(tree, frames, DEPTH, 1, waiting);
+    }
+    rp_tree_sort(tree);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s realistic|distinct-leaf|all-distinct "
+                        "SAMPLES RUNS\n",
+                argv[0]);
+        return 2;
+    }
+    enum kind kind;
+    if (strcmp(argv[1], "realistic") == 0) {
+        kind = REALISTIC;
+    } else if (strcmp(argv[1], "distinct-leaf") == 0) {
+        kind = DISTINCT_LEAF;
+    } else if (strcmp(argv[1], "all-distinct") == 0) {
+        kind = ALL_DISTINCT;
+    } else {
+        fprintf(stderr, "unknown kind %s\n", argv[1]);
+        return 2;
+    }
+    unsigned samples = (unsigned)strtoul(argv[2], NULL, 10);
+    int runs = atoi(argv[3]);
+    if (samples == 0 || runs <= 0) {
+        fprintf(stderr, "bad SAMPLES or RUNS\n");
+        return 2;
+    }
+    apr_initialize();
+    apr_pool_t *root;
+    apr_pool_create(&root, NULL);
+    make_funcs(root, funcs_needed(kind, samples));
+
+    printf("{\"kind\": \"%s\", \"samples\": %u, \"depth\": %d, \"runs\": [",
+           argv[1], samples, DEPTH);
+    for (int r = 0; r < runs; r++) {
+        apr_pool_t *pool;
+        apr_pool_create(&pool, root);
+        rp_profile_t p;
+        memset(&p, 0, sizeof(p));
+        p.method = "GET";
+        p.uri = "/synthetic/page?profile=1";
+        p.protocol = "HTTP/1.1";
+        p.host = "127.0.0.1";
+        p.status = 200;
+        p.server = "Apache/2.4 (Unix)";
+        p.mpm = "event";
+        p.pid = 1;
+        p.tid = 1;
+        p.started = apr_time_now();
+        p.stats.samples = samples;
+        p.stats.weight = samples;
+        p.stats.wait_weight = (samples + 4) / 5;
+        p.stats.wall_ns = (uint64_t)samples * 1000000u;
+        p.stats.cpu_ns = p.stats.wall_ns - p.stats.wait_weight * 1000000u;
+        p.stats.interval_us = 1000;
+        p.stats.signals = samples;
+
+        uint64_t t0 = now_ns();
+        p.tree = rp_tree_create(pool);
+        build(p.tree, kind, samples);
+        uint64_t t1 = now_ns();
+        apr_size_t len = 0;
+        const char *html = rp_html_render(&p, pool, &len);
+        uint64_t t2 = now_ns();
+        if (html == NULL || len == 0 || strncmp(html, "<!DOCTYPE html>", 15)) {
+            fprintf(stderr, "render failed\n");
+            return 1;
+        }
+        printf("%s{\"build_ms\": %.3f, \"render_ms\": %.3f, \"bytes\": %zu, "
+               "\"nodes\": %u}",
+               r ? ", " : "", (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
+               (size_t)len, p.tree->node_count);
+        fflush(stdout);
+        apr_pool_destroy(pool);
+    }
+    printf("]}\n");
+    apr_pool_destroy(root);
+    apr_terminate();
+    return 0;
+}

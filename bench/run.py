@@ -1,0 +1,1280 @@
+"""`make bench`: what mod_reqprof costs and how well it measures, as ratios
+taken in one run on this machine, written into README.md between the
+markers <!-- bench:start --> and <!-- bench:end --> (and build/out/bench.md)
+and, raw, into build/out/bench.json.
+
+Every figure is the median of several runs, interleaved between the
+variants it compares (their order rotates every round, so drift hits them
+all), shown with its min and max. A ratio is taken per round (the variant
+over its baseline of the same round); when the rounds disagree by more than
+SPREAD_LIMIT ((max - min) / median), the ratio is not printed: the table
+says "noisy (spread X %)" and the target is not judged.
+
+All load goes to throwaway httpd instances on 127.0.0.1 (the integration
+tests' harness), bounded in request count and time.
+
+Environment (for development; the README is only written by a full run):
+  BENCH_ONLY=1,3,6   run only these sections
+  BENCH_SPREAD=0.10  the spread limit
+  BENCH_NO_INSTALL=1 never try to install linux-perf
+"""
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(REPO, "build", "out")
+README = os.path.join(REPO, "README.md")
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+from httpd_harness import Httpd  # noqa: E402
+from report_parser import Report  # noqa: E402
+
+SPREAD_LIMIT = float(os.environ.get("BENCH_SPREAD", "0.10"))
+ONLY = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()}
+MARK_START = "<!-- bench:start -->"
+MARK_END = "<!-- bench:end -->"
+
+# Rounds per figure (each >= 5) and durations: together about 6 minutes.
+IDLE_ROUNDS, IDLE_SECONDS, IDLE_CONCURRENCY = 7, 1, 8
+PROF_ROUNDS = 11         # 200 ms requests, 4 variants, 2 servers
+PROF_REPEAT = 2          # requests per run, averaged
+FLOOR_ROUNDS = 7
+SAMPLE_RUNS = 5
+ACCURACY_ROUNDS = 5
+RENDER_RUNS = 5
+CONC_ROUNDS, CONC_CLIENTS, CONC_PER_CLIENT = 5, 16, 4
+SAMPLER_ROUNDS = 5
+WAIT_ROUNDS = 5
+TARGET_SPIN_MS = 200.0
+
+DUMPABLE_CONF = "CoreDumpDirectory /tmp\n"
+# Sections 7 and 8 run more profiles at once than a child allows by default,
+# where the module has that limit.
+MANY_CONF = """ReqProfile On
+<IfDirective ReqProfileMaxConcurrent>
+  ReqProfileMaxConcurrent 64
+</IfDirective>
+"""
+INTERVALS = (("1ms", 1000), ("250us", 250), ("100us", 100))
+PERF_FREQ = {1000: 1000, 250: 4000, 100: 10000}
+DEPTHS = (10, 30, 60)
+RENDER_KINDS = ("realistic", "distinct-leaf", "all-distinct")
+RENDER_SIZES = (1000, 10000, 100000)
+
+APR_CFLAGS = None
+results = {}
+log_lines = []
+
+
+def log(msg):
+    print("bench: " + msg, flush=True)
+
+
+# ---- statistics and formatting ---------------------------------------------
+
+
+class Fig:
+    """A figure: the runs' values, their median, min, max and spread."""
+
+    def __init__(self, values):
+        self.values = [float(v) for v in values]
+        if not self.values:
+            raise ValueError("no runs")
+        self.median = statistics.median(self.values)
+        self.min = min(self.values)
+        self.max = max(self.values)
+        if self.max == self.min:
+            self.spread = 0.0
+        elif self.median == 0:
+            self.spread = float("inf")
+        else:
+            self.spread = (self.max - self.min) / abs(self.median)
+
+    @property
+    def noisy(self):
+        return self.spread > SPREAD_LIMIT
+
+    def as_json(self):
+        return {"median": self.median, "min": self.min, "max": self.max,
+                "spread": self.spread if self.spread != float("inf") else None,
+                "runs": self.values}
+
+
+def spread_text(fig):
+    return "∞" if fig.spread == float("inf") else "%.0f" % (fig.spread * 100)
+
+
+def fmt_ratio(fig, digits=3):
+    if fig.noisy:
+        return "noisy (spread %s %%)" % spread_text(fig)
+    f = "%%.%df" % digits
+    return (f + "x [" + f + "–" + f + "]") % (fig.median, fig.min, fig.max)
+
+
+def fmt_abs(fig, fmt="%.1f", unit=""):
+    u = (" " + unit.replace("%", "%%")) if unit else ""
+    return (fmt + u + " [" + fmt + "–" + fmt + "]") % (fig.median, fig.min, fig.max)
+
+
+def verdict_ratio(fig, ok):
+    if fig.noisy:
+        return "not judged (noisy)"
+    return "met" if ok(fig.median) else "MISSED"
+
+
+def verdict_abs(value, ok):
+    return "met" if ok(value) else "MISSED"
+
+
+def ratios(variant, base):
+    return Fig([v / b for v, b in zip(variant, base)])
+
+
+def rotate(items, r):
+    k = r % len(items)
+    return list(items[k:]) + list(items[:k])
+
+
+# ---- HTTP and reports ---------------------------------------------------------
+
+
+def get(port, path, timeout=60):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+    finally:
+        conn.close()
+
+
+SAMPLING_RE = re.compile(
+    r"(\d+) signals \((\d+) to a waiting thread\), (\d+) stacks unwound without "
+    r"a signal, (\d+) late intervals; sampler thread CPU ([\d.]+) ms")
+
+
+def parse_report(body):
+    report = Report(body.decode("utf-8", "replace"))
+    s = report.summary
+    m = SAMPLING_RE.search(s.get("sampling", ""))
+    if m is None:
+        raise RuntimeError("no sampling row in the report: %r" % s.get("sampling"))
+    samples = re.match(r"(\d+) \((\d+) intervals\)", s.get("samples", ""))
+    return report, {
+        "dumpable_path": s["sampling"].startswith("waits read from /proc"),
+        "signals": int(m.group(1)),
+        "wait_signals": int(m.group(2)),
+        "remote_unwinds": int(m.group(3)),
+        "late": int(m.group(4)),
+        "sampler_cpu_ms": float(m.group(5)),
+        "samples": int(samples.group(1)),
+        "intervals": int(samples.group(2)),
+        "wall_ms": float(s["wall"].split()[0]),
+        "cpu_ms": float(s["cpu"].split()[0]),
+        "interval_us": int(s["interval"].split()[0]),
+        "process": s.get("process", ""),
+    }
+
+
+def profiled(port, path):
+    status, headers, body = get(port, path)
+    if status != 200 or not headers.get("content-type", "").startswith("text/html"):
+        raise RuntimeError("%s: expected a profile, got %d %s" % (
+            path, status, headers.get("content-type")))
+    report, info = parse_report(body)
+    info["handler_wall_us"] = int(headers["x-rpwork-wall-us"])
+    info["handler_cpu_us"] = int(headers["x-rpwork-cpu-us"])
+    info["interrupted"] = int(headers["x-rpwork-interrupted"])
+    return report, info
+
+
+def plain(port, path):
+    status, headers, body = get(port, path)
+    if status != 200:
+        raise RuntimeError("%s: status %d" % (path, status))
+    return {"handler_wall_us": int(headers["x-rpwork-wall-us"]),
+            "handler_cpu_us": int(headers["x-rpwork-cpu-us"])}
+
+
+crashes = []
+
+
+def check_crashes(server, what):
+    lines = server.crash_lines()
+    if lines:
+        crashes.append({"server": what, "lines": lines[:10]})
+        log("CRASH in %s: %s" % (what, lines[:3]))
+
+
+# ---- building the C helpers ----------------------------------------------------
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def core_link_flags():
+    """The core's objects (build/out/rp_*.o whose source still exists) and
+    the libraries the Makefile links them with (CORE_LIBS), plus -lrt."""
+    core = sorted(os.path.join(OUT, f) for f in os.listdir(OUT)
+                  if f.startswith("rp_") and f.endswith(".o") and
+                  os.path.exists(os.path.join(REPO, "mod_reqprof", f[:-2] + ".c")))
+    libs = ["-lunwind", "-ldw", "-lpthread"]
+    try:
+        with open(os.path.join(REPO, "Makefile")) as f:
+            m = re.search(r"^CORE_LIBS\s*:?=\s*(.*)$", f.read(), re.M)
+        if m:
+            libs = m.group(1).split()
+    except OSError:
+        pass
+    return core, libs + ["-lrt"]
+
+
+def build_helpers():
+    global APR_CFLAGS
+    apr_cflags = sh(["apr-1-config", "--cppflags", "--includes"]).stdout.split()
+    apr_libs = sh(["apr-1-config", "--link-ld", "--libs"]).stdout.split()
+    APR_CFLAGS = apr_cflags
+    core, core_libs = core_link_flags()
+    if not core:
+        raise RuntimeError("no core objects in build/out: run make all")
+    warn = ["-Wall", "-Wextra"]
+    sh(["cc", "-O2"] + warn + ["-o", os.path.join(OUT, "floor"),
+                               os.path.join(REPO, "bench", "floor.c"), "-lpthread", "-lrt"])
+    for name in ("sample_cost", "render_cost"):
+        try:
+            sh(["cc", "-O2", "-g", "-fno-omit-frame-pointer"] + warn +
+               ["-Imod_reqprof"] + apr_cflags +
+               ["-o", os.path.join(OUT, name), os.path.join(REPO, "bench", name + ".c")] +
+               core + apr_libs + core_libs, cwd=REPO)
+        except subprocess.CalledProcessError as e:
+            raise RuntimeError("building %s failed:\n%s" % (name, e.stderr)) from None
+
+
+def run_json(cmd, timeout=300, **kw):
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if res.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (cmd[0], res.returncode, res.stderr[-500:]))
+    line = [l for l in res.stdout.splitlines() if l.startswith("{")][-1]
+    return json.loads(line), res
+
+
+# ---- 1. idle cost ------------------------------------------------------------------
+
+
+AB_RE = re.compile(r"Requests per second:\s+([\d.]+)")
+
+
+def pin_server(server, cpus):
+    """Pins every thread of every process of the server's session (the
+    harness starts httpd with setsid) to cpus; children forked later
+    inherit it from the parent."""
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                st = f.read()
+            if int(st[st.rindex(")") + 2:].split()[2]) != server.proc.pid:
+                continue
+            for t in os.listdir("/proc/%s/task" % p):
+                os.sched_setaffinity(int(t), cpus)
+        except (OSError, ValueError):
+            continue
+
+
+def ab_prefix():
+    """ab on the last CPU, httpd (pinned by pin_server) on the first: the two
+    then do not trade places, which otherwise swings throughput by 20 %."""
+    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(os.cpu_count() - 1)]
+    return []
+
+
+def ab(port, path, keepalive, seconds):
+    cmd = ab_prefix() + ["ab", "-q", "-S", "-d", "-c", str(IDLE_CONCURRENCY), "-t", str(seconds),
+           "-n", "2000000", "-s", "10"]
+    if keepalive:
+        cmd.append("-k")
+    cmd.append("http://127.0.0.1:%d%s" % (port, path))
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    m = AB_RE.search(res.stdout)
+    if res.returncode != 0 or m is None:
+        raise RuntimeError("ab failed: %s %s" % (res.stdout[-400:], res.stderr[-400:]))
+    failed = re.search(r"Failed requests:\s+(\d+)", res.stdout)
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", res.stdout)
+    if (failed and int(failed.group(1))) or non2xx:
+        raise RuntimeError("ab saw failures:\n" + res.stdout[-800:])
+    return float(m.group(1))
+
+
+def section_idle():
+    workloads = [("static 1 KiB, keep-alive", "/static-1k.txt", True),
+                 ("static 1 KiB, new connection", "/static-1k.txt", False),
+                 ("/work/spin?kiter=1, keep-alive", "/work/spin?kiter=1", True),
+                 ("/work/spin?kiter=1, new connection", "/work/spin?kiter=1", False)]
+    # ab counts a keep-alive connection the server closes as a failed
+    # request: no MaxKeepAliveRequests limit, and twice as many threads as
+    # ab's connections (the event MPM closes idle keep-alive connections
+    # when every worker is busy).
+    common = "MaxKeepAliveRequests 0\n"
+    threads = 2 * IDLE_CONCURRENCY
+    without = Httpd("event", extra=common, load_reqprof=False, threads=threads)
+    loaded = Httpd("event", extra=common + "ReqProfile On\n", threads=threads)
+    for s in (without, loaded):
+        with open(os.path.join(s.docroot, "static-1k.txt"), "w") as f:
+            f.write(("0123456789abcde\n" * 64))
+    data = {}
+    pinned = bool(ab_prefix())
+    with without, loaded:
+        if pinned:
+            for s in (without, loaded):
+                pin_server(s, {0})
+        variants = (("without", without), ("loaded", loaded))
+        for name, path, ka in workloads:  # warm up: children, caches
+            for _, s in variants:
+                ab(s.port, path, ka, 1)
+        runs = {(w[0], v): [] for w in workloads for v, _ in variants}
+        for r in range(IDLE_ROUNDS):
+            for name, path, ka in workloads:
+                for v, s in rotate(variants, r):
+                    runs[(name, v)].append(ab(s.port, path, ka, IDLE_SECONDS))
+        for name, _, _ in workloads:
+            w, l = runs[(name, "without")], runs[(name, "loaded")]
+            data[name] = {"without_rps": Fig(w).as_json(), "loaded_rps": Fig(l).as_json(),
+                          "ratio": ratios(l, w).as_json()}
+        check_crashes(without, "idle/without")
+        check_crashes(loaded, "idle/loaded")
+    results["idle"] = {"workloads": data, "concurrency": IDLE_CONCURRENCY,
+                       "threads": threads, "pinned": pinned,
+                       "seconds_per_run": IDLE_SECONDS, "rounds": IDLE_ROUNDS,
+                       "client": "ab"}
+
+
+# ---- 2. profiling cost (and 8b: waits interrupted) ----------------------------
+
+
+PROF_CONF = """ReqProfile On
+<Location /work/i1ms>
+  ReqProfileInterval 1ms
+</Location>
+<Location /work/i250us>
+  ReqProfileInterval 250us
+</Location>
+<Location /work/i100us>
+  ReqProfileInterval 100us
+</Location>
+"""
+
+
+def calibrate(port):
+    per_kiter = []
+    for _ in range(3):
+        per_kiter.append(plain(port, "/work/spin?kiter=20000")["handler_wall_us"] / 20000.0)
+    kiter = int(TARGET_SPIN_MS * 1000 / min(per_kiter) / 1000) * 1000
+    return max(kiter, 1000)
+
+
+def mean_run(infos):
+    """One run made of several requests: the mean of each number."""
+    out = dict(infos[0])
+    for k, v in infos[0].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = statistics.mean(x[k] for x in infos)
+    return out
+
+
+def section_profiling():
+    servers = (("not dumpable", Httpd("event", extra=PROF_CONF)),
+               ("dumpable", Httpd("event", extra=DUMPABLE_CONF + PROF_CONF)))
+    out = {}
+    with servers[0][1], servers[1][1]:
+        kiter = calibrate(servers[0][1].port)
+        results["kiter_200ms"] = kiter
+        log("spin kiter for ~%d ms: %d" % (TARGET_SPIN_MS, kiter))
+        variants = [("unprofiled", "/work/spin?kiter=%d" % kiter)] + [
+            (name, "/work/i%s/spin?kiter=%d&profile=1" % (name, kiter))
+            for name, _ in INTERVALS]
+        for mode, s in servers:  # warm up every thread's sampler and the symbols
+            for _ in range(3):
+                for name, path in variants:
+                    (plain if name == "unprofiled" else profiled)(s.port, path)
+        runs = {(mode, v): [] for mode, _ in servers for v, _ in variants}
+        for r in range(PROF_ROUNDS):
+            for mode, s in servers:
+                for name, path in rotate(variants, r):
+                    got = [plain(s.port, path) if name == "unprofiled"
+                           else profiled(s.port, path)[1] for _ in range(PROF_REPEAT)]
+                    runs[(mode, name)].append(mean_run(got))
+        for mode, _ in servers:
+            base = runs[(mode, "unprofiled")]
+            per = {"unprofiled": {
+                "wall_us": Fig([x["handler_wall_us"] for x in base]).as_json(),
+                "cpu_us": Fig([x["handler_cpu_us"] for x in base]).as_json()}}
+            for name, interval in INTERVALS:
+                v = runs[(mode, name)]
+                per[name] = {
+                    "interval_us": interval,
+                    "wall_ratio": ratios([x["handler_wall_us"] for x in v],
+                                         [x["handler_wall_us"] for x in base]).as_json(),
+                    "cpu_ratio": ratios([x["handler_cpu_us"] for x in v],
+                                        [x["handler_cpu_us"] for x in base]).as_json(),
+                    "us_per_signal": Fig([
+                        (x["handler_wall_us"] - b["handler_wall_us"]) / max(x["signals"], 1)
+                        for x, b in zip(v, base)]).as_json(),
+                    "signals": Fig([x["signals"] for x in v]).as_json(),
+                    "late": Fig([x["late"] for x in v]).as_json(),
+                    "sampler_cpu_pct": Fig([100.0 * x["sampler_cpu_ms"] / x["wall_ms"]
+                                            for x in v]).as_json(),
+                    "proc_path": sorted({x["dumpable_path"] for x in v}),
+                    "raw": v,
+                }
+            out[mode] = per
+        results["profiling"] = {"kiter": kiter, "rounds": PROF_ROUNDS, "repeat": PROF_REPEAT,
+                                "modes": out}
+
+        # 8b: how often sampling interrupts a wait.
+        waits = {}
+        wvariants = [("1ms", "/work/i1ms/wait?ms=300&profile=1"),
+                     ("100us", "/work/i100us/wait?ms=300&profile=1")]
+        wruns = {(m, v): [] for m, _ in servers for v, _ in wvariants}
+        for r in range(WAIT_ROUNDS):
+            for mode, s in servers:
+                for name, path in rotate(wvariants, r):
+                    wruns[(mode, name)].append(profiled(s.port, path)[1])
+        for mode, _ in servers:
+            waits[mode] = {name: {
+                "interrupted": Fig([x["interrupted"] for x in wruns[(mode, name)]]).as_json(),
+                "wait_signals": Fig([x["wait_signals"] for x in wruns[(mode, name)]]).as_json(),
+                "proc_path": sorted({x["dumpable_path"] for x in wruns[(mode, name)]})}
+                for name, _ in wvariants}
+        results["waits"] = {"rounds": WAIT_ROUNDS, "wait_ms": 300, "modes": waits}
+        for mode, s in servers:
+            check_crashes(s, "profiling/" + mode)
+
+
+# ---- 3. the floor ------------------------------------------------------------------
+
+
+def perf_usable():
+    if shutil.which("perf") is not None:
+        res = subprocess.run(["perf", "stat", "-e", "task-clock", "true"],
+                             capture_output=True, timeout=60)
+        return res.returncode == 0
+    return False
+
+
+def ensure_perf():
+    if perf_usable():
+        return True, "present"
+    if os.environ.get("BENCH_NO_INSTALL") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False, "not installed"
+    log("perf missing: trying apt-get install linux-perf")
+    try:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                        "linux-perf"], capture_output=True, timeout=300,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    except subprocess.TimeoutExpired:
+        return False, "install timed out"
+    return (True, "installed by the bench") if perf_usable() else (False, "cannot be installed")
+
+
+def section_floor():
+    kiter = results.get("kiter_200ms")
+    if kiter is None:
+        kiter = 185000
+        results["kiter_200ms"] = kiter
+    floor = os.path.join(OUT, "floor")
+    perf_ok, perf_how = ensure_perf()
+    perf_data = os.path.join(OUT, "bench-perf.data")
+    variants = [("none", [floor, "none", "0", str(kiter)])]
+    for name, us in INTERVALS:
+        variants.append(("tgkill " + name, [floor, "tgkill", str(us), str(kiter)]))
+        variants.append(("timer " + name, [floor, "timer", str(us), str(kiter)]))
+        if perf_ok:
+            variants.append(("perf -F %d" % PERF_FREQ[us],
+                             ["perf", "record", "-F", str(PERF_FREQ[us]), "-o", perf_data,
+                              "--", floor, "none", "0", str(kiter)]))
+    runs = {v: [] for v, _ in variants}
+    perf_event = None
+    for cmd in (v[1] for v in variants):  # warm up
+        run_json(cmd)
+    for r in range(FLOOR_ROUNDS):
+        for name, cmd in rotate(variants, r):
+            obj, res = run_json(cmd)
+            if name.startswith("perf"):
+                m = re.search(r"\((\d+) samples\)", res.stderr)
+                obj["signals"] = int(m.group(1)) if m else None
+                if perf_event is None:
+                    ev = subprocess.run(["perf", "evlist", "-i", perf_data],
+                                        capture_output=True, text=True, timeout=60)
+                    perf_event = ev.stdout.strip().splitlines()[0] if ev.stdout.strip() else "?"
+            runs[name].append(obj)
+    if os.path.exists(perf_data):
+        os.remove(perf_data)
+    base = [x["wall_us"] for x in runs["none"]]
+    base_cpu = [x["cpu_us"] for x in runs["none"]]
+    data = {"none_wall_us": Fig(base).as_json()}
+    for name, _ in variants[1:]:
+        v = runs[name]
+        entry = {"wall_ratio": ratios([x["wall_us"] for x in v], base).as_json(),
+                 "cpu_ratio": ratios([x["cpu_us"] for x in v], base_cpu).as_json(),
+                 "raw": v}
+        if all(x.get("signals") for x in v):
+            entry["us_per_signal"] = Fig([(x["wall_us"] - b) / x["signals"]
+                                          for x, b in zip(v, base)]).as_json()
+            entry["signals"] = Fig([x["signals"] for x in v]).as_json()
+        data[name] = entry
+    results["floor"] = {"kiter": kiter, "rounds": FLOOR_ROUNDS, "perf": perf_ok,
+                        "perf_status": perf_how, "perf_event": perf_event,
+                        "variants": data}
+
+
+# ---- 4. per-sample cost ------------------------------------------------------------
+
+
+def section_sample_cost():
+    prog = os.path.join(OUT, "sample_cost")
+    kiter = results.get("kiter_200ms", 185000)
+    data = {}
+    for d in DEPTHS:
+        caps = [run_json([prog, "capture", str(d), "20000"])[0] for _ in range(SAMPLE_RUNS)]
+        samp, _ = run_json([prog, "sampler", str(d), str(kiter), "100", str(SAMPLE_RUNS)])
+        plain_w = [x["wall_us"] for x in samp["plain"]]
+        entry = {
+            "frames": caps[0]["frames"],
+            "sampled_frames": samp["sampled_frames"],
+            "unw_mean_ns": Fig([c["unw_backtrace"]["mean_ns"] for c in caps]).as_json(),
+            "unw_p99_ns": Fig([c["unw_backtrace"]["p99_ns"] for c in caps]).as_json(),
+            "trip_empty_mean_ns": Fig([c["roundtrip_empty"]["mean_ns"] for c in caps]).as_json(),
+            "trip_empty_p99_ns": Fig([c["roundtrip_empty"]["p99_ns"] for c in caps]).as_json(),
+            "trip_unwind_mean_ns": Fig([c["roundtrip_unwind"]["mean_ns"] for c in caps]).as_json(),
+            "trip_unwind_p99_ns": Fig([c["roundtrip_unwind"]["p99_ns"] for c in caps]).as_json(),
+            "sampler_added_us_per_sample": Fig([
+                (x["wall_us"] - p) / max(x["samples"], 1)
+                for x, p in zip(samp["sampler"], plain_w)]).as_json(),
+            "floor_added_us_per_signal": Fig([
+                (x["wall_us"] - p) / max(x["signals"], 1)
+                for x, p in zip(samp["floor"], plain_w)]).as_json(),
+            "sampler_wall_ratio": ratios([x["wall_us"] for x in samp["sampler"]], plain_w).as_json(),
+            "floor_wall_ratio": ratios([x["wall_us"] for x in samp["floor"]], plain_w).as_json(),
+            "raw_capture": caps, "raw_sampler": samp,
+        }
+        data[str(d)] = entry
+    results["sample_cost"] = {"interval_us": 100, "kiter": kiter, "runs": SAMPLE_RUNS,
+                              "depths": data}
+
+
+# ---- 5. accuracy -------------------------------------------------------------------
+
+
+ACC_CONF = """ReqProfile On
+<Location /work/cpuclock>
+  ReqProfileClock cpu
+</Location>
+"""
+
+
+def section_accuracy():
+    data = {}
+    for mpm in ("prefork", "worker", "event"):
+        server = Httpd(mpm, extra=ACC_CONF)
+        with server:
+            variants = [("wall", "cpu", "/work/cpu?ms=400&profile=1"),
+                        ("cpu", "cpu", "/work/cpuclock/cpu?ms=400&profile=1"),
+                        ("wall", "wait", "/work/wait?ms=200&profile=1"),
+                        ("cpu", "wait", "/work/cpuclock/wait?ms=200&profile=1")]
+            for _, _, path in variants:  # warm up
+                profiled(server.port, path.replace("400", "50").replace("200", "50"))
+            runs = {(c, w): [] for c, w, _ in variants}
+            for r in range(ACCURACY_ROUNDS):
+                for clock, work, path in rotate(variants, r):
+                    report, info = profiled(server.port, path)
+                    total = report.total
+                    a, b = report.weight_of("work_alpha"), report.weight_of("work_beta")
+                    w = report.weight_of("wait_in_poll")
+                    expected = (info["wall_ms"] if clock == "wall" else info["cpu_ms"]) \
+                        * 1000.0 / info["interval_us"]
+                    runs[(clock, work)].append({
+                        "total": total, "alpha": a, "beta": b, "wait": w,
+                        "expected_intervals": expected,
+                        "wall_ms": info["wall_ms"], "cpu_ms": info["cpu_ms"]})
+            check_crashes(server, "accuracy/" + mpm)
+        per = {}
+        for clock in ("wall", "cpu"):
+            c = runs[(clock, "cpu")]
+            wt = runs[(clock, "wait")]
+            entry = {
+                "alpha_share_error_points": Fig([
+                    100.0 * x["alpha"] / (x["alpha"] + x["beta"]) - 75.0
+                    if x["alpha"] + x["beta"] else float("nan") for x in c]).as_json(),
+                "alpha_beta_coverage_pct": Fig([
+                    100.0 * (x["alpha"] + x["beta"]) / x["total"] if x["total"] else 0
+                    for x in c]).as_json(),
+                "cpu_count_ratio": Fig([x["total"] / x["expected_intervals"]
+                                        for x in c]).as_json(),
+                "raw_cpu": c, "raw_wait": wt,
+            }
+            if clock == "wall":
+                entry["wait_share_pct"] = Fig([100.0 * x["wait"] / x["total"] if x["total"]
+                                               else 0 for x in wt]).as_json()
+                entry["wait_count_ratio"] = Fig([x["total"] / x["expected_intervals"]
+                                                 for x in wt]).as_json()
+            else:
+                entry["wait_intervals"] = Fig([x["total"] for x in wt]).as_json()
+            per[clock] = entry
+        data[mpm] = per
+    results["accuracy"] = {"rounds": ACCURACY_ROUNDS, "interval_us": 1000, "mpms": data}
+
+
+# ---- 6. report cost and scale --------------------------------------------------------
+
+
+def section_render():
+    prog = os.path.join(OUT, "render_cost")
+    data = {}
+    for kind in RENDER_KINDS:
+        data[kind] = {}
+        for n in RENDER_SIZES:
+            prev = data[kind].get(str(n // 10))
+            if prev and "skipped" not in prev:
+                # Project from the size below: node count and bytes grow at
+                # most linearly, time at most quadratically (one node's
+                # children are a list).
+                t = prev["total_ms"]["median"]
+                proj_ms = t * (100 if kind != "realistic" else 10)
+                proj_bytes = prev["bytes"]["median"] * 10
+                if proj_ms > 120000 or proj_bytes > 1.0e9:
+                    data[kind][str(n)] = {"skipped": True, "projected_ms": proj_ms,
+                                          "projected_bytes": proj_bytes}
+                    continue
+            runs = []
+            started = time.monotonic()
+            for _ in range(RENDER_RUNS):
+                obj, _ = run_json([prog, kind, str(n), "1"], timeout=600)
+                runs.append(obj["runs"][0])
+                if time.monotonic() - started > 10.0:
+                    break  # too slow to repeat: fewer runs, said in the table
+            data[kind][str(n)] = {
+                "runs": len(runs),
+                "build_ms": Fig([x["build_ms"] for x in runs]).as_json(),
+                "render_ms": Fig([x["render_ms"] for x in runs]).as_json(),
+                "total_ms": Fig([x["build_ms"] + x["render_ms"] for x in runs]).as_json(),
+                "bytes": Fig([x["bytes"] for x in runs]).as_json(),
+                "nodes": runs[0]["nodes"],
+            }
+    results["render"] = {"depth": 50, "kinds": data}
+
+
+# ---- 7. concurrency ------------------------------------------------------------------
+
+
+def batch(port, path, clients, per_client, check):
+    errors = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client():
+        try:
+            barrier.wait(timeout=30)
+            for _ in range(per_client):
+                status, headers, body = get(port, path)
+                if status != 200 or not check(headers, body):
+                    errors.append((status, headers.get("content-type")))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait(timeout=30)
+    started = time.monotonic()
+    for t in threads:
+        t.join(timeout=300)
+    elapsed = time.monotonic() - started
+    if errors:
+        raise RuntimeError("%s: %d bad responses, e.g. %r" % (path, len(errors), errors[:3]))
+    return clients * per_client / elapsed
+
+
+def section_concurrency():
+    kiter = max(1000, results.get("kiter_200ms", 185000) // 4)
+    server = Httpd("event", extra=MANY_CONF, threads=20)
+    with server:
+        plain_path = "/work/spin?kiter=%d" % kiter
+        prof_path = plain_path + "&profile=1"
+        is_text = lambda h, b: h.get("content-type", "").startswith("text/plain")  # noqa: E731
+        is_report = lambda h, b: b"mod_reqprof: request profile" in b  # noqa: E731
+        variants = (("unprofiled", plain_path, is_text), ("profiled", prof_path, is_report))
+        for _, path, check in variants:  # warm up every thread
+            batch(server.port, path, CONC_CLIENTS, 1, check)
+        runs = {v[0]: [] for v in variants}
+        for r in range(CONC_ROUNDS):
+            for name, path, check in rotate(variants, r):
+                runs[name].append(batch(server.port, path, CONC_CLIENTS, CONC_PER_CLIENT, check))
+        check_crashes(server, "concurrency")
+    results["concurrency"] = {
+        "kiter": kiter, "clients": CONC_CLIENTS, "requests_per_client": CONC_PER_CLIENT,
+        "rounds": CONC_ROUNDS, "threads": 20,
+        "unprofiled_rps": Fig(runs["unprofiled"]).as_json(),
+        "profiled_rps": Fig(runs["profiled"]).as_json(),
+        "ratio": ratios(runs["profiled"], runs["unprofiled"]).as_json()}
+
+
+# ---- 8. the sampler thread -------------------------------------------------------------
+
+
+def concurrent_profiles(port, path, n):
+    infos, errors = [], []
+    barrier = threading.Barrier(n)
+
+    def client():
+        try:
+            barrier.wait(timeout=30)
+            infos.append(profiled(port, path)[1])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    if errors or len(infos) != n:
+        raise RuntimeError("%s x%d: %r" % (path, n, errors[:3]))
+    return infos
+
+
+def section_sampler():
+    path = "/work/mixed?cpu=200&wait=200&profile=1"
+    levels = (1, 8, 32)
+    servers = (("not dumpable", Httpd("event", extra=MANY_CONF, threads=40)),
+               ("dumpable", Httpd("event", extra=DUMPABLE_CONF + MANY_CONF, threads=40)))
+    data = {}
+    with servers[0][1], servers[1][1]:
+        for _, s in servers:  # warm up threads, samplers, symbols
+            concurrent_profiles(s.port, path.replace("200", "20"), 32)
+        runs = {(m, c): [] for m, _ in servers for c in levels}
+        for r in range(SAMPLER_ROUNDS):
+            for mode, s in servers:
+                for c in rotate(levels, r):
+                    infos = concurrent_profiles(s.port, path, c)
+                    expected = sum(x["wall_ms"] * 1000.0 / x["interval_us"] for x in infos)
+                    runs[(mode, c)].append({
+                        "sampler_cpu_pct": statistics.mean(
+                            100.0 * x["sampler_cpu_ms"] / x["wall_ms"] for x in infos),
+                        "late_pct": 100.0 * sum(x["late"] for x in infos) / expected,
+                        "late": sum(x["late"] for x in infos),
+                        "processes": len({x["process"].split(",")[0] for x in infos}),
+                        "interrupted_max": max(x["interrupted"] for x in infos),
+                        "wall_ms_max": max(x["wall_ms"] for x in infos),
+                    })
+        for mode, s in servers:
+            check_crashes(s, "sampler/" + mode)
+    for mode, _ in servers:
+        data[mode] = {}
+        for c in levels:
+            v = runs[(mode, c)]
+            data[mode][str(c)] = {
+                "sampler_cpu_pct": Fig([x["sampler_cpu_pct"] for x in v]).as_json(),
+                "late_pct": Fig([x["late_pct"] for x in v]).as_json(),
+                "processes": max(x["processes"] for x in v),
+                "interrupted_max": max(x["interrupted_max"] for x in v),
+                "raw": v}
+    results["sampler"] = {"path": path, "interval_us": 1000, "rounds": SAMPLER_ROUNDS,
+                          "modes": data}
+
+
+# ---- the README section ----------------------------------------------------------------
+
+
+def F(d):
+    """A Fig back from its JSON form."""
+    return Fig(d["runs"])
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+            "loadavg_start": os.getloadavg()}
+
+
+def md_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        lines.append("| " + " | ".join(str(c) for c in r) + " |")
+    return "\n".join(lines)
+
+
+def render_markdown():
+    m = results["machine"]
+    rs = []
+    targets = []   # (what, target, measured, verdict)
+    out = []
+    out.append("## Benchmarks")
+    out.append("")
+    out.append(
+        "Written by `make bench` (`bench/run.py`) on %s: %s CPUs (`nproc`), %s, "
+        "kernel %s; load average %.2f at the start, %.2f at the end; the bench took "
+        "%.1f minutes. Raw numbers: `build/out/bench.json`." % (
+            results["date"], m["nproc"], m["cpu_model"], m["kernel"],
+            m["loadavg_start"][0], m["loadavg_end"][0], results["duration_s"] / 60))
+    out.append("")
+    out.append(
+        "Every figure is the median of several runs (the count is given per section), "
+        "interleaved between the variants it compares with their order rotating each "
+        "round, shown as median [min–max]. A ratio is taken per round, the variant over "
+        "its baseline of the same round. **Spread rule:** when a ratio's rounds disagree by "
+        "more than %.0f %% ((max − min) / median), the ratio is not printed — the table says "
+        "\"noisy (spread X %%)\" — and its target is not judged. Absolute figures are always "
+        "printed. The load generator (ab, or Python threads) shares the machine's CPUs "
+        "with httpd." % (SPREAD_LIMIT * 100))
+    out.append("")
+    if crashes:
+        out.append("**httpd children crashed during the bench:** " +
+                   "; ".join("%s: %s" % (c["server"], c["lines"][0]) for c in crashes))
+        out.append("")
+    if results.get("errors"):
+        out.append("**Sections that failed:** " + "; ".join(
+            "%s: %s" % (k, v.splitlines()[-1]) for k, v in results["errors"].items()))
+        out.append("")
+
+    # 1
+    sec = []
+    if "idle" in results:
+        idle = results["idle"]
+        rows = []
+        for name, d in idle["workloads"].items():
+            r = F(d["ratio"])
+            v = verdict_ratio(r, lambda x: x >= 0.99)
+            rows.append([name, fmt_abs(F(d["without_rps"]), "%.0f"),
+                         fmt_abs(F(d["loaded_rps"]), "%.0f"), fmt_ratio(r), "≥ 0.99x", v])
+            targets.append(("1. Idle throughput, " + name, "≥ 0.99x", fmt_ratio(r), v))
+        sec.append("### 1. Idle cost")
+        sec.append("")
+        sec.append(
+            "Requests/s of an event-MPM httpd with mod_reqprof loaded and `ReqProfile On` "
+            "but no trigger, against the same httpd without the module (%d threads per "
+            "child); `ab -c %d`, %d s per run, %d rounds.%s" % (
+                idle["threads"], idle["concurrency"], idle["seconds_per_run"], idle["rounds"],
+                " httpd is pinned to CPU 0 and ab to the last CPU (unpinned, the two trade "
+                "places and throughput swings by 20 %)." if idle["pinned"] else ""))
+        sec.append("")
+        sec.append(md_table(["workload", "without module (req/s)", "loaded, On (req/s)",
+                             "ratio", "target", "verdict"], rows))
+        sec.append("")
+
+    # 2
+    if "profiling" in results:
+        p = results["profiling"]
+        rows = []
+        for mode, per in p["modes"].items():
+            for name, us in INTERVALS:
+                d = per[name]
+                wr, cr = F(d["wall_ratio"]), F(d["cpu_ratio"])
+                tgt = {1000: 1.02, 100: 1.5}.get(us)
+                if tgt:
+                    vw = verdict_ratio(wr, lambda x, t=tgt: x <= t)
+                    vc = verdict_ratio(cr, lambda x, t=tgt: x <= t)
+                    tt = "≤ %.2fx" % tgt
+                    targets.append(("2. Profiling cost, %s, %s, wall" % (name, mode), tt,
+                                    fmt_ratio(wr), vw))
+                    targets.append(("2. Profiling cost, %s, %s, CPU" % (name, mode), tt,
+                                    fmt_ratio(cr), vc))
+                    verdict = "wall %s, CPU %s" % (vw, vc)
+                else:
+                    tt, verdict = "—", "—"
+                rows.append([mode, name, fmt_ratio(wr), fmt_ratio(cr),
+                             fmt_abs(F(d["us_per_signal"]), "%.1f", "µs"),
+                             "%.0f" % F(d["signals"]).median,
+                             "%.0f" % F(d["late"]).median, tt, verdict])
+        base = p["modes"]["not dumpable"]["unprofiled"]["wall_us"]
+        sec.append("### 2. Profiling cost")
+        sec.append("")
+        sec.append(
+            "`/work/spin?kiter=%d` (a fixed amount of work, %.0f ms unprofiled [%.0f–%.0f]) "
+            "profiled at each interval against the same request unprofiled, on the same "
+            "server (event MPM): the handler's own wall time (`X-Rpwork-Wall-Us`) and thread "
+            "CPU time (`X-Rpwork-Cpu-Us`). *not dumpable* is httpd's default (children drop "
+            "privileges), *dumpable* has `CoreDumpDirectory /tmp`. \"Added per signal\" is "
+            "the extra wall time divided by the signals the report counts. %d rounds, each run the mean of %d requests." % (
+                p["kiter"], base["median"] / 1000, base["min"] / 1000, base["max"] / 1000,
+                p["rounds"], p.get("repeat", 1)))
+        sec.append("")
+        sec.append(md_table(["children", "interval", "wall ratio", "CPU ratio",
+                             "added per signal", "signals", "late intervals", "target",
+                             "verdict"], rows))
+        sec.append("")
+
+    # 3
+    if "floor" in results and "profiling" in results:
+        fl = results["floor"]
+        p = results["profiling"]["modes"]
+        rows = []
+        for name, us in INTERVALS:
+            tg = fl["variants"]["tgkill " + name]
+            tm = fl["variants"]["timer " + name]
+            pk = "perf -F %d" % PERF_FREQ[us]
+            if fl["perf"]:
+                pr = fl["variants"][pk]
+                perf_cell = "%s (-F %d)" % (fmt_ratio(F(pr["wall_ratio"])), PERF_FREQ[us])
+            else:
+                perf_cell = "perf unavailable"
+            tgr = F(tg["wall_ratio"])
+            cells = [name, fmt_ratio(tgr), fmt_ratio(F(tm["wall_ratio"])), perf_cell]
+            above = []
+            for mode in ("not dumpable", "dumpable"):
+                mr = F(p[mode][name]["wall_ratio"])
+                cells.append(fmt_ratio(mr))
+                if mr.noisy or tgr.noisy:
+                    above.append("noisy")
+                else:
+                    above.append("%+.1f points" % ((mr.median - tgr.median) * 100))
+            cells.append(" / ".join(above))
+            cells.append("%s / %s" % (
+                fmt_abs(F(tg["us_per_signal"]), "%.1f", "µs"),
+                fmt_abs(F(p["not dumpable"][name]["us_per_signal"]), "%.1f", "µs")))
+            rows.append(cells)
+        sec.append("### 3. The floor: what any sampler pays")
+        sec.append("")
+        sec.append(
+            "`bench/floor.c` runs the same spin loop (%d kiter) in a thread while "
+            "(tgkill) a second thread sends it a realtime signal with an empty handler on "
+            "absolute `clock_nanosleep` deadlines — how mod_reqprof's sampler thread "
+            "delivers —, or (timer) a per-thread POSIX timer (`CLOCK_MONOTONIC`, "
+            "`SIGEV_THREAD_ID`) signals it; and the loop alone under `perf record` "
+            "(%s). Wall-time ratios against the loop alone, %d rounds; mod_reqprof's "
+            "columns repeat section 2 (same run, same work). \"Above the floor\" is "
+            "mod_reqprof's ratio minus the tgkill floor's, in points of the baseline." % (
+                fl["kiter"],
+                ("event `%s`, %s" % (fl["perf_event"], fl["perf_status"])) if fl["perf"]
+                else "perf unavailable: " + fl["perf_status"], fl["rounds"]))
+        sec.append("")
+        sec.append(md_table(["interval", "floor: tgkill", "floor: POSIX timer",
+                             "perf record", "mod_reqprof, not dumpable",
+                             "mod_reqprof, dumpable",
+                             "mod_reqprof above floor (not dumpable / dumpable)",
+                             "added per signal: floor / mod_reqprof"], rows))
+        sec.append("")
+
+    # 4
+    if "sample_cost" in results:
+        sc = results["sample_cost"]
+        rows = []
+        for d in DEPTHS:
+            e = sc["depths"][str(d)]
+            rows.append([
+                "%d (%d)" % (d, e["frames"]),
+                "%.0f ns / %.0f ns" % (F(e["unw_mean_ns"]).median, F(e["unw_p99_ns"]).median),
+                "%.0f ns / %.0f ns" % (F(e["trip_empty_mean_ns"]).median,
+                                       F(e["trip_empty_p99_ns"]).median),
+                "%.0f ns / %.0f ns" % (F(e["trip_unwind_mean_ns"]).median,
+                                       F(e["trip_unwind_p99_ns"]).median),
+                fmt_abs(F(e["floor_added_us_per_signal"]), "%.1f", "µs"),
+                fmt_abs(F(e["sampler_added_us_per_sample"]), "%.1f", "µs"),
+            ])
+        sec.append("### 4. Per-sample cost")
+        sec.append("")
+        sec.append(
+            "`bench/sample_cost.c`, linked against the core. *Capture*: at the given stack "
+            "depth a thread signals itself 20 000 times into a handler installed like "
+            "mod_reqprof's (`SA_SIGINFO | SA_RESTART`, libunwind's per-thread cache, warmed): "
+            "`unw_backtrace` timed inside the handler, and the whole `tgkill` round trip with "
+            "an empty handler and with the capturing one (mean / p99, median of %d runs). "
+            "*End to end*: the spin loop (%d kiter) at that depth with nothing, with an empty "
+            "handler signalled every 100 µs by a second thread (the floor), and with "
+            "`rp_sampler` at 100 µs; the added wall time divided by the signals or samples "
+            "taken (%d interleaved rounds). Depth column: requested (measured frames)." % (
+                sc["runs"], sc["kiter"], sc["runs"]))
+        sec.append("")
+        sec.append(md_table(["stack depth", "unw_backtrace mean / p99",
+                             "round trip, empty handler", "round trip, capturing handler",
+                             "end to end: empty-handler floor per signal",
+                             "end to end: rp_sampler per sample"], rows))
+        sec.append("")
+
+    # 5
+    if "accuracy" in results:
+        acc = results["accuracy"]
+        rows = []
+        worst = {"err": [], "wait": [], "count": []}
+        for mpm, per in acc["mpms"].items():
+            for clock in ("wall", "cpu"):
+                e = per[clock]
+                err = F(e["alpha_share_error_points"])
+                cnt = F(e["cpu_count_ratio"])
+                err_ok = abs(err.median) <= 3.0
+                cnt_ok = 0.95 <= cnt.median <= 1.05
+                worst["err"].append(abs(err.median))
+                worst["count"].append(cnt.median)
+                if clock == "wall":
+                    ws = F(e["wait_share_pct"])
+                    wc = F(e["wait_count_ratio"])
+                    worst["wait"].append(ws.median)
+                    worst["count"].append(wc.median)
+                    wait_cell = "%s; intervals %s" % (fmt_abs(ws, "%.1f", "%"),
+                                                     fmt_abs(wc, "%.3f", "x"))
+                    w_ok = ws.median >= 95 and 0.95 <= wc.median <= 1.05
+                else:
+                    wi = F(e["wait_intervals"])
+                    wait_cell = "%s intervals (waiting is not counted)" % fmt_abs(wi, "%.0f")
+                    w_ok = wi.median <= 5
+                rows.append([mpm, clock, fmt_abs(err, "%+.2f", "points"),
+                             fmt_abs(F(e["alpha_beta_coverage_pct"]), "%.1f", "%"),
+                             fmt_abs(cnt, "%.3f", "x"), wait_cell,
+                             "met" if (err_ok and cnt_ok and w_ok) else "MISSED"])
+        targets.append(("5. Accuracy: work_alpha share error, worst MPM × clock",
+                        "≤ 3 points (bench)", "%.2f points" % max(worst["err"]),
+                        verdict_abs(max(worst["err"]), lambda x: x <= 3.0)))
+        targets.append(("5. Accuracy: wait_in_poll share (wall), worst MPM",
+                        "≥ 95 % (bench)", "%.1f %%" % min(worst["wait"]),
+                        verdict_abs(min(worst["wait"]), lambda x: x >= 95)))
+        targets.append(("5. Accuracy: intervals / (duration ÷ interval), worst",
+                        "0.95–1.05x (bench)", "%.3fx – %.3fx" % (min(worst["count"]),
+                                                                 max(worst["count"])),
+                        verdict_abs((min(worst["count"]), max(worst["count"])),
+                                    lambda x: 0.95 <= x[0] and x[1] <= 1.05)))
+        sec.append("### 5. Accuracy")
+        sec.append("")
+        sec.append(
+            "`/work/cpu?ms=400&profile=1` spends its CPU 3:1 in `work_alpha` and `work_beta`: "
+            "the error of work_alpha's reported share of the two, in points, and the two "
+            "functions' share of all samples. `/work/wait?ms=200&profile=1`: the share of "
+            "`wait_in_poll`. Sample count: intervals in the report against the report's "
+            "wall time (cpu clock: its CPU time) divided by the interval (1 ms). %d rounds "
+            "per MPM. Targets (the bench's, from the README's claims): error ≤ 3 points, "
+            "wait share ≥ 95 %%, counts within 5 %%." % acc["rounds"])
+        sec.append("")
+        sec.append(md_table(["MPM", "clock", "work_alpha share error",
+                             "alpha+beta of samples", "intervals / expected (cpu)",
+                             "wait request", "verdict"], rows))
+        sec.append("")
+
+    # 6
+    if "render" in results:
+        rd = results["render"]
+        rows = []
+        for kind in RENDER_KINDS:
+            prev = None
+            for n in RENDER_SIZES:
+                e = rd["kinds"][kind][str(n)]
+                if e.get("skipped"):
+                    rows.append([kind, "%d" % n, "skipped: projected ≥ %.0f s, %.0f MB" % (
+                        e["projected_ms"] / 1000, e["projected_bytes"] / 1e6), "", "", "", "",
+                        ""])
+                    continue
+                tot = F(e["total_ms"])
+                size = F(e["bytes"]).median
+                growth = ("×%.1f" % (tot.median / prev)) if prev else "—"
+                prev = tot.median
+                v = "—"
+                if n == 10000:
+                    v = "met" if (tot.median <= 50 and size <= 1e6) else "MISSED"
+                    v += " (%s, %s)" % ("time ok" if tot.median <= 50 else "time over",
+                                        "size ok" if size <= 1e6 else "size over")
+                    if kind == "realistic":
+                        targets.append(("6. Report, 10 000 samples × depth 50, realistic",
+                                        "≤ 50 ms and ≤ 1 MB",
+                                        "%.1f ms, %.2f MB" % (tot.median, size / 1e6),
+                                        "met" if (tot.median <= 50 and size <= 1e6)
+                                        else "MISSED"))
+                rows.append([kind, "%d" % n,
+                             fmt_abs(F(e["build_ms"]), "%.1f", "ms"),
+                             fmt_abs(F(e["render_ms"]), "%.1f", "ms"),
+                             "%s (%s)" % (fmt_abs(tot, "%.1f", "ms"), growth),
+                             "%.2f MB, %d nodes, %.0f B/node" % (
+                                 size / 1e6, e["nodes"], size / max(e["nodes"], 1)),
+                             ("%d" % e["runs"]) + ("" if e["runs"] >= 5 else " (too slow to repeat)"),
+                             v])
+        sec.append("### 6. Report cost and scale")
+        sec.append("")
+        sec.append(
+            "`bench/render_cost.c`, linked against the core: a call tree built with "
+            "`rp_tree_add` + `rp_tree_sort` from synthetic samples 50 frames deep, then "
+            "`rp_html_render` (symbolization, cached per process in the module, not "
+            "included). *realistic*: 200 distinct stacks (branching 4 × 5 × 10 at depths 10, "
+            "20 and 35, skewed frequencies); *distinct-leaf*: every sample a distinct stack "
+            "differing only in its innermost frame (one node with one child per sample); "
+            "*all-distinct*: every sample a distinct stack below one shared outermost frame "
+            "(49 new nodes per sample). Growth: total time over the size ten times "
+            "smaller. Target (for 10 000 samples): ≤ 50 ms and ≤ 1 MB of HTML.")
+        sec.append("")
+        sec.append(md_table(["stacks", "samples", "tree build", "render", "total (growth)",
+                             "HTML", "runs", "verdict"], rows))
+        sec.append("")
+
+    # 7
+    if "concurrency" in results:
+        c = results["concurrency"]
+        r = F(c["ratio"])
+        sec.append("### 7. Concurrency")
+        sec.append("")
+        sec.append(
+            "%d clients at once, %d requests each, `/work/spin?kiter=%d` (about 50 ms), event "
+            "MPM with %d threads in one child: requests/s profiled at 1 ms (the full report "
+            "built and sent each time) against unprofiled; %d rounds. `ReqProfileMaxConcurrent 64` "
+            "where the module has that directive." % (
+                c["clients"], c["requests_per_client"], c["kiter"], c["threads"], c["rounds"]))
+        sec.append("")
+        v = verdict_ratio(r, lambda x: x >= 0.95)
+        sec.append(md_table(["unprofiled (req/s)", "profiled (req/s)", "ratio", "target",
+                             "verdict"],
+                            [[fmt_abs(F(c["unprofiled_rps"]), "%.1f"),
+                              fmt_abs(F(c["profiled_rps"]), "%.1f"), fmt_ratio(r),
+                              "≥ 0.95x (bench)", v]]))
+        sec.append("")
+        targets.append(("7. 16 concurrent profiled requests, throughput", "≥ 0.95x (bench)",
+                        fmt_ratio(r), v))
+
+    # 8
+    if "sampler" in results:
+        sp = results["sampler"]
+        rows = []
+        for mode, per in sp["modes"].items():
+            for cs, e in per.items():
+                cpu = F(e["sampler_cpu_pct"])
+                late = F(e["late_pct"])
+                v = "—"
+                if cs == "8":
+                    v = verdict_abs(cpu.median, lambda x: x <= 5.0)
+                    targets.append(("8. Sampler thread CPU, 8 concurrent, %s" % mode,
+                                    "≤ 5 % of a core", "%.2f %%" % cpu.median, v))
+                rows.append([mode, cs, fmt_abs(cpu, "%.2f", "%"), fmt_abs(late, "%.2f", "%"),
+                             "%d" % e["processes"], "≤ 5 %" if cs == "8" else "—", v])
+        sec.append("### 8. The sampler thread")
+        sec.append("")
+        sec.append(
+            "N concurrent `%s` on an event-MPM httpd with 40 threads per child, 1 ms: the "
+            "sampler thread's CPU from each report's *Sampling* row over the report's wall "
+            "time (mean over the N reports; one sampler thread serves the whole child), and "
+            "the late intervals (intervals that joined a later sample because the thread or "
+            "the sampler was not running) as a share of all intervals; %d rounds. "
+            "`ReqProfileMaxConcurrent 64` where the module has that directive." % (
+                sp["path"], sp["rounds"]))
+        sec.append("")
+        sec.append(md_table(["children", "concurrent", "sampler thread CPU (% of a core)",
+                             "late intervals", "child processes", "target", "verdict"], rows))
+        sec.append("")
+    if "waits" in results:
+        wt = results["waits"]
+        rows = []
+        for mode, per in wt["modes"].items():
+            for name, e in per.items():
+                it = F(e["interrupted"])
+                limit = 0 if mode == "dumpable" else 1
+                v = verdict_abs(it.max, lambda x, lim=limit: x <= lim)
+                rows.append([mode, name, fmt_abs(it, "%.0f"), "%d" % it.max,
+                             fmt_abs(F(e["wait_signals"]), "%.0f"),
+                             "≤ %d per wait" % limit, v])
+                targets.append(("8. Waits interrupted, %s, %s" % (name, mode),
+                                "%d per wait" % limit if limit == 0 else "≤ 1 per wait",
+                                "max %d" % it.max, v))
+        sec.append(
+            "Waits interrupted by sampling: `X-Rpwork-Interrupted` (poll returned EINTR) of "
+            "`/work/wait?ms=%d&profile=1`; %d rounds; judged on the worst round." % (
+                wt["wait_ms"], wt["rounds"]))
+        sec.append("")
+        sec.append(md_table(["children", "interval", "interrupted per wait", "worst",
+                             "signals to the waiting thread", "target", "verdict"], rows))
+        sec.append("")
+
+    out.append("### Targets")
+    out.append("")
+    out.append("Targets marked *(bench)* are the bench's own reading of the README's claims; "
+               "the others are the project's.")
+    out.append("")
+    out.append(md_table(["figure", "target", "measured", "verdict"],
+                        [list(t) for t in targets]))
+    out.append("")
+    out.extend(sec)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_readme(section):
+    with open(README) as f:
+        text = f.read()
+    block = MARK_START + "\n" + section + MARK_END
+    if MARK_START in text and MARK_END in text and text.index(MARK_START) < text.index(MARK_END):
+        before = text[:text.index(MARK_START)]
+        after = text[text.index(MARK_END) + len(MARK_END):]
+        text = before + block + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(README, "w") as f:
+        f.write(text)
+
+
+# ---- main ----------------------------------------------------------------------------------
+
+
+SECTIONS = [
+    ("1", "idle cost", section_idle),
+    ("2", "profiling cost and waits", section_profiling),
+    ("3", "floor", section_floor),
+    ("4", "per-sample cost", section_sample_cost),
+    ("5", "accuracy", section_accuracy),
+    ("6", "report cost", section_render),
+    ("7", "concurrency", section_concurrency),
+    ("8", "sampler thread", section_sampler),
+]
+
+
+def main():
+    started = time.monotonic()
+    os.makedirs(OUT, exist_ok=True)
+    results["machine"] = machine()
+    results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    results["spread_limit"] = SPREAD_LIMIT
+    results["errors"] = {}
+    log("building the C helpers")
+    build_helpers()
+    for key, name, fn in SECTIONS:
+        if ONLY and key not in ONLY:
+            continue
+        t0 = time.monotonic()
+        log("section %s: %s" % (key, name))
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - recorded, the other sections still run
+            results["errors"][key] = traceback.format_exc()
+            log("section %s FAILED:\n%s" % (key, results["errors"][key]))
+        log("section %s took %.0f s" % (key, time.monotonic() - t0))
+    results["machine"]["loadavg_end"] = os.getloadavg()
+    results["duration_s"] = time.monotonic() - started
+    results["crashes"] = crashes
+    with open(os.path.join(OUT, "bench.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    section = render_markdown()
+    with open(os.path.join(OUT, "bench.md"), "w") as f:
+        f.write(section)
+    print(section)
+    if ONLY:
+        log("BENCH_ONLY set: README.md left alone; build/out/bench.json written")
+    else:
+        write_readme(section)
+        log("README.md updated between %s and %s" % (MARK_START, MARK_END))
+    log("done in %.1f minutes" % (results["duration_s"] / 60))
+    return 1 if (results["errors"] or crashes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+/* mod_reqprof's directives: parsed and checked when the configuration is
+ * read, so a bad value stops httpd with a clear message. */
+#include "mod_reqprof.h"
+
+#include "http_core.h"
+#include "http_log.h"
+
+#include <apr_strings.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "rp_interval.h"
+
+APLOG_USE_MODULE(reqprof);
+
+#define DEFAULT_PARAM "profile"
+/* Clear of SIGRTMIN itself, which mod_php's thread-safe build and other
+ * runtimes take first. */
+#define DEFAULT_SIGNAL_OFFSET 5
+/* Bounds on one profile: 20 000 samples hold ~7 MB of stacks at depth 40
+ * (the per-thread buffer is 16 MiB), and 20 s at 1 ms. */
+#define DEFAULT_MAX_SAMPLES 20000
+#define LIMIT_MAX_SAMPLES 40000
+#define DEFAULT_MAX_DURATION_US (60 * APR_USEC_PER_SEC)
+#define DEFAULT_MAX_CONCURRENT 4
+
+void *rp_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    (void)dir;
+    rp_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    c->enabled = RP_UNSET;
+    c->interval_us = RP_UNSET;
+    c->clock = RP_UNSET;
+    c->max_samples = RP_UNSET;
+    c->max_duration_us = RP_UNSET;
+    return c;
+}
+
+void *rp_merge_dir_conf(apr_pool_t *p, void *base_v, void *add_v)
+{
+    const rp_dir_conf_t *base = base_v;
+    const rp_dir_conf_t *add = add_v;
+    rp_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    c->enabled = add->enabled != RP_UNSET ? add->enabled : base->enabled;
+    c->interval_us =
+        add->interval_us != RP_UNSET ? add->interval_us : base->interval_us;
+    c->clock = add->clock != RP_UNSET ? add->clock : base->clock;
+    c->max_samples =
+        add->max_samples != RP_UNSET ? add->max_samples : base->max_samples;
+    c->max_duration_us = add->max_duration_us != RP_UNSET
+                             ? add->max_duration_us
+                             : base->max_duration_us;
+    c->param = add->param ? add->param : base->param;
+    c->require_set = add->require_set || base->require_set;
+    c->require = add->require_set ? add->require : base->require;
+    return c;
+}
+
+void *rp_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    (void)s;
+    rp_server_conf_t *c = apr_pcalloc(p, sizeof(rp_server_conf_t));
+    c->server_timing = RP_UNSET;
+    return c;
+}
+
+void *rp_merge_server_conf(apr_pool_t *p, void *base_v, void *add_v)
+{
+    const rp_server_conf_t *base = base_v;
+    const rp_server_conf_t *add = add_v;
+    rp_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    c->signo = base->signo; /* one per process: the main server's */
+    c->max_concurrent = base->max_concurrent;
+    c->server_timing = add->server_timing != RP_UNSET ? add->server_timing
+                                                      : base->server_timing;
+    return c;
+}
+
+static const char *set_server_timing(cmd_parms *cmd, void *dconf, int on)
+{
+    (void)dconf;
+    rp_server_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &reqprof_module);
+    sc->server_timing = on;
+    return NULL;
+}
+
+static const char *set_enabled(cmd_parms *cmd, void *dconf, int on)
+{
+    (void)cmd;
+    ((rp_dir_conf_t *)dconf)->enabled = on;
+    return NULL;
+}
+
+static const char *set_interval(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apr_interval_time_t us;
+    const char *err = rp_interval_parse(cmd->pool, arg, &us);
+    if (err != NULL) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+    }
+    ((rp_dir_conf_t *)dconf)->interval_us = us;
+    return NULL;
+}
+
+static const char *set_clock(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_dir_conf_t *c = dconf;
+    if (strcasecmp(arg, "wall") == 0) {
+        c->clock = RP_CLOCK_WALL;
+    } else if (strcasecmp(arg, "cpu") == 0) {
+        c->clock = RP_CLOCK_CPU;
+    } else {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a clock: use wall or cpu",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *set_param(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    size_t len = strlen(arg);
+    if (len == 0 || len > 64 ||
+        strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "0123456789_.-") != len) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a usable parameter name: use 1 to "
+                            "64 letters, digits, '_', '.' or '-'",
+                            cmd->cmd->name, arg);
+    }
+    ((rp_dir_conf_t *)dconf)->param = arg;
+    return NULL;
+}
+
+static const char *set_require(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_dir_conf_t *c = dconf;
+    const char *err = NULL;
+    c->require = ap_expr_parse_cmd(cmd, arg, 0, &err, NULL);
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool, "%s: cannot parse expression '%s': %s",
+                            cmd->cmd->name, arg, err);
+    }
+    c->require_set = 1;
+    return NULL;
+}
+
+/* Accepts "40", "SIGRTMIN+6" or "RTMIN+6". */
+static const char *set_signal(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+    const char *p = arg;
+    int base = 0;
+    if (strncasecmp(p, "SIG", 3) == 0) {
+        p += 3;
+    }
+    if (strncasecmp(p, "RTMIN", 5) == 0) {
+        base = SIGRTMIN;
+        p += 5;
+        if (*p == '\0') {
+            p = "+0";
+        }
+        if (*p != '+') {
+            p = "";
+        } else {
+            p++;
+        }
+    }
+    char *end = NULL;
+    long n = (*p >= '0' && *p <= '9') ? strtol(p, &end, 10) : -1;
+    long signo = base + n;
+    if (n < 0 || end == NULL || *end != '\0' || signo < SIGRTMIN ||
+        signo > SIGRTMAX) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a realtime signal: use a number "
+                            "from %d to %d, or SIGRTMIN+N",
+                            cmd->cmd->name, arg, SIGRTMIN, SIGRTMAX);
+    }
+    rp_server_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &reqprof_module);
+    sc->signo = (int)signo;
+    return NULL;
+}
+
+/* A whole number in [min, max], or an error naming the directive. */
+static const char *parse_count(cmd_parms *cmd, const char *arg, long min,
+                               long max, long *out)
+{
+    char *end = NULL;
+    long n = (*arg >= '0' && *arg <= '9') ? strtol(arg, &end, 10) : -1;
+    if (end == NULL || *end != '\0' || n < min || n > max) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a whole number from %ld to %ld",
+                            cmd->cmd->name, arg, min, max);
+    }
+    *out = n;
+    return NULL;
+}
+
+static const char *set_max_samples(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    long n = 0;
+    const char *err = parse_count(cmd, arg, 1, LIMIT_MAX_SAMPLES, &n);
+    if (err == NULL) {
+        ((rp_dir_conf_t *)dconf)->max_samples = (int)n;
+    }
+    return err;
+}
+
+static const char *set_max_duration(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    apr_interval_time_t us;
+    const char *err =
+        rp_duration_parse(cmd->pool, arg, 1000, 3600 * APR_USEC_PER_SEC, &us);
+    if (err != NULL) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+    }
+    ((rp_dir_conf_t *)dconf)->max_duration_us = us;
+    return NULL;
+}
+
+static const char *set_max_concurrent(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    (void)dconf;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long n = 0;
+    if (err == NULL) {
+        err = parse_count(cmd, arg, 1, 1024, &n);
+    }
+    if (err == NULL) {
+        rp_server_conf_t *sc =
+            ap_get_module_config(cmd->server->module_config, &reqprof_module);
+        sc->max_concurrent = (int)n;
+    }
+    return err;
+}
+
+const command_rec rp_directives[] = {
+    AP_INIT_FLAG("ReqProfile", set_enabled, NULL,
+                 RSRC_CONF | ACCESS_CONF | OR_OPTIONS,
+                 "On to allow profiling requests in this context"),
+    AP_INIT_TAKE1("ReqProfileInterval", set_interval, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Sampling interval, 50us to 1s (default 1ms)"),
+    AP_INIT_TAKE1("ReqProfileClock", set_clock, NULL, RSRC_CONF | ACCESS_CONF,
+                  "wall (waiting counts, default) or cpu (on-CPU time only)"),
+    AP_INIT_TAKE1("ReqProfileParam", set_param, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Query parameter that triggers profiling (default profile)"),
+    AP_INIT_TAKE1("ReqProfileRequire", set_require, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Expression that must be true for the trigger to count "
+                  "(default: loopback clients only)"),
+    AP_INIT_TAKE1("ReqProfileSignal", set_signal, NULL, RSRC_CONF,
+                  "Realtime signal used for sampling (default SIGRTMIN+5)"),
+    AP_INIT_FLAG("ReqProfileServerTiming", set_server_timing, NULL, RSRC_CONF,
+                 "On to add a Server-Timing header with httpd's phases to "
+                 "responses that are not profiled"),
+    AP_INIT_TAKE1("ReqProfileMaxSamples", set_max_samples, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Samples after which sampling stops (default 20000)"),
+    AP_INIT_TAKE1("ReqProfileMaxDuration", set_max_duration, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Time after which sampling stops (default 60s)"),
+    AP_INIT_TAKE1("ReqProfileMaxConcurrent", set_max_concurrent, NULL,
+                  RSRC_CONF,
+                  "Profiles at once per child process (default 4)"),
+    {NULL}};
+
+const rp_dir_conf_t *rp_dir_conf(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &reqprof_module);
+}
+
+const char *rp_conf_param(const rp_dir_conf_t *conf)
+{
+    return conf->param ? conf->param : DEFAULT_PARAM;
+}
+
+apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf)
+{
+    return conf->interval_us != RP_UNSET ? conf->interval_us
+                                         : RP_INTERVAL_DEFAULT_US;
+}
+
+rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf)
+{
+    return conf->clock != RP_UNSET ? (rp_clock_e)conf->clock : RP_CLOCK_WALL;
+}
+
+int rp_conf_signal(const server_rec *s)
+{
+    const rp_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &reqprof_module);
+    return sc->signo ? sc->signo : SIGRTMIN + DEFAULT_SIGNAL_OFFSET;
+}
+
+int rp_conf_server_timing(const server_rec *s)
+{
+    const rp_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &reqprof_module);
+    return sc->server_timing == 1;
+}
+
+unsigned rp_conf_max_samples(const rp_dir_conf_t *conf)
+{
+    return conf->max_samples != RP_UNSET ? (unsigned)conf->max_samples
+                                         : DEFAULT_MAX_SAMPLES;
+}
+
+apr_interval_time_t rp_conf_max_duration(const rp_dir_conf_t *conf)
+{
+    return conf->max_duration_us != RP_UNSET ? conf->max_duration_us
+                                             : DEFAULT_MAX_DURATION_US;
+}
+
+int rp_conf_max_concurrent(const server_rec *s)
+{
+    const rp_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &reqprof_module);
+    return sc->max_concurrent ? sc->max_concurrent : DEFAULT_MAX_CONCURRENT;
+}

@@ -1,0 +1,258 @@
+/* mod_reqprof's output filters.
+ *
+ * REQPROF swallows a profiled request's body as it streams and, at end of
+ * stream, replaces the response with the report in the format asked for.
+ * REQPROF_TIMING adds a Server-Timing header to a response that is not
+ * profiled, when ReqProfileServerTiming is on. */
+#include "mod_reqprof.h"
+
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "util_filter.h"
+
+#include <apr_strings.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "rp_collapsed.h"
+#include "rp_html.h"
+#include "rp_json.h"
+#include "rp_pprof.h"
+#include "rp_speedscope.h"
+#include "rp_text.h"
+
+typedef const char *(*rp_render_fn)(const rp_profile_t *, apr_pool_t *,
+                                    apr_size_t *);
+
+/* Each format: how it is served and who renders it. Downloads get a
+ * Content-Disposition filename; the HTML page gets a strict CSP. */
+static const struct rp_output_format {
+    rp_format_e format;
+    const char *content_type;
+    const char *extension; /* NULL: shown inline */
+    rp_render_fn render;
+} formats[] = {
+    {RP_FORMAT_HTML, "text/html; charset=utf-8", NULL, rp_html_render},
+    {RP_FORMAT_TEXT, "text/plain; charset=utf-8", NULL, rp_text_render},
+    {RP_FORMAT_SPEEDSCOPE, "application/json", "speedscope.json",
+     rp_speedscope_render},
+    {RP_FORMAT_COLLAPSED, "text/plain; charset=utf-8", "collapsed.txt",
+     rp_collapsed_render},
+    {RP_FORMAT_PPROF, "application/octet-stream", "pb.gz", rp_pprof_render},
+    {RP_FORMAT_JSON, "application/json", "json", rp_json_render},
+};
+
+static ap_filter_rec_t *profile_filter_handle;
+static ap_filter_rec_t *timing_filter_handle;
+
+static const struct rp_output_format *format_of(rp_format_e format)
+{
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        if (formats[i].format == format) {
+            return &formats[i];
+        }
+    }
+    return &formats[0];
+}
+
+/* ---- the report --------------------------------------------------------- */
+
+static void fill_profile(rp_profile_t *p, request_rec *r,
+                         const rp_request_t *state)
+{
+    /* What the client asked for, even if an internal redirect or an
+     * ErrorDocument produced the response. */
+    const request_rec *initial = r;
+    while (initial->prev != NULL) {
+        initial = initial->prev;
+    }
+    p->method = initial->method;
+    p->uri = initial->unparsed_uri;
+    p->protocol = initial->protocol;
+    p->host = r->hostname ? r->hostname : "";
+    p->status = r->status;
+    p->discarded_bytes = state->discarded_bytes;
+    p->server = ap_get_server_banner();
+    p->mpm = ap_show_mpm();
+    p->pid = (long)getpid();
+    p->tid = (long)syscall(SYS_gettid);
+    p->request_started = state->request_time;
+    p->started = state->started;
+    memcpy(p->phases, state->phases, sizeof(p->phases));
+    rp_sampler_stats(state->sampler, &p->stats);
+}
+
+static const char *download_name(request_rec *r,
+                                 const struct rp_output_format *fmt)
+{
+    apr_time_exp_t t;
+    char stamp[32];
+    apr_size_t len;
+    apr_time_exp_gmt(&t, apr_time_now());
+    apr_strftime(stamp, &len, sizeof(stamp), "%Y%m%dT%H%M%SZ", &t);
+    return apr_psprintf(r->pool, "attachment; filename=\"reqprof-%ld-%s.%s\"",
+                        (long)getpid(), stamp, fmt->extension);
+}
+
+/* The report replaces the response: nothing of the original's framing,
+ * validators or encoding may survive, and nobody may cache it. */
+static void set_report_headers(request_rec *r,
+                               const struct rp_output_format *fmt,
+                               apr_size_t length)
+{
+    static const char *const dropped[] = {
+        "Content-Length",   "ETag",          "Last-Modified",
+        "Content-MD5",      "Content-Encoding", "Content-Range",
+        "Content-Location", "Content-Disposition", "Content-Language",
+        "Location",         "Expires",       "Refresh",
+        "Cache-Control",    "Accept-Ranges", "Content-Security-Policy"};
+    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
+        apr_table_unset(r->headers_out, dropped[i]);
+        apr_table_unset(r->err_headers_out, dropped[i]);
+    }
+    r->status = HTTP_OK;
+    r->status_line = NULL;
+    r->content_encoding = NULL;
+    r->content_languages = NULL;
+    ap_set_content_type(r, fmt->content_type);
+    ap_set_content_length(r, (apr_off_t)length);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Accept-Ranges", "none");
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    if (fmt->extension != NULL) {
+        apr_table_setn(r->headers_out, "Content-Disposition",
+                       download_name(r, fmt));
+    }
+    if (fmt->format == RP_FORMAT_HTML) {
+        apr_table_setn(r->headers_out, "Content-Security-Policy",
+                       "default-src 'none'; style-src 'unsafe-inline'; "
+                       "script-src 'unsafe-inline'");
+    }
+}
+
+static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
+{
+    request_rec *r = f->r;
+    rp_request_finish(state);
+
+    const struct rp_output_format *fmt = format_of(state->format);
+    rp_profile_t profile = {0};
+    fill_profile(&profile, r, state);
+    apr_pool_t *scratch;
+    apr_pool_create(&scratch, r->pool);
+    apr_pool_tag(scratch, "reqprof_report");
+    rp_profile_build_tree(&profile, state->sampler, rp_process_symbols,
+                          scratch);
+    rp_sampler_discard(state->sampler);
+    apr_size_t length;
+    const char *body = fmt->render(&profile, r->pool, &length);
+    apr_pool_destroy(scratch);
+
+    set_report_headers(r, fmt, length);
+    apr_bucket_brigade *out = apr_brigade_create(r->pool, f->c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(
+        out, apr_bucket_pool_create(body, length, r->pool, f->c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(out, apr_bucket_eos_create(f->c->bucket_alloc));
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, out);
+}
+
+/* Swallows the original body as it streams, never holding more than one
+ * brigade of it, and sends the report at end of stream. */
+static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    rp_request_t *state = rp_request_find(f->r);
+    if (state == NULL || state->sampler == NULL || state->finished) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+    int seen_eos = 0;
+    while (!APR_BRIGADE_EMPTY(bb)) {
+        apr_bucket *b = APR_BRIGADE_FIRST(bb);
+        if (APR_BUCKET_IS_EOS(b)) {
+            seen_eos = 1;
+        } else if (!APR_BUCKET_IS_METADATA(b)) {
+            const char *data;
+            apr_size_t len = b->length;
+            /* Pipes and sockets (CGI, proxy) have no length until read. */
+            if (len == (apr_size_t)-1 &&
+                apr_bucket_read(b, &data, &len, APR_BLOCK_READ) !=
+                    APR_SUCCESS) {
+                len = 0;
+            }
+            state->discarded_bytes += (apr_off_t)len;
+        }
+        apr_bucket_delete(b);
+    }
+    return seen_eos ? send_report(f, state) : APR_SUCCESS;
+}
+
+/* ---- Server-Timing -------------------------------------------------------- */
+
+/* "post_read_request;dur=0.012, ..., handler;dur=3.100": the phases so far,
+ * the handler's up to its first output (when the headers leave). */
+static const char *server_timing_value(request_rec *r, rp_request_t *state)
+{
+    rp_request_end_phases(state);
+    const char *value = NULL;
+    for (int i = 1; i < RP_PHASE_COUNT; i++) {
+        if (state->phases[i].first_us < 0) {
+            continue;
+        }
+        const char *item =
+            apr_psprintf(r->pool, "%s;dur=%.3f", rp_phase_name((unsigned)i),
+                         (double)state->phases[i].total_us / 1000.0);
+        value = value ? apr_pstrcat(r->pool, value, ", ", item, NULL) : item;
+    }
+    return value;
+}
+
+static apr_status_t timing_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    rp_request_t *state = rp_request_find(f->r);
+    if (state != NULL && state->sampler == NULL) {
+        const char *value = server_timing_value(f->r, state);
+        if (value != NULL) {
+            apr_table_mergen(f->r->headers_out, "Server-Timing", value);
+        }
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* ---- registration --------------------------------------------------------- */
+
+static int filter_already_added(const request_rec *r, ap_filter_rec_t *frec)
+{
+    for (ap_filter_t *f = r->output_filters; f != NULL; f = f->next) {
+        if (f->frec == frec) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void rp_output_insert(request_rec *r, rp_request_t *state)
+{
+    if (state == NULL || state->finished) {
+        return;
+    }
+    ap_filter_rec_t *frec = state->sampler != NULL ? profile_filter_handle
+                            : state->server_timing ? timing_filter_handle
+                                                   : NULL;
+    if (frec != NULL && !filter_already_added(r, frec)) {
+        ap_add_output_filter_handle(frec, NULL, r, r->connection);
+    }
+}
+
+void rp_output_register(void)
+{
+    /* Before mod_deflate and CACHE_SAVE: the report is what gets compressed,
+     * and the original body is never cached under the report's name. */
+    profile_filter_handle = ap_register_output_filter(
+        "REQPROF", profile_filter, NULL, AP_FTYPE_CONTENT_SET - 1);
+    timing_filter_handle = ap_register_output_filter(
+        "REQPROF_TIMING", timing_filter, NULL, AP_FTYPE_CONTENT_SET - 1);
+}

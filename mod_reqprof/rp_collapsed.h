@@ -1,0 +1,20 @@
+/* rp_collapsed: renders a profile as Brendan Gregg's folded stacks, the input
+ * of flamegraph.pl, inferno and speedscope: one line per distinct stack,
+ * "outermost;caller;...;leaf count", count being the weight (intervals) of
+ * the samples that ended exactly there. Knows nothing of httpd. */
+#ifndef RP_COLLAPSED_H
+#define RP_COLLAPSED_H
+
+#include <apr_pools.h>
+
+#include "rp_profile.h"
+
+/* Frame name of samples whose stack is empty. */
+#define RP_COLLAPSED_EMPTY_STACK "[no stack]"
+
+/* Returns the lines (each ending in '\n'), allocated in pool; *len receives
+ * their length. An empty profile gives an empty string. */
+const char *rp_collapsed_render(const rp_profile_t *profile, apr_pool_t *pool,
+                                apr_size_t *len);
+
+#endif

@@ -2,6 +2,7 @@
 #   make demo     build and start a throwaway httpd with the module and a workload
 #   make test     unit tests (plain and under valgrind) and integration tests
 #   make install  install into the system httpd (apxs -i) and Debian's mods-available
+#   make bench    overhead, accuracy and report-cost figures into README.md
 
 APXS      ?= apxs
 OUT       := build/out
@@ -24,7 +25,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(OUT)/unit_tests
 
 .PHONY: all deps module test unit unit-valgrind integration demo install \
-        format lint clean
+        format lint clean bench
 
 all: $(MODULE) $(WORKLOAD)
 
@@ -68,6 +69,12 @@ test: deps
 demo: deps
 	$(MAKE) all
 	/usr/bin/python3 build/demo.py
+
+# Overhead, accuracy and report-cost figures, written into README.md between
+# <!-- bench:start --> and <!-- bench:end --> (raw: build/out/bench.json).
+bench: deps
+	$(MAKE) all
+	/usr/bin/python3 bench/run.py
 
 install: $(MODULE)
 	$(APXS) -i -n reqprof $(MODULE)

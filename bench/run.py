@@ -776,6 +776,9 @@ def section_sampler():
                             100.0 * x["sampler_cpu_ms"] / x["wall_ms"] for x in infos),
                         "late_pct": 100.0 * sum(x["late"] for x in infos) / expected,
                         "late": sum(x["late"] for x in infos),
+                        "intervals": sum(x["intervals"] for x in infos),
+                        "late_over_intervals": max(x["late"] / max(x["intervals"], 1)
+                                                   for x in infos),
                         "processes": len({x["process"].split(",")[0] for x in infos}),
                         "interrupted_max": max(x["interrupted"] for x in infos),
                         "wall_ms_max": max(x["wall_ms"] for x in infos),
@@ -789,6 +792,7 @@ def section_sampler():
             data[mode][str(c)] = {
                 "sampler_cpu_pct": Fig([x["sampler_cpu_pct"] for x in v]).as_json(),
                 "late_pct": Fig([x["late_pct"] for x in v]).as_json(),
+                "late_over_intervals_max": max(x["late_over_intervals"] for x in v),
                 "processes": max(x["processes"] for x in v),
                 "interrupted_max": max(x["interrupted_max"] for x in v),
                 "raw": v}
@@ -1174,6 +1178,16 @@ def render_markdown():
         sec.append(md_table(["children", "concurrent", "sampler thread CPU (% of a core)",
                              "late intervals", "child processes", "target", "verdict"], rows))
         sec.append("")
+        over = [(mode, cs, e["late_over_intervals_max"]) for mode, per in sp["modes"].items()
+                for cs, e in per.items() if e["late_over_intervals_max"] > 1.0]
+        if over:
+            sec.append(
+                "Late intervals above 100 %% cannot all be real: a report counted more late "
+                "intervals than it has intervals (up to %.1f times as many, %s, %s "
+                "concurrent), so the count includes some intervals twice." % (
+                    max(over, key=lambda o: o[2])[2], max(over, key=lambda o: o[2])[0],
+                    max(over, key=lambda o: o[2])[1]))
+            sec.append("")
     if "waits" in results:
         wt = results["waits"]
         rows = []

@@ -16,7 +16,9 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
+#include <apr_strings.h>
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 
 /* Per-thread sample buffer, mapped lazily (untouched pages cost nothing):
@@ -24,6 +26,8 @@
 #define SAMPLE_ARENA_BYTES (16u * 1024 * 1024)
 
 rp_symbols_t *rp_process_symbols;
+const rp_object_module_t *rp_process_modules;
+int rp_process_module_count;
 /* Profiles running in this process, against ReqProfileMaxConcurrent. */
 static unsigned concurrent_profiles;
 
@@ -366,11 +370,38 @@ static apr_status_t shutdown_sampler(void *data)
     (void)data;
     rp_sampler_shutdown_process();
     rp_process_symbols = NULL;
+    rp_process_modules = NULL;
+    rp_process_module_count = 0;
     return APR_SUCCESS;
+}
+
+/* Which shared object holds which module: the module record is a symbol
+ * named after the module ("proxy_module") in its .so. */
+static void map_module_objects(apr_pool_t *pool)
+{
+    apr_array_header_t *map = apr_array_make(pool, 32, sizeof(rp_object_module_t));
+    for (module *m = ap_top_module; m != NULL; m = m->next) {
+        Dl_info info;
+        if (dladdr(m, &info) == 0 || info.dli_fname == NULL ||
+            info.dli_sname == NULL) {
+            continue;
+        }
+        const char *slash = strrchr(info.dli_fname, '/');
+        const char *object = slash ? slash + 1 : info.dli_fname;
+        if (strstr(object, ".so") == NULL) {
+            continue; /* built into httpd itself */
+        }
+        rp_object_module_t *entry = apr_array_push(map);
+        entry->object = apr_pstrdup(pool, object);
+        entry->module = apr_pstrdup(pool, info.dli_sname);
+    }
+    rp_process_modules = (const rp_object_module_t *)map->elts;
+    rp_process_module_count = map->nelts;
 }
 
 static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    map_module_objects(pchild);
     int signo = rp_conf_signal(s);
     apr_status_t rv = rp_sampler_init_process(signo, SAMPLE_ARENA_BYTES);
     if (rv == APR_SUCCESS) {

@@ -30,6 +30,7 @@ typedef struct rp_dir_conf {
     int require_set;
     int max_samples;
     apr_interval_time_t max_duration_us;
+    apr_array_header_t *collapse; /* of const char *; NULL: the default */
 } rp_dir_conf_t;
 
 typedef struct rp_server_conf {
@@ -76,9 +77,13 @@ int rp_conf_server_timing(const server_rec *s);
 unsigned rp_conf_max_samples(const rp_dir_conf_t *conf);
 apr_interval_time_t rp_conf_max_duration(const rp_dir_conf_t *conf);
 int rp_conf_max_concurrent(const server_rec *s);
+/* The object patterns whose frames fold into their callers. */
+const char *const *rp_conf_collapse(const rp_dir_conf_t *conf, int *count);
 
 /* mod_reqprof.c */
 extern rp_symbols_t *rp_process_symbols;
+extern const rp_object_module_t *rp_process_modules;
+extern int rp_process_module_count;
 rp_request_t *rp_request_find(const request_rec *r);
 /* Closes the running phase at the response's end. */
 void rp_request_end_phases(rp_request_t *state);

@@ -25,6 +25,14 @@ APLOG_USE_MODULE(reqprof);
 #define DEFAULT_MAX_DURATION_US (60 * APR_USEC_PER_SEC)
 #define DEFAULT_MAX_CONCURRENT 4
 
+/* Frames of these objects fold into their nearest caller in the views by
+ * default, as pyinstrument hides library frames: the C library, the loader,
+ * APR, httpd's own binary and its MPMs. */
+static const char *const default_collapse[] = {
+    "libc.so*",         "libpthread.so*", "ld-linux*", "[vdso]",
+    "libapr-1.so*",     "libaprutil-1.so*", "apache2", "httpd",
+    "mod_mpm_*.so"};
+
 void *rp_create_dir_conf(apr_pool_t *p, char *dir)
 {
     (void)dir;
@@ -51,6 +59,7 @@ void *rp_merge_dir_conf(apr_pool_t *p, void *base_v, void *add_v)
     c->max_duration_us = add->max_duration_us != RP_UNSET
                              ? add->max_duration_us
                              : base->max_duration_us;
+    c->collapse = add->collapse ? add->collapse : base->collapse;
     c->param = add->param ? add->param : base->param;
     c->require_set = add->require_set || base->require_set;
     c->require = add->require_set ? add->require : base->require;
@@ -244,6 +253,28 @@ static const char *set_max_concurrent(cmd_parms *cmd, void *dconf,
     return err;
 }
 
+/* "none" alone empties the list; otherwise each argument is a glob. */
+static const char *add_collapse(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_dir_conf_t *c = dconf;
+    if (c->collapse == NULL) {
+        c->collapse = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    }
+    if (strcasecmp(arg, "none") == 0) {
+        if (c->collapse->nelts > 0) {
+            return apr_psprintf(cmd->pool, "%s: 'none' must stand alone",
+                                cmd->cmd->name);
+        }
+        return NULL;
+    }
+    if (*arg == '\0' || strlen(arg) > 128) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable pattern",
+                            cmd->cmd->name, arg);
+    }
+    APR_ARRAY_PUSH(c->collapse, const char *) = arg;
+    return NULL;
+}
+
 const command_rec rp_directives[] = {
     AP_INIT_FLAG("ReqProfile", set_enabled, NULL,
                  RSRC_CONF | ACCESS_CONF | OR_OPTIONS,
@@ -270,6 +301,10 @@ const command_rec rp_directives[] = {
     AP_INIT_TAKE1("ReqProfileMaxDuration", set_max_duration, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "Time after which sampling stops (default 60s)"),
+    AP_INIT_ITERATE("ReqProfileCollapse", add_collapse, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "Shared objects (globs) whose frames fold into their "
+                    "callers by default, or none"),
     AP_INIT_TAKE1("ReqProfileMaxConcurrent", set_max_concurrent, NULL,
                   RSRC_CONF,
                   "Profiles at once per child process (default 4)"),
@@ -327,4 +362,14 @@ int rp_conf_max_concurrent(const server_rec *s)
     const rp_server_conf_t *sc =
         ap_get_module_config(s->module_config, &reqprof_module);
     return sc->max_concurrent ? sc->max_concurrent : DEFAULT_MAX_CONCURRENT;
+}
+
+const char *const *rp_conf_collapse(const rp_dir_conf_t *conf, int *count)
+{
+    if (conf->collapse == NULL) {
+        *count = (int)(sizeof(default_collapse) / sizeof(default_collapse[0]));
+        return default_collapse;
+    }
+    *count = conf->collapse->nelts;
+    return (const char *const *)conf->collapse->elts;
 }

@@ -81,6 +81,9 @@ static void fill_profile(rp_profile_t *p, request_rec *r,
     p->request_started = state->request_time;
     p->started = state->started;
     memcpy(p->phases, state->phases, sizeof(p->phases));
+    p->modules = rp_process_modules;
+    p->module_count = rp_process_module_count;
+    p->collapse = rp_conf_collapse(rp_dir_conf(r), &p->collapse_count);
     rp_sampler_stats(state->sampler, &p->stats);
 }
 

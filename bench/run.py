@@ -123,14 +123,17 @@ def fmt_ratio(fig, digits=3):
 
 
 def fmt_abs(fig, fmt="%.1f", unit=""):
-    u = (" " + unit.replace("%", "%%")) if unit else ""
+    u = ((" " if unit != "x" else "") + unit.replace("%", "%%")) if unit else ""
     return (fmt + u + " [" + fmt + "–" + fmt + "]") % (fig.median, fig.min, fig.max)
 
 
 def verdict_ratio(fig, ok):
     if fig.noisy:
         return "not judged (noisy)"
-    return "met" if ok(fig.median) else "MISSED"
+    v = "met" if ok(fig.median) else "MISSED"
+    if ok(fig.min) != ok(fig.max):
+        v += " (borderline: runs on both sides)"
+    return v
 
 
 def verdict_abs(value, ok):

@@ -212,6 +212,8 @@ int rp_unwinder_unwind(rp_unwinder_t *u, const rp_blocked_thread_t *t,
     }
     memcpy(ips, best, sizeof(uintptr_t) * (size_t)depth);
     if (check != NULL) {
+        /* Set above under the same condition (cppcheck cannot tell). */
+        // cppcheck-suppress uninitStructMember
         *check = best_check;
     }
     return depth;

@@ -70,8 +70,8 @@ def speedscope_schema():
 
 
 def go_binary():
-    go = os.environ.get("GO") or shutil.which("go") or "/usr/lib/go/bin/go"
-    assert os.path.exists(go), "go is missing (build/install-deps.sh installs golang-go)"
+    go = os.environ.get("GO") or shutil.which("go")
+    assert go and os.path.exists(go), "go is missing (build/install-deps.sh installs golang-go)"
     return go
 
 

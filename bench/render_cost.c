@@ -51,18 +51,18 @@ static uint64_t now_ns(void)
  * source file and line. */
 static void make_funcs(apr_pool_t *pool, size_t n)
 {
-    static const char *const stems[] = {"ap_process_request", "handle_input",
-                                        "php_execute_script", "zend_execute",
-                                        "apr_bucket_read", "json_encode",
-                                        "sql_query_exec", "render_template"};
+    static const char *const stems[] = {
+        "ap_process_request", "handle_input",    "php_execute_script",
+        "zend_execute",       "apr_bucket_read", "json_encode",
+        "sql_query_exec",     "render_template"};
     funcs = apr_pcalloc(pool, n * sizeof(*funcs));
     nfuncs = n;
     for (size_t i = 0; i < n; i++) {
         funcs[i].name = apr_psprintf(pool, "%s_%zu", stems[i % 8], i);
         funcs[i].object = i % 3 ? "mod_synthetic.so" : "libsynthetic.so.1";
-        funcs[i].file = i % 4 ? apr_psprintf(pool, "src/synthetic/unit_%zu.c",
-                                             i % 97)
-                              : NULL;
+        funcs[i].file =
+            i % 4 ? apr_psprintf(pool, "src/synthetic/unit_%zu.c", i % 97)
+                  : NULL;
         funcs[i].line = (int)(i % 2000) + 1;
         funcs[i].resolved = 1;
     }
@@ -145,8 +145,9 @@ static void build(rp_tree_t *tree, enum kind kind, unsigned samples)
 int main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: %s realistic|distinct-leaf|all-distinct "
-                        "SAMPLES RUNS\n",
+        fprintf(stderr,
+                "usage: %s realistic|distinct-leaf|all-distinct "
+                "SAMPLES RUNS\n",
                 argv[0]);
         return 2;
     }

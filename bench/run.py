@@ -14,7 +14,7 @@ All load goes to throwaway httpd instances on 127.0.0.1 (the integration
 tests' harness), bounded in request count and time.
 
 Environment (for development; the README is only written by a full run):
-  BENCH_ONLY=1,3,6   run only these sections
+  BENCH_ONLY=1,3,6   run only these sections (into build/out/bench-partial.*)
   BENCH_SPREAD=0.10  the spread limit
   BENCH_NO_INSTALL=1 never try to install linux-perf
 """
@@ -45,7 +45,7 @@ ONLY = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.stri
 MARK_START = "<!-- bench:start -->"
 MARK_END = "<!-- bench:end -->"
 
-# Rounds per figure (each >= 5) and durations: together about 6 minutes.
+# Rounds per figure (each >= 5) and durations: about 5 minutes in all here.
 IDLE_ROUNDS, IDLE_SECONDS, IDLE_CONCURRENCY = 7, 1, 8
 PROF_ROUNDS = 11         # 200 ms requests, 4 variants, 2 servers
 PROF_REPEAT = 2          # requests per run, averaged
@@ -74,11 +74,20 @@ RENDER_SIZES = (1000, 10000, 100000)
 
 APR_CFLAGS = None
 results = {}
-log_lines = []
 
 
 def log(msg):
     print("bench: " + msg, flush=True)
+
+
+ABS_PATH_RE = re.compile(r"(?<![\w.])/(?:[\w.+-]+/)+[\w.+-]*")
+
+
+def scrub(text):
+    """Text for the files the bench writes: paths inside the repository made
+    relative, other absolute paths of this machine replaced."""
+    text = text.replace(REPO + "/", "")
+    return ABS_PATH_RE.sub("<path>", text)
 
 
 # ---- statistics and formatting ---------------------------------------------
@@ -217,7 +226,7 @@ crashes = []
 def check_crashes(server, what):
     lines = server.crash_lines()
     if lines:
-        crashes.append({"server": what, "lines": lines[:10]})
+        crashes.append({"server": what, "lines": [scrub(l) for l in lines[:10]]})
         log("CRASH in %s: %s" % (what, lines[:3]))
 
 
@@ -228,20 +237,34 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
-def core_link_flags():
-    """The core's objects (build/out/rp_*.o whose source still exists) and
-    the libraries the Makefile links them with (CORE_LIBS), plus -lrt."""
-    core = sorted(os.path.join(OUT, f) for f in os.listdir(OUT)
-                  if f.startswith("rp_") and f.endswith(".o") and
-                  os.path.exists(os.path.join(REPO, "mod_reqprof", f[:-2] + ".c")))
-    libs = ["-lunwind", "-ldw", "-lpthread"]
+def make_variable(name):
+    """The value of a variable of the Makefile, as make expands it; None if
+    make cannot say."""
+    rule = "print-bench-variable:\n\t@echo $(%s)\n" % name
     try:
-        with open(os.path.join(REPO, "Makefile")) as f:
-            m = re.search(r"^CORE_LIBS\s*:?=\s*(.*)$", f.read(), re.M)
-        if m:
-            libs = m.group(1).split()
-    except OSError:
-        pass
+        res = subprocess.run(["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", "-",
+                              "print-bench-variable"], input=rule, capture_output=True,
+                             text=True, cwd=REPO, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def core_link_flags():
+    """The core's objects and the libraries the Makefile links them with
+    (CORE_OBJ, CORE_LIBS), plus -lrt. Without make's word: build/out/rp_*.o
+    and the libraries the core is known to need."""
+    objs, libs = make_variable("CORE_OBJ"), make_variable("CORE_LIBS")
+    if objs:
+        core = [os.path.join(REPO, o) for o in objs.split()]
+    else:
+        core = sorted(os.path.join(OUT, f) for f in os.listdir(OUT)
+                      if f.startswith("rp_") and f.endswith(".o"))
+    libs = libs.split() if libs else ["-lunwind", "-ldw", "-lpthread", "-lz"]
+    missing = [o for o in core if not os.path.exists(o)]
+    if missing:
+        raise RuntimeError("core objects missing (run make all): %s" % " ".join(
+            os.path.relpath(o, REPO) for o in missing))
     return core, libs + ["-lrt"]
 
 
@@ -933,9 +956,9 @@ def render_markdown():
         sec.append("")
 
     # 3
-    if "floor" in results and "profiling" in results:
+    if "floor" in results:
         fl = results["floor"]
-        p = results["profiling"]["modes"]
+        p = results.get("profiling", {}).get("modes")
         rows = []
         for name, us in INTERVALS:
             tg = fl["variants"]["tgkill " + name]
@@ -950,6 +973,10 @@ def render_markdown():
             cells = [name, fmt_ratio(tgr), fmt_ratio(F(tm["wall_ratio"])), perf_cell]
             above = []
             for mode in ("not dumpable", "dumpable"):
+                if p is None:
+                    cells.append("n/a (section 2 failed)")
+                    above.append("n/a")
+                    continue
                 mr = F(p[mode][name]["wall_ratio"])
                 cells.append(fmt_ratio(mr))
                 if mr.noisy or tgr.noisy:
@@ -959,7 +986,8 @@ def render_markdown():
             cells.append(" / ".join(above))
             cells.append("%s / %s" % (
                 fmt_abs(F(tg["us_per_signal"]), "%.1f", "µs"),
-                fmt_abs(F(p["not dumpable"][name]["us_per_signal"]), "%.1f", "µs")))
+                fmt_abs(F(p["not dumpable"][name]["us_per_signal"]), "%.1f", "µs")
+                if p else "n/a"))
             rows.append(cells)
         sec.append("### 3. The floor: what any sampler pays")
         sec.append("")
@@ -1272,20 +1300,23 @@ def main():
         try:
             fn()
         except Exception:  # noqa: BLE001 - recorded, the other sections still run
-            results["errors"][key] = traceback.format_exc()
-            log("section %s FAILED:\n%s" % (key, results["errors"][key]))
+            log("section %s FAILED:\n%s" % (key, traceback.format_exc()))
+            results["errors"][key] = scrub(traceback.format_exc())
         log("section %s took %.0f s" % (key, time.monotonic() - t0))
     results["machine"]["loadavg_end"] = os.getloadavg()
     results["duration_s"] = time.monotonic() - started
     results["crashes"] = crashes
-    with open(os.path.join(OUT, "bench.json"), "w") as f:
+    # A partial run (BENCH_ONLY) keeps its numbers apart from the full run's,
+    # which README.md refers to.
+    stem = "bench-partial" if ONLY else "bench"
+    with open(os.path.join(OUT, stem + ".json"), "w") as f:
         json.dump(results, f, indent=1)
     section = render_markdown()
-    with open(os.path.join(OUT, "bench.md"), "w") as f:
+    with open(os.path.join(OUT, stem + ".md"), "w") as f:
         f.write(section)
     print(section)
     if ONLY:
-        log("BENCH_ONLY set: README.md left alone; build/out/bench.json written")
+        log("BENCH_ONLY set: README.md left alone; build/out/bench-partial.json written")
     else:
         write_readme(section)
         log("README.md updated between %s and %s" % (MARK_START, MARK_END))

@@ -90,7 +90,8 @@ static void summarize(const char *name, uint64_t *v, long n, int comma)
            (unsigned long long)v[p99], n, comma ? "," : "");
 }
 
-/* ---- the handlers (capture mode) ------------------------------------------ */
+/* ---- the handlers (capture mode) ------------------------------------------
+ */
 
 enum { HANDLER_EMPTY = 0, HANDLER_UNWIND = 1 };
 static volatile int handler_kind;
@@ -121,7 +122,8 @@ static void on_bench_signal(int signo, siginfo_t *si, void *uc)
     errno = saved_errno;
 }
 
-/* ---- work ----------------------------------------------------------------- */
+/* ---- work -----------------------------------------------------------------
+ */
 
 /* The loop of spin_fixed() in mod_rpwork.c, unchanged. */
 static __attribute__((noinline, noclone)) unsigned long spin_fixed(long n)
@@ -156,7 +158,8 @@ static __attribute__((noinline, noclone)) int recurse(int n, bottom_fn fn)
     return frame;
 }
 
-/* ---- capture mode ---------------------------------------------------------- */
+/* ---- capture mode ----------------------------------------------------------
+ */
 
 static int captured_depth;
 static uint64_t *trip_empty, *trip_unwind;
@@ -199,7 +202,8 @@ static void *capture_main(void *arg)
     return NULL;
 }
 
-/* ---- sampler mode ---------------------------------------------------------- */
+/* ---- sampler mode ----------------------------------------------------------
+ */
 
 enum { RUN_PLAIN = 0, RUN_FLOOR = 1, RUN_SAMPLER = 2 };
 static const char *const run_names[] = {"plain", "floor", "sampler"};
@@ -215,7 +219,8 @@ static run_t *runs[3];
 static volatile int floor_stop;
 static pid_t worker_tid;
 static unsigned long floor_delivered;
-static unsigned long depth_seen[RP_MAX_DEPTH + 1]; /* recorded stacks by depth */
+static unsigned long
+    depth_seen[RP_MAX_DEPTH + 1]; /* recorded stacks by depth */
 
 static void on_floor_signal(int signo, siginfo_t *si, void *uc)
 {
@@ -268,8 +273,8 @@ static void sampler_bottom(void)
                 floor_stop = 0;
                 pthread_create(&sender, NULL, floor_sender, NULL);
             } else if (kind == RUN_SAMPLER) {
-                if (rp_sampler_start(s, RP_CLOCK_WALL, interval_us,
-                                     &session) != APR_SUCCESS) {
+                if (rp_sampler_start(s, RP_CLOCK_WALL, interval_us, &session) !=
+                    APR_SUCCESS) {
                     fprintf(stderr, "rp_sampler_start failed\n");
                     exit(1);
                 }
@@ -313,7 +318,8 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
-/* ---- main ------------------------------------------------------------------ */
+/* ---- main ------------------------------------------------------------------
+ */
 
 static void install(int signo, void (*fn)(int, siginfo_t *, void *))
 {

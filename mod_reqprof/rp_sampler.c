@@ -77,6 +77,7 @@ struct rp_sampler {
     uint64_t mailbox_t_ns;
     uint16_t mailbox_depth;
     uint16_t mailbox_truncated;
+    uint16_t mailbox_interrupted; /* the signal broke a system call */
     uint32_t mailbox_tag;
     uintptr_t mailbox_ips[RP_MAX_DEPTH];
 
@@ -173,6 +174,11 @@ static void capture_into_mailbox(rp_sampler_t *s, const ucontext_t *uc)
     }
     s->mailbox_depth = (uint16_t)depth;
     s->mailbox_truncated = truncated;
+    /* A system call the signal broke returns -EINTR (restartable ones are
+     * rewound and retried instead, invisibly). Counted, so a report says how
+     * many waits sampling interrupted. */
+    s->mailbox_interrupted =
+        uc->uc_mcontext.gregs[REG_RAX] == -EINTR ? 1 : 0;
     s->mailbox_tag = __atomic_load_n(&s->tag, __ATOMIC_RELAXED);
 }
 
@@ -237,6 +243,7 @@ static void collect_mailbox(rp_sampler_t *s)
     }
     append_sample(s, s->mailbox_ips, s->mailbox_depth, s->mailbox_weight,
                   flags, -1, s->mailbox_tag, s->mailbox_t_ns);
+    s->stats.interrupted_waits += s->mailbox_interrupted;
     if (s->mailbox_flags & MAILBOX_EPISODE) {
         wait_stack_t *w = &s->wait;
         w->valid = 1;
@@ -270,8 +277,10 @@ static void request_stack(rp_sampler_t *s, uint32_t weight, uint32_t flags,
 {
     if (__atomic_load_n(&s->mailbox_state, __ATOMIC_ACQUIRE) ==
         MAILBOX_REQUESTED) {
+        /* tick() counted the intervals the sampler itself missed; this
+         * tick's own interval joins the earlier sample too. */
         s->mailbox_weight += weight;
-        s->stats.late_intervals += weight;
+        s->stats.late_intervals += 1;
         return;
     }
     s->mailbox_weight = weight;

@@ -58,6 +58,7 @@ typedef struct rp_sampler_stats {
     unsigned remote_unwinds; /* stacks unwound without a signal */
     unsigned stale_unwinds;  /* discarded: the thread moved meanwhile */
     unsigned late_intervals; /* ticks the thread or the sampler missed */
+    unsigned interrupted_waits; /* system calls a signal broke (EINTR) */
     uint64_t sampler_cpu_ns; /* sampler thread CPU time, all sessions */
     int capped;              /* sampling stopped at a limit */
 } rp_sampler_stats_t;

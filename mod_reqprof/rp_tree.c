@@ -1,30 +1,39 @@
 #include "rp_tree.h"
 
+#include <apr_hash.h>
+#include <apr_strings.h>
 #include <string.h>
+
+typedef struct child_key {
+    const rp_node_t *parent;
+    const rp_func_t *func;
+} child_key_t;
 
 rp_tree_t *rp_tree_create(apr_pool_t *pool)
 {
     rp_tree_t *tree = apr_pcalloc(pool, sizeof(*tree));
     tree->pool = pool;
+    tree->children = apr_hash_make(pool);
     return tree;
 }
 
 static rp_node_t *child_for(rp_tree_t *tree, rp_node_t *parent,
                             const rp_func_t *func)
 {
-    /* Fan-out is small in real call trees; a list keeps nodes compact. */
-    rp_node_t **link = &parent->first_child;
-    for (rp_node_t *child = *link; child != NULL; child = child->next_sibling) {
-        if (child->func == func) {
-            return child;
-        }
-        link = &child->next_sibling;
+    child_key_t key = {parent, func};
+    rp_node_t *child = apr_hash_get(tree->children, &key, sizeof(key));
+    if (child != NULL) {
+        return child;
     }
-    rp_node_t *child = apr_pcalloc(tree->pool, sizeof(*child));
+    child = apr_pcalloc(tree->pool, sizeof(*child));
     child->func = func;
     child->parent = parent;
     child->depth = parent->depth + 1;
-    *link = child;
+    /* Prepended: the order of siblings is set by rp_tree_sort. */
+    child->next_sibling = parent->first_child;
+    parent->first_child = child;
+    child_key_t *stored = apr_pmemdup(tree->pool, &key, sizeof(key));
+    apr_hash_set(tree->children, stored, sizeof(key), child);
     tree->node_count++;
     if (child->depth > tree->max_depth) {
         tree->max_depth = child->depth;

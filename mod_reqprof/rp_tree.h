@@ -23,6 +23,8 @@ struct rp_node {
 
 typedef struct rp_tree {
     apr_pool_t *pool;
+    struct apr_hash_t *children; /* (parent, func) -> child: O(1) lookups
+                                    whatever the fan-out */
     rp_node_t root;
     unsigned node_count;
     unsigned max_depth;

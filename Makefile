@@ -3,8 +3,11 @@
 #   make test     unit tests (plain and under valgrind) and integration tests
 #   make install  install into the system httpd (apxs -i) and Debian's mods-available
 #   make bench    overhead, accuracy and report-cost figures into README.md
+#   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (make test: 8 s)
+#   make soak     the long soak: SOAK_REQUESTS (10000) mixed requests per MPM
 
 APXS      ?= apxs
+PYTHON    ?= python3
 OUT       := build/out
 APR_CFLAGS := $(shell apr-1-config --cppflags --includes 2>/dev/null) \
               $(shell apu-1-config --includes 2>/dev/null)
@@ -17,15 +20,21 @@ APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
 CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_trigger.c \
              rp_sampler.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
-             rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c rp_pprof.c)
-CORE_OBJ  := $(CORE_SRC:mod_reqprof/%.c=$(OUT)/%.o)
+             rp_html_data.c rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c \
+             rp_pprof.c)
+# Log mode and saved profiles: logfmt records, the profile store, the index.
+CORE_SRC  += $(addprefix mod_reqprof/,rp_logfmt.c rp_record.c rp_store.c rp_index.c)
+# The report's script and stylesheet, compiled in as C strings.
+ASSETS    := mod_reqprof/rp_html_app.js mod_reqprof/rp_html_app.css
+ASSETS_C  := $(OUT)/rp_html_assets.c
+CORE_OBJ  := $(CORE_SRC:mod_reqprof/%.c=$(OUT)/%.o) $(OUT)/rp_html_assets.o
 MODULE    := $(OUT)/mod_reqprof.so
 WORKLOAD  := $(OUT)/mod_rpwork.so
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(OUT)/unit_tests
 
 .PHONY: all deps module test unit unit-valgrind integration demo install \
-        format lint clean bench
+        format lint clean bench fuzz fuzz-build soak
 
 all: $(MODULE) $(WORKLOAD)
 
@@ -38,8 +47,16 @@ $(OUT):
 $(OUT)/%.o: mod_reqprof/%.c mod_reqprof/*.h | $(OUT)
 	$(CC) $(CFLAGS) $(APR_CFLAGS) $(HTTPD_INC) -c $< -o $@
 
+$(ASSETS_C): build/embed_assets.py $(ASSETS) | $(OUT)
+	$(PYTHON) build/embed_assets.py $@ rp_html_app_js=mod_reqprof/rp_html_app.js \
+	  rp_html_app_css=mod_reqprof/rp_html_app.css
+
+$(OUT)/rp_html_assets.o: $(ASSETS_C) mod_reqprof/rp_html_assets.h
+	$(CC) $(CFLAGS) $(APR_CFLAGS) -Imod_reqprof -c $< -o $@
+
 GLUE_OBJ  := $(OUT)/mod_reqprof.o $(OUT)/mod_reqprof_config.o \
              $(OUT)/mod_reqprof_output.o
+GLUE_OBJ  += $(OUT)/mod_reqprof_log.o $(OUT)/mod_reqprof_index.o
 
 $(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
 	$(CC) -shared -o $@ $^ $(CORE_LIBS)
@@ -65,6 +82,7 @@ integration: all
 
 test: deps
 	$(MAKE) all unit unit-valgrind integration
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 demo: deps
 	$(MAKE) all
@@ -92,3 +110,60 @@ lint:
 
 clean:
 	rm -rf $(OUT)
+
+# ---- fuzzing -------------------------------------------------------------------
+# libFuzzer targets (tests/fuzz/) for every parser of request-derived or
+# configuration input and for the renderers, linked against the core sources
+# compiled with AddressSanitizer and UndefinedBehaviorSanitizer (clang).
+# `make fuzz` runs each for FUZZ_SECONDS from the seeds in tests/fuzz/corpus/;
+# what it learns stays in build/out/fuzz/corpus-*, crashes in build/out/fuzz/.
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 20
+TEST_FUZZ_SECONDS ?= 8
+FUZZ_TARGETS  := trigger duration proc buf render
+FUZZ_OUT      := $(OUT)/fuzz
+FUZZ_SAN      := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+                 -fno-sanitize-recover=all
+FUZZ_CORE_OBJ := $(CORE_SRC:mod_reqprof/%.c=$(FUZZ_OUT)/obj/%.o)
+# Objects of CORE_OBJ not built from CORE_SRC (generated data) link as they are.
+FUZZ_GEN_OBJ  := $(filter-out $(CORE_SRC:mod_reqprof/%.c=$(OUT)/%.o),$(CORE_OBJ))
+FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
+
+$(FUZZ_OUT)/obj:
+	mkdir -p $@
+
+$(FUZZ_OUT)/obj/%.o: mod_reqprof/%.c mod_reqprof/*.h | $(FUZZ_OUT)/obj
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -std=gnu11 $(APR_CFLAGS) \
+	  $(HTTPD_INC) -Imod_reqprof -c $< -o $@
+
+$(FUZZ_OUT)/libcore.a: $(FUZZ_CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_OUT)/libcore.a \
+                    $(FUZZ_GEN_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -std=gnu11 -Wall -Wextra $(APR_CFLAGS) \
+	  -Imod_reqprof -o $@ $< $(FUZZ_OUT)/libcore.a $(FUZZ_GEN_OBJ) $(APR_LIBS) \
+	  $(CORE_LIBS) -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_OUT)/corpus-$$t; \
+	  log=$(FUZZ_OUT)/fuzz_$$t.log; \
+	  if ! $(FUZZ_OUT)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	       -rss_limit_mb=2048 -print_final_stats=1 \
+	       -artifact_prefix=$(FUZZ_OUT)/crash-$$t- \
+	       $(FUZZ_OUT)/corpus-$$t tests/fuzz/corpus/$$t >$$log 2>&1; then \
+	    tail -n 60 $$log; echo "fuzz_$$t FAILED (input saved as $(FUZZ_OUT)/crash-$$t-*)"; \
+	    exit 1; \
+	  fi; \
+	  echo "fuzz_$$t: $$(grep -o 'number_of_executed_units: *[0-9]*' $$log | grep -o '[0-9]*$$') runs in $(FUZZ_SECONDS) s, no failure"; \
+	done
+
+# The soak in its long form (make test runs it with 1500 requests per MPM).
+soak: deps
+	$(MAKE) all
+	SOAK_REQUESTS=$(SOAK_REQUESTS) /usr/bin/python3 -m pytest -q -s tests/integration/test_soak.py
+SOAK_REQUESTS ?= 10000

@@ -5,8 +5,9 @@
  *
  * Linked against mod_reqprof's core (build/out/rp_*.o). Builds a tree of
  * SAMPLES synthetic samples, each 50 frames deep, with rp_tree_add and
- * rp_tree_sort, then renders it with rp_html_render, RUNS times, each in a
- * fresh pool. KIND:
+ * rp_tree_sort, keeping the sample records (time, phase, leaf) the report
+ * embeds for its views, then renders it with rp_html_render, RUNS times,
+ * each in a fresh pool. KIND:
  *   realistic      200 distinct stacks (4 x 5 x 10 branches at depths 10,
  *                  20 and 35 below a shared server loop), some far more
  *                  frequent than others;
@@ -58,11 +59,14 @@ static void make_funcs(apr_pool_t *pool, size_t n)
     funcs = apr_pcalloc(pool, n * sizeof(*funcs));
     nfuncs = n;
     for (size_t i = 0; i < n; i++) {
-        funcs[i].name = apr_psprintf(pool, "%s_%zu", stems[i % 8], i);
+        funcs[i].name =
+            apr_psprintf(pool, "%s_%" APR_SIZE_T_FMT, stems[i % 8], i);
         funcs[i].object = i % 3 ? "mod_synthetic.so" : "libsynthetic.so.1";
         funcs[i].file =
-            i % 4 ? apr_psprintf(pool, "src/synthetic/unit_%zu.c", i % 97)
-                  : NULL;
+            i % 4
+                ? apr_psprintf(pool, "src/synthetic/unit_%" APR_SIZE_T_FMT ".c",
+                               i % 97)
+                : NULL;
         funcs[i].line = (int)(i % 2000) + 1;
         funcs[i].resolved = 1;
     }
@@ -109,9 +113,16 @@ static size_t funcs_needed(enum kind kind, unsigned samples)
     }
 }
 
-static void build(rp_tree_t *tree, enum kind kind, unsigned samples)
+/* Builds p->tree and, as rp_profile_build_tree does, p->samples: one per
+ * millisecond, the first tenth in access_checker, the rest in the
+ * handler, every fifth waiting. */
+static void build(rp_profile_t *p, apr_pool_t *pool, enum kind kind,
+                  unsigned samples)
 {
     const rp_func_t *frames[DEPTH];
+    rp_tree_t *tree = p->tree;
+    p->samples = apr_pcalloc(pool, sizeof(*p->samples) * samples);
+    p->sample_count = samples;
     lcg_state = 88172645463325252ull;
     for (unsigned i = 0; i < samples; i++) {
         int waiting = i % 5 == 0;
@@ -137,7 +148,14 @@ static void build(rp_tree_t *tree, enum kind kind, unsigned samples)
             }
             break;
         }
-        rp_tree_add(tree, frames, DEPTH, 1, waiting);
+        rp_profile_sample_t *out = &p->samples[i];
+        out->leaf = rp_tree_add(tree, frames, DEPTH, 1, waiting);
+        out->t_ns = (uint64_t)(i + 1) * 1000000u;
+        out->weight = 1;
+        out->waiting = (uint16_t)waiting;
+        out->phase =
+            i < samples / 10 ? RP_PHASE_ACCESS_CHECKER : RP_PHASE_HANDLER;
+        out->syscall = -1;
     }
     rp_tree_sort(tree);
 }
@@ -197,10 +215,15 @@ int main(int argc, char **argv)
         p.stats.cpu_ns = p.stats.wall_ns - p.stats.wait_weight * 1000000u;
         p.stats.interval_us = 1000;
         p.stats.signals = samples;
+        rp_profile_clear_phases(&p);
+        p.phases[RP_PHASE_ACCESS_CHECKER].first_us = 0;
+        p.phases[RP_PHASE_ACCESS_CHECKER].total_us = samples / 10 * 1000;
+        p.phases[RP_PHASE_HANDLER].first_us = samples / 10 * 1000;
+        p.phases[RP_PHASE_HANDLER].total_us = (samples - samples / 10) * 1000;
 
         uint64_t t0 = now_ns();
         p.tree = rp_tree_create(pool);
-        build(p.tree, kind, samples);
+        build(&p, pool, kind, samples);
         uint64_t t1 = now_ns();
         apr_size_t len = 0;
         const char *html = rp_html_render(&p, pool, &len);

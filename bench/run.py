@@ -173,7 +173,8 @@ def get(port, path, timeout=60):
 
 
 SAMPLING_RE = re.compile(
-    r"(\d+) signals \((\d+) to a waiting thread\), (\d+) stacks unwound without "
+    r"(\d+) signals \((\d+) caught a thread entering a wait, which was restarted\), "
+    r"(\d+) stacks unwound without "
     r"a signal, (\d+) late intervals; sampler thread CPU ([\d.]+) ms")
 
 
@@ -1225,7 +1226,7 @@ def render_markdown():
         for mode, per in wt["modes"].items():
             for name, e in per.items():
                 it = F(e["interrupted"])
-                limit = 0 if mode == "dumpable" else 1
+                limit = 0  # blocked threads are never signalled
                 v = verdict_abs(it.max, lambda x, lim=limit: x <= lim)
                 rows.append([mode, name, fmt_abs(it, "%.0f"), "%d" % it.max,
                              fmt_abs(F(e["wait_signals"]), "%.0f"),

@@ -30,6 +30,8 @@ const rp_object_module_t *rp_process_modules;
 int rp_process_module_count;
 /* Profiles running in this process, against ReqProfileMaxConcurrent. */
 static unsigned concurrent_profiles;
+/* Requests counted against ReqProfileSampleRate in this process. */
+static unsigned log_counter;
 
 /* ---- who may profile ---------------------------------------------------- */
 
@@ -68,13 +70,24 @@ static int client_allowed(request_rec *r, const rp_dir_conf_t *conf)
     return rc;
 }
 
+/* The query string the client sent: mod_rewrite may have replaced r->args
+ * since, and the client's trigger must still count. */
+static const char *client_query(const request_rec *r)
+{
+    const request_rec *initial = r;
+    while (initial->prev != NULL) {
+        initial = initial->prev;
+    }
+    return initial->parsed_uri.query ? initial->parsed_uri.query : r->args;
+}
+
 /* The format asked for, if this context profiles and the client may ask. */
 static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
 {
     if (conf->enabled != 1 || rp_process_symbols == NULL) {
         return RP_FORMAT_NONE;
     }
-    rp_format_e format = rp_trigger_find(r->args, rp_conf_param(conf));
+    rp_format_e format = rp_trigger_find(client_query(r), rp_conf_param(conf));
     if (format == RP_FORMAT_NONE) {
         return RP_FORMAT_NONE;
     }
@@ -86,7 +99,7 @@ static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
     return format;
 }
 
-/* ---- request state -------------------------------------------------------- */
+/* ---- request state ------------------------------------------------------- */
 
 rp_request_t *rp_request_find(const request_rec *r)
 {
@@ -143,7 +156,7 @@ static void enter_phase(request_rec *r, rp_phase_e phase)
     rp_sampler_set_tag(state->sampler, phase);
 }
 
-/* ---- sampling ------------------------------------------------------------- */
+/* ---- sampling ------------------------------------------------------------ */
 
 /* The profiled response is always the full one: no 304 or 206 from the
  * client's validators or ranges. */
@@ -165,15 +178,19 @@ static void release_slot(rp_request_t *state)
     }
 }
 
-/* Takes one of the process's profile slots, or says why not. */
-static int take_slot(request_rec *r)
+/* Takes one of the process's profile slots, or says why not: a triggered
+ * request in a header, a logged one (whose response must not change) only
+ * in the debug log. */
+static int take_slot(request_rec *r, int log_mode)
 {
     unsigned max = (unsigned)rp_conf_max_concurrent(r->server);
     if (__atomic_add_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED) > max) {
         __atomic_sub_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED);
-        apr_table_setn(r->err_headers_out, "X-ReqProfile",
-                       "not profiled: ReqProfileMaxConcurrent reached");
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+        if (!log_mode) {
+            apr_table_setn(r->err_headers_out, "X-ReqProfile",
+                           "not profiled: ReqProfileMaxConcurrent reached");
+        }
+        ap_log_rerror(APLOG_MARK, log_mode ? APLOG_DEBUG : APLOG_INFO, 0, r,
                       RP_LOG_TAG "not profiled: %u profiles already running "
                                  "in this process (ReqProfileMaxConcurrent)",
                       max);
@@ -203,17 +220,19 @@ static apr_status_t stop_on_request_end(void *data)
     return APR_SUCCESS;
 }
 
+/* log_mode: RP_LOG_OFF for a triggered report; otherwise the response
+ * passes unchanged and a record is logged. */
 static int start_sampling(request_rec *r, rp_request_t *state,
-                          const rp_dir_conf_t *conf)
+                          const rp_dir_conf_t *conf, rp_log_mode_e log_mode)
 {
     rp_sampler_t *sampler = rp_sampler_for_this_thread();
     if (sampler == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+        ap_log_rerror(APLOG_MARK, log_mode ? APLOG_DEBUG : APLOG_WARNING, 0, r,
                       RP_LOG_TAG "sampler unavailable in this process, "
                                  "serving the request unprofiled");
         return 0;
     }
-    if (!state->counted && !take_slot(r)) {
+    if (!state->counted && !take_slot(r, log_mode != RP_LOG_OFF)) {
         return 0;
     }
     state->counted = 1;
@@ -237,6 +256,8 @@ static int start_sampling(request_rec *r, rp_request_t *state,
     state->clock = rp_conf_clock(conf);
     state->interval_us = rp_conf_interval(conf);
     state->started = apr_time_now();
+    state->log_mode = log_mode;
+    state->log_slow_us = rp_conf_log_slow(conf);
     rp_sampler_set_tag(sampler, state->phase);
     if (!state->cleanup_registered) {
         apr_pool_cleanup_register(r->pool, state, stop_on_request_end,
@@ -257,33 +278,109 @@ static void cancel_sampling(rp_request_t *state)
     release_slot(state);
 }
 
-/* ---- hooks ---------------------------------------------------------------- */
+/* ---- log mode ------------------------------------------------------------ */
+
+/* Whether conf logs this request (ReqProfileLog), before the sample rate. */
+static int log_wanted(const request_rec *r, const rp_dir_conf_t *conf)
+{
+    if (rp_conf_log_mode(conf) == RP_LOG_OFF || rp_process_symbols == NULL) {
+        return 0;
+    }
+    /* Browsing saved profiles would push them out with profiles of itself. */
+    return r->handler == NULL || strcmp(r->handler, RP_INDEX_HANDLER) != 0;
+}
+
+static void remember_rate(rp_request_t *state, int counted_rate, int chosen)
+{
+    state->rate_counted = 1;
+    state->rate_of_count = counted_rate;
+    state->rate_chosen = chosen;
+}
+
+/* 1 in N (ReqProfileSampleRate) of the requests log mode would profile, by
+ * a per-process count: the first of every N. A request is counted once
+ * (state, when there is one yet, remembers the decision), unless its
+ * directory samples at another rate than the server's decision was made
+ * with. *counted_rate receives the rate of a new count, else 0. */
+static int rate_chosen(rp_request_t *state, const rp_dir_conf_t *conf,
+                       int *counted_rate, int *chosen)
+{
+    unsigned rate = rp_conf_sample_rate(conf);
+    if (state != NULL && state->rate_counted &&
+        (unsigned)state->rate_of_count == rate) {
+        return state->rate_chosen;
+    }
+    *counted_rate = (int)rate;
+    *chosen = rate <= 1 ||
+              __atomic_fetch_add(&log_counter, 1, __ATOMIC_RELAXED) % rate == 0;
+    if (state != NULL) {
+        remember_rate(state, *counted_rate, *chosen);
+    }
+    return *chosen;
+}
+
+/* ---- hooks --------------------------------------------------------------- */
 
 /* First thing after the request line and headers are read: if the server's
- * own configuration profiles this request, start now, so the phases before
- * the handler are sampled too. */
+ * own configuration profiles this request (a trigger, or log mode), start
+ * now, so the phases before the handler are sampled too. */
 static int reqprof_post_read_request(request_rec *r)
 {
     if (r->main == NULL && rp_request_find(r) == NULL) {
         const rp_dir_conf_t *conf = rp_dir_conf(r); /* server level, here */
-        rp_format_e format =
-            conf->enabled == 1 && rp_process_symbols != NULL
-                ? rp_trigger_find(r->args, rp_conf_param(conf))
-                : RP_FORMAT_NONE;
-        /* The default rule can be judged now; an expression may need what
-         * later phases provide (REMOTE_USER): fixups decides. */
-        int early = format != RP_FORMAT_NONE &&
-                    (conf->require_set || client_is_loopback(r));
-        if (early || rp_conf_server_timing(r->server)) {
+        rp_format_e format = conf->enabled == 1 && rp_process_symbols != NULL
+                                 ? rp_trigger_find(r->args, rp_conf_param(conf))
+                                 : RP_FORMAT_NONE;
+        /* Only the default rule can be judged this early. An expression may
+         * need what later phases provide (REMOTE_USER), and a client it will
+         * refuse must not hold a profile slot meanwhile: fixups starts
+         * those. */
+        int early = format != RP_FORMAT_NONE && !conf->require_set &&
+                    client_is_loopback(r);
+        int log = !early && log_wanted(r, conf);
+        int counted_rate = 0, chosen = 0;
+        if (log) {
+            rate_chosen(NULL, conf, &counted_rate, &chosen);
+        }
+        if (early || log || rp_conf_server_timing(r->server)) {
             rp_request_t *state = create_state(r);
-            if (early && start_sampling(r, state, conf)) {
+            if (log) {
+                remember_rate(state, counted_rate, chosen);
+            }
+            if (early && start_sampling(r, state, conf, RP_LOG_OFF)) {
                 state->tentative = 1;
                 state->format = format;
+            } else if (log && chosen &&
+                       start_sampling(r, state, conf, rp_conf_log_mode(conf))) {
+                state->tentative = 1;
             }
         }
     }
     enter_phase(r, RP_PHASE_POST_READ_REQUEST);
     return DECLINED;
+}
+
+static int same_sampling(const rp_request_t *state, const rp_dir_conf_t *conf)
+{
+    return state->clock == rp_conf_clock(conf) &&
+           state->interval_us == rp_conf_interval(conf);
+}
+
+/* A session started early goes on as a report (format) or in log mode. */
+static void confirm_sampling(request_rec *r, rp_request_t *state,
+                             const rp_dir_conf_t *conf, rp_format_e format)
+{
+    state->tentative = 0;
+    state->format = format;
+    if (format != RP_FORMAT_NONE) {
+        state->log_mode = RP_LOG_OFF;
+        strip_conditional_headers(r);
+    } else {
+        state->log_mode = rp_conf_log_mode(conf);
+        state->log_slow_us = rp_conf_log_slow(conf);
+    }
+    rp_sampler_set_limits(state->sampler, rp_conf_max_samples(conf),
+                          rp_conf_max_duration(conf));
 }
 
 /* Runs last among fixups: per-directory configuration is final, access
@@ -298,38 +395,43 @@ static int reqprof_fixups(request_rec *r)
         ap_get_module_config(r->request_config, &reqprof_module) == NULL) {
         ap_set_module_config(r->request_config, &reqprof_module, state);
     }
-    if (state != NULL && (state->finished ||
-                          (state->sampler != NULL && !state->tentative))) {
+    if (state != NULL &&
+        (state->finished || (state->sampler != NULL && !state->tentative))) {
         return DECLINED; /* decided for an earlier part of this request */
     }
     const rp_dir_conf_t *conf = rp_dir_conf(r);
     rp_format_e format = wanted_format(r, conf);
+    int log = format == RP_FORMAT_NONE && log_wanted(r, conf);
+    int counted_rate = 0, chosen = 0;
+    if (log) {
+        log = rate_chosen(state, conf, &counted_rate, &chosen);
+    }
     if (state != NULL && state->tentative) {
-        int same_settings = state->clock == rp_conf_clock(conf) &&
-                            state->interval_us == rp_conf_interval(conf);
-        if (format == RP_FORMAT_NONE || !same_settings) {
-            /* Refused, or this directory samples differently: the early
-             * session ends, and a new one starts below if wanted. */
-            cancel_sampling(state);
-        } else {
-            state->tentative = 0;
-            state->format = format;
-            rp_sampler_set_limits(state->sampler, rp_conf_max_samples(conf),
-                                  rp_conf_max_duration(conf));
-            strip_conditional_headers(r);
+        if ((format != RP_FORMAT_NONE || log) && same_sampling(state, conf)) {
+            confirm_sampling(r, state, conf, format);
             return DECLINED;
         }
+        /* Refused, or this directory samples differently: the early
+         * session ends, and a new one starts below if wanted. */
+        cancel_sampling(state);
     }
-    if (format == RP_FORMAT_NONE) {
+    if (format == RP_FORMAT_NONE && !log) {
         return DECLINED;
     }
     if (state == NULL) {
         state = create_state(r);
+        if (counted_rate > 0) {
+            remember_rate(state, counted_rate, chosen);
+        }
         enter_phase(r, RP_PHASE_FIXUPS);
     }
-    if (start_sampling(r, state, conf)) {
-        state->format = format;
-        strip_conditional_headers(r);
+    if (format != RP_FORMAT_NONE) {
+        if (start_sampling(r, state, conf, RP_LOG_OFF)) {
+            state->format = format;
+            strip_conditional_headers(r);
+        }
+    } else {
+        start_sampling(r, state, conf, rp_conf_log_mode(conf));
     }
     return DECLINED;
 }
@@ -341,8 +443,16 @@ static void reqprof_insert_filter(request_rec *r)
         return;
     }
     if (state->tentative) {
-        /* An error response before fixups: never confirmed, not profiled. */
-        cancel_sampling(state);
+        /* An error response before fixups: never confirmed. A report is not
+         * made (access was not granted); log mode logs it if the context
+         * says so. */
+        const rp_dir_conf_t *conf = rp_dir_conf(r);
+        if (state->log_mode != RP_LOG_OFF && log_wanted(r, conf) &&
+            same_sampling(state, conf)) {
+            confirm_sampling(r, state, conf, RP_FORMAT_NONE);
+        } else {
+            cancel_sampling(state);
+        }
     }
     rp_output_insert(r, state);
 }
@@ -379,7 +489,8 @@ static apr_status_t shutdown_sampler(void *data)
  * named after the module ("proxy_module") in its .so. */
 static void map_module_objects(apr_pool_t *pool)
 {
-    apr_array_header_t *map = apr_array_make(pool, 32, sizeof(rp_object_module_t));
+    apr_array_header_t *map =
+        apr_array_make(pool, 32, sizeof(rp_object_module_t));
     for (module *m = ap_top_module; m != NULL; m = m->next) {
         Dl_info info;
         if (dladdr(m, &info) == 0 || info.dli_fname == NULL ||
@@ -419,10 +530,23 @@ static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
                               apr_pool_cleanup_null);
 }
 
+static int reqprof_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    rp_log_check_dirs(ptemp, s);
+    return OK;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_child_init(reqprof_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_open_logs(rp_log_open_files, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(reqprof_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(rp_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(rp_index_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(reqprof_post_read_request, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
     ap_hook_translate_name(mark_translate_name, NULL, NULL,
@@ -446,15 +570,11 @@ static void register_hooks(apr_pool_t *p)
     rp_output_register();
 }
 
-AP_DECLARE_MODULE(reqprof) = {
-    STANDARD20_MODULE_STUFF,
-    rp_create_dir_conf,
-    rp_merge_dir_conf,
-    rp_create_server_conf,
-    rp_merge_server_conf,
-    rp_directives,
-    register_hooks,
+AP_DECLARE_MODULE(reqprof) = {STANDARD20_MODULE_STUFF, rp_create_dir_conf,
+                              rp_merge_dir_conf,       rp_create_server_conf,
+                              rp_merge_server_conf,    rp_directives,
+                              register_hooks,
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
-    AP_MODULE_FLAG_NONE
+                              AP_MODULE_FLAG_NONE
 #endif
 };

@@ -24,14 +24,18 @@ APLOG_USE_MODULE(reqprof);
 #define LIMIT_MAX_SAMPLES 40000
 #define DEFAULT_MAX_DURATION_US (60 * APR_USEC_PER_SEC)
 #define DEFAULT_MAX_CONCURRENT 4
+/* Saved profiles: one takes 50 KB to 1 MB (its three files). */
+#define DEFAULT_DIR_MAX_COUNT 100
+#define DEFAULT_DIR_MAX_BYTES ((apr_off_t)100 * 1024 * 1024)
+#define LIMIT_SAMPLE_RATE 1000000
 
 /* Frames of these objects fold into their nearest caller in the views by
  * default, as pyinstrument hides library frames: the C library, the loader,
  * APR, httpd's own binary and its MPMs. */
 static const char *const default_collapse[] = {
-    "libc.so*",         "libpthread.so*", "ld-linux*", "[vdso]",
-    "libapr-1.so*",     "libaprutil-1.so*", "apache2", "httpd",
-    "mod_mpm_*.so"};
+    "libc.so*", "libpthread.so*", "ld-linux*",
+    "[vdso]",   "libapr-1.so*",   "libaprutil-1.so*",
+    "apache2",  "httpd",          "mod_mpm_*.so"};
 
 void *rp_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -42,6 +46,8 @@ void *rp_create_dir_conf(apr_pool_t *p, char *dir)
     c->clock = RP_UNSET;
     c->max_samples = RP_UNSET;
     c->max_duration_us = RP_UNSET;
+    c->log_mode = RP_UNSET;
+    c->sample_rate = RP_UNSET;
     return c;
 }
 
@@ -63,6 +69,15 @@ void *rp_merge_dir_conf(apr_pool_t *p, void *base_v, void *add_v)
     c->param = add->param ? add->param : base->param;
     c->require_set = add->require_set || base->require_set;
     c->require = add->require_set ? add->require : base->require;
+    if (add->log_mode != RP_UNSET) {
+        c->log_mode = add->log_mode;
+        c->log_slow_us = add->log_slow_us;
+    } else {
+        c->log_mode = base->log_mode;
+        c->log_slow_us = base->log_slow_us;
+    }
+    c->sample_rate =
+        add->sample_rate != RP_UNSET ? add->sample_rate : base->sample_rate;
     return c;
 }
 
@@ -71,6 +86,7 @@ void *rp_create_server_conf(apr_pool_t *p, server_rec *s)
     (void)s;
     rp_server_conf_t *c = apr_pcalloc(p, sizeof(rp_server_conf_t));
     c->server_timing = RP_UNSET;
+    c->log_level = RP_UNSET;
     return c;
 }
 
@@ -83,6 +99,17 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base_v, void *add_v)
     c->max_concurrent = base->max_concurrent;
     c->server_timing = add->server_timing != RP_UNSET ? add->server_timing
                                                       : base->server_timing;
+    c->log_file = add->log_file ? add->log_file : base->log_file;
+    c->log_level =
+        add->log_level != RP_UNSET ? add->log_level : base->log_level;
+    c->dir = add->dir ? add->dir : base->dir;
+    if (add->dir_max_count > 0) {
+        c->dir_max_count = add->dir_max_count;
+        c->dir_max_bytes = add->dir_max_bytes;
+    } else {
+        c->dir_max_count = base->dir_max_count;
+        c->dir_max_bytes = base->dir_max_bytes;
+    }
     return c;
 }
 
@@ -147,7 +174,10 @@ static const char *set_require(cmd_parms *cmd, void *dconf, const char *arg)
 {
     rp_dir_conf_t *c = dconf;
     const char *err = NULL;
-    c->require = ap_expr_parse_cmd(cmd, arg, 0, &err, NULL);
+    /* DONT_VARY: evaluating the rule must not add its headers to Vary on
+     * every response that carries the trigger (nor name them to clients). */
+    c->require =
+        ap_expr_parse_cmd(cmd, arg, AP_EXPR_FLAG_DONT_VARY, &err, NULL);
     if (err != NULL) {
         return apr_psprintf(cmd->pool, "%s: cannot parse expression '%s': %s",
                             cmd->cmd->name, arg, err);
@@ -212,8 +242,7 @@ static const char *parse_count(cmd_parms *cmd, const char *arg, long min,
     return NULL;
 }
 
-static const char *set_max_samples(cmd_parms *cmd, void *dconf,
-                                   const char *arg)
+static const char *set_max_samples(cmd_parms *cmd, void *dconf, const char *arg)
 {
     long n = 0;
     const char *err = parse_count(cmd, arg, 1, LIMIT_MAX_SAMPLES, &n);
@@ -275,6 +304,163 @@ static const char *add_collapse(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* "On", "Off" or "slow DURATION". */
+static const char *set_log(cmd_parms *cmd, void *dconf, const char *mode,
+                           const char *threshold)
+{
+    rp_dir_conf_t *c = dconf;
+    if (strcasecmp(mode, "slow") == 0) {
+        if (threshold == NULL) {
+            return apr_psprintf(cmd->pool,
+                                "%s: 'slow' needs a duration: ReqProfileLog "
+                                "slow 500ms",
+                                cmd->cmd->name);
+        }
+        apr_interval_time_t us;
+        const char *err = rp_duration_parse(cmd->pool, threshold, 1000,
+                                            3600 * APR_USEC_PER_SEC, &us);
+        if (err != NULL) {
+            return apr_pstrcat(cmd->pool, cmd->cmd->name, " slow: ", err, NULL);
+        }
+        c->log_mode = RP_LOG_SLOW;
+        c->log_slow_us = us;
+        return NULL;
+    }
+    int on = strcasecmp(mode, "on") == 0;
+    if (!on && strcasecmp(mode, "off") != 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a mode: use On, Off or slow "
+                            "DURATION",
+                            cmd->cmd->name, mode);
+    }
+    if (threshold != NULL) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s takes no duration ('%s'): only slow does",
+                            cmd->cmd->name, mode, threshold);
+    }
+    c->log_mode = on ? RP_LOG_ON : RP_LOG_OFF;
+    c->log_slow_us = 0;
+    return NULL;
+}
+
+static const char *set_sample_rate(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    long n = 0;
+    const char *err = parse_count(cmd, arg, 1, LIMIT_SAMPLE_RATE, &n);
+    if (err == NULL) {
+        ((rp_dir_conf_t *)dconf)->sample_rate = (int)n;
+    }
+    return err;
+}
+
+static rp_server_conf_t *server_conf_of(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &reqprof_module);
+}
+
+static const char *set_log_level(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    int level = 0;
+    const char *err = ap_parse_log_level(arg, &level);
+    if (err != NULL || level > APLOG_DEBUG) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a log level: use emerg, alert, "
+                            "crit, error, warn, notice, info or debug",
+                            cmd->cmd->name, arg);
+    }
+    server_conf_of(cmd)->log_level = level;
+    return NULL;
+}
+
+/* A path, relative to ServerRoot unless absolute. */
+static const char *server_path(cmd_parms *cmd, const char *arg,
+                               const char **out)
+{
+    if (*arg == '\0' || *arg == '|') {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a file name (pipes are not "
+                            "supported)",
+                            cmd->cmd->name, arg);
+    }
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    if (path == NULL) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid path",
+                            cmd->cmd->name, arg);
+    }
+    *out = path;
+    return NULL;
+}
+
+static const char *set_log_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    return server_path(cmd, arg, &server_conf_of(cmd)->log_file);
+}
+
+static const char *set_dir(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    return server_path(cmd, arg, &server_conf_of(cmd)->dir);
+}
+
+/* "100", "512K", "50M", "2G": bytes, or KiB, MiB, GiB. */
+static const char *parse_size(cmd_parms *cmd, const char *arg, apr_off_t *out)
+{
+    char *end = NULL;
+    long long n = (*arg >= '0' && *arg <= '9') ? strtoll(arg, &end, 10) : -1;
+    apr_off_t unit = 1;
+    if (end != NULL && *end != '\0' && end[1] == '\0') {
+        switch (*end) {
+        case 'k':
+        case 'K':
+            unit = 1024;
+            end++;
+            break;
+        case 'm':
+        case 'M':
+            unit = 1024 * 1024;
+            end++;
+            break;
+        case 'g':
+        case 'G':
+            unit = 1024 * 1024 * 1024;
+            end++;
+            break;
+        default:
+            break;
+        }
+    }
+    const long long max = 1024LL * 1024 * 1024 * 1024; /* 1 TiB */
+    if (n < 1 || end == NULL || *end != '\0' || n > max / unit ||
+        n * unit < 64 * 1024) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a size from 64K to 1024G: use a "
+                            "number of bytes or one with K, M or G",
+                            cmd->cmd->name, arg);
+    }
+    *out = (apr_off_t)(n * unit);
+    return NULL;
+}
+
+static const char *set_dir_limit(cmd_parms *cmd, void *dconf, const char *count,
+                                 const char *size)
+{
+    (void)dconf;
+    long n = 0;
+    apr_off_t bytes = 0;
+    const char *err = parse_count(cmd, count, 1, 100000, &n);
+    if (err == NULL) {
+        err = parse_size(cmd, size, &bytes);
+    }
+    if (err == NULL) {
+        rp_server_conf_t *sc = server_conf_of(cmd);
+        sc->dir_max_count = (int)n;
+        sc->dir_max_bytes = bytes;
+    }
+    return err;
+}
+
 const command_rec rp_directives[] = {
     AP_INIT_FLAG("ReqProfile", set_enabled, NULL,
                  RSRC_CONF | ACCESS_CONF | OR_OPTIONS,
@@ -306,8 +492,23 @@ const command_rec rp_directives[] = {
                     "Shared objects (globs) whose frames fold into their "
                     "callers by default, or none"),
     AP_INIT_TAKE1("ReqProfileMaxConcurrent", set_max_concurrent, NULL,
-                  RSRC_CONF,
-                  "Profiles at once per child process (default 4)"),
+                  RSRC_CONF, "Profiles at once per child process (default 4)"),
+    AP_INIT_TAKE12("ReqProfileLog", set_log, NULL, RSRC_CONF | ACCESS_CONF,
+                   "On to profile every request and log a record of it "
+                   "with the response unchanged, slow DURATION to keep only "
+                   "slower ones, Off (default)"),
+    AP_INIT_TAKE1("ReqProfileSampleRate", set_sample_rate, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Log mode profiles 1 in N requests (default 1)"),
+    AP_INIT_TAKE1("ReqProfileLogLevel", set_log_level, NULL, RSRC_CONF,
+                  "Error log level of log mode's records (default notice)"),
+    AP_INIT_TAKE1("ReqProfileLogFile", set_log_file, NULL, RSRC_CONF,
+                  "File for log mode's records instead of the error log"),
+    AP_INIT_TAKE1("ReqProfileDir", set_dir, NULL, RSRC_CONF,
+                  "Directory where profiles are saved (default: not saved)"),
+    AP_INIT_TAKE2("ReqProfileDirLimit", set_dir_limit, NULL, RSRC_CONF,
+                  "Saved profiles kept: a count and a total size such as "
+                  "100 100M (the default)"),
     {NULL}};
 
 const rp_dir_conf_t *rp_dir_conf(const request_rec *r)
@@ -372,4 +573,46 @@ const char *const *rp_conf_collapse(const rp_dir_conf_t *conf, int *count)
     }
     *count = conf->collapse->nelts;
     return (const char *const *)conf->collapse->elts;
+}
+
+rp_log_mode_e rp_conf_log_mode(const rp_dir_conf_t *conf)
+{
+    return conf->log_mode != RP_UNSET ? (rp_log_mode_e)conf->log_mode
+                                      : RP_LOG_OFF;
+}
+
+apr_interval_time_t rp_conf_log_slow(const rp_dir_conf_t *conf)
+{
+    return rp_conf_log_mode(conf) == RP_LOG_SLOW ? conf->log_slow_us : 0;
+}
+
+unsigned rp_conf_sample_rate(const rp_dir_conf_t *conf)
+{
+    return conf->sample_rate != RP_UNSET ? (unsigned)conf->sample_rate : 1;
+}
+
+const rp_server_conf_t *rp_server_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &reqprof_module);
+}
+
+int rp_conf_log_level(const server_rec *s)
+{
+    const rp_server_conf_t *sc = rp_server_conf(s);
+    return sc->log_level != RP_UNSET ? sc->log_level : APLOG_NOTICE;
+}
+
+const char *rp_conf_dir(const server_rec *s)
+{
+    return rp_server_conf(s)->dir;
+}
+
+void rp_conf_dir_limits(const server_rec *s, int *max_count,
+                        apr_off_t *max_bytes)
+{
+    const rp_server_conf_t *sc = rp_server_conf(s);
+    *max_count =
+        sc->dir_max_count > 0 ? sc->dir_max_count : DEFAULT_DIR_MAX_COUNT;
+    *max_bytes =
+        sc->dir_max_count > 0 ? sc->dir_max_bytes : DEFAULT_DIR_MAX_BYTES;
 }

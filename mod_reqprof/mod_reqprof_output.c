@@ -2,8 +2,11 @@
  *
  * REQPROF swallows a profiled request's body as it streams and, at end of
  * stream, replaces the response with the report in the format asked for.
- * REQPROF_TIMING adds a Server-Timing header to a response that is not
- * profiled, when ReqProfileServerTiming is on. */
+ * REQPROF_LOG passes a response profiled in log mode through untouched and,
+ * at end of stream, stops sampling and hands the profile to
+ * mod_reqprof_log.c. REQPROF_TIMING adds a Server-Timing header to a
+ * response that is not replaced by a report, when ReqProfileServerTiming is
+ * on. */
 #include "mod_reqprof.h"
 
 #include "http_log.h"
@@ -45,6 +48,7 @@ static const struct rp_output_format {
 };
 
 static ap_filter_rec_t *profile_filter_handle;
+static ap_filter_rec_t *log_filter_handle;
 static ap_filter_rec_t *timing_filter_handle;
 
 static const struct rp_output_format *format_of(rp_format_e format)
@@ -59,8 +63,8 @@ static const struct rp_output_format *format_of(rp_format_e format)
 
 /* ---- the report --------------------------------------------------------- */
 
-static void fill_profile(rp_profile_t *p, request_rec *r,
-                         const rp_request_t *state)
+void rp_output_fill_profile(rp_profile_t *p, request_rec *r,
+                            const rp_request_t *state)
 {
     /* What the client asked for, even if an internal redirect or an
      * ErrorDocument produced the response. */
@@ -105,18 +109,31 @@ static void set_report_headers(request_rec *r,
                                const struct rp_output_format *fmt,
                                apr_size_t length)
 {
-    static const char *const dropped[] = {
-        "Content-Length",   "ETag",          "Last-Modified",
-        "Content-MD5",      "Content-Encoding", "Content-Range",
-        "Content-Location", "Content-Disposition", "Content-Language",
-        "Location",         "Expires",       "Refresh",
-        "Cache-Control",    "Accept-Ranges", "Content-Security-Policy"};
+    static const char *const dropped[] = {"Content-Length",
+                                          "ETag",
+                                          "Last-Modified",
+                                          "Content-MD5",
+                                          "Content-Encoding",
+                                          "Content-Range",
+                                          "Content-Location",
+                                          "Content-Disposition",
+                                          "Content-Language",
+                                          "Location",
+                                          "Expires",
+                                          "Refresh",
+                                          "Cache-Control",
+                                          "Accept-Ranges",
+                                          "Content-Security-Policy",
+                                          "X-ReqProfile"};
     for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
         apr_table_unset(r->headers_out, dropped[i]);
         apr_table_unset(r->err_headers_out, dropped[i]);
     }
     r->status = HTTP_OK;
     r->status_line = NULL;
+    /* Never stored by mod_cache, whatever its configuration says about
+     * Cache-Control: no-store. */
+    r->no_cache = 1;
     r->content_encoding = NULL;
     r->content_languages = NULL;
     ap_set_content_type(r, fmt->content_type);
@@ -130,8 +147,7 @@ static void set_report_headers(request_rec *r,
     }
     if (fmt->format == RP_FORMAT_HTML) {
         apr_table_setn(r->headers_out, "Content-Security-Policy",
-                       "default-src 'none'; style-src 'unsafe-inline'; "
-                       "script-src 'unsafe-inline'");
+                       RP_REPORT_CSP);
     }
 }
 
@@ -142,7 +158,7 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
 
     const struct rp_output_format *fmt = format_of(state->format);
     rp_profile_t profile = {0};
-    fill_profile(&profile, r, state);
+    rp_output_fill_profile(&profile, r, state);
     apr_pool_t *scratch;
     apr_pool_create(&scratch, r->pool);
     apr_pool_tag(scratch, "reqprof_report");
@@ -151,7 +167,15 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
     rp_sampler_discard(state->sampler);
     apr_size_t length;
     const char *body = fmt->render(&profile, r->pool, &length);
-    apr_pool_destroy(scratch);
+    if (rp_conf_dir(r->server) != NULL) {
+        /* Saved once the response is out (log_transaction); the tree lives
+         * until then in scratch, freed with the request. */
+        int html = fmt->format == RP_FORMAT_HTML;
+        rp_log_keep_report(r, state, &profile, html ? body : NULL,
+                           html ? length : 0);
+    } else {
+        apr_pool_destroy(scratch);
+    }
 
     set_report_headers(r, fmt, length);
     apr_bucket_brigade *out = apr_brigade_create(r->pool, f->c->bucket_alloc);
@@ -192,21 +216,65 @@ static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return seen_eos ? send_report(f, state) : APR_SUCCESS;
 }
 
-/* ---- Server-Timing -------------------------------------------------------- */
+/* ---- log mode ------------------------------------------------------------ */
+
+/* Passes everything through; at end of stream, sampling stops and the
+ * profile is built (on this thread, whose sampler holds the samples), once
+ * the brigade has gone on. */
+static apr_status_t log_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    rp_request_t *state = rp_request_find(f->r);
+    if (state == NULL || state->sampler == NULL || state->finished) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+    int seen_eos = 0;
+    for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_EOS(b)) {
+            seen_eos = 1;
+            break;
+        }
+    }
+    if (!seen_eos) {
+        return ap_pass_brigade(f->next, bb);
+    }
+    rp_request_finish(state);
+    state->ended = apr_time_now();
+    request_rec *r = f->r;
+    ap_remove_output_filter(f);
+    apr_status_t rv = ap_pass_brigade(f->next, bb);
+    rp_log_capture(r, state);
+    return rv;
+}
+
+/* ---- Server-Timing ------------------------------------------------------- */
 
 /* "post_read_request;dur=0.012, ..., handler;dur=3.100": the phases so far,
  * the handler's up to its first output (when the headers leave). */
 static const char *server_timing_value(request_rec *r, rp_request_t *state)
 {
-    rp_request_end_phases(state);
+    rp_phase_span_t phases[RP_PHASE_COUNT];
+    if (state->sampler == NULL) {
+        rp_request_end_phases(state);
+        memcpy(phases, state->phases, sizeof(phases));
+    } else {
+        /* Log mode: the profile's phases go on; the header gets a copy
+         * with the running phase closed now. */
+        memcpy(phases, state->phases, sizeof(phases));
+        if (state->phase != RP_PHASE_NONE) {
+            phases[state->phase].total_us +=
+                apr_time_now() - state->phase_since;
+        }
+    }
     const char *value = NULL;
     for (int i = 1; i < RP_PHASE_COUNT; i++) {
-        if (state->phases[i].first_us < 0) {
+        if (phases[i].first_us < 0) {
             continue;
         }
         const char *item =
             apr_psprintf(r->pool, "%s;dur=%.3f", rp_phase_name((unsigned)i),
-                         (double)state->phases[i].total_us / 1000.0);
+                         (double)phases[i].total_us / 1000.0);
         value = value ? apr_pstrcat(r->pool, value, ", ", item, NULL) : item;
     }
     return value;
@@ -215,7 +283,8 @@ static const char *server_timing_value(request_rec *r, rp_request_t *state)
 static apr_status_t timing_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     rp_request_t *state = rp_request_find(f->r);
-    if (state != NULL && state->sampler == NULL) {
+    if (state != NULL &&
+        (state->sampler == NULL || state->log_mode != RP_LOG_OFF)) {
         const char *value = server_timing_value(f->r, state);
         if (value != NULL) {
             apr_table_mergen(f->r->headers_out, "Server-Timing", value);
@@ -225,7 +294,7 @@ static apr_status_t timing_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
-/* ---- registration --------------------------------------------------------- */
+/* ---- registration -------------------------------------------------------- */
 
 static int filter_already_added(const request_rec *r, ap_filter_rec_t *frec)
 {
@@ -237,16 +306,27 @@ static int filter_already_added(const request_rec *r, ap_filter_rec_t *frec)
     return 0;
 }
 
+static void add_once(request_rec *r, ap_filter_rec_t *frec)
+{
+    if (!filter_already_added(r, frec)) {
+        ap_add_output_filter_handle(frec, NULL, r, r->connection);
+    }
+}
+
 void rp_output_insert(request_rec *r, rp_request_t *state)
 {
     if (state == NULL || state->finished) {
         return;
     }
-    ap_filter_rec_t *frec = state->sampler != NULL ? profile_filter_handle
-                            : state->server_timing ? timing_filter_handle
-                                                   : NULL;
-    if (frec != NULL && !filter_already_added(r, frec)) {
-        ap_add_output_filter_handle(frec, NULL, r, r->connection);
+    if (state->sampler != NULL && state->log_mode == RP_LOG_OFF) {
+        add_once(r, profile_filter_handle);
+        return;
+    }
+    if (state->sampler != NULL) {
+        add_once(r, log_filter_handle);
+    }
+    if (state->server_timing) {
+        add_once(r, timing_filter_handle);
     }
 }
 
@@ -256,6 +336,8 @@ void rp_output_register(void)
      * and the original body is never cached under the report's name. */
     profile_filter_handle = ap_register_output_filter(
         "REQPROF", profile_filter, NULL, AP_FTYPE_CONTENT_SET - 1);
+    log_filter_handle = ap_register_output_filter(
+        "REQPROF_LOG", log_filter, NULL, AP_FTYPE_CONTENT_SET - 1);
     timing_filter_handle = ap_register_output_filter(
         "REQPROF_TIMING", timing_filter, NULL, AP_FTYPE_CONTENT_SET - 1);
 }

@@ -1,48 +1,17 @@
 #include "rp_html.h"
 
 #include <apr_strings.h>
+#include <stdlib.h>
 
 #include "rp_buf.h"
+#include "rp_html_assets.h"
+#include "rp_html_data.h"
 
-static const char page_style[] =
-    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d2330;"
-    "background:#fafbfc}"
-    "h1{font-size:1.3em;margin:0 0 .6em}h2{font-size:1.1em;margin:1.4em 0 .5em}"
-    "table.rp-summary{border-collapse:collapse;font-size:13px}"
-    ".rp-summary th{text-align:left;font-weight:600;padding:2px 14px 2px 0;"
-    "color:#555}.rp-summary td{padding:2px "
-    "0;font-family:ui-monospace,monospace;"
-    "word-break:break-all}"
-    ".rp-tree ul{list-style:none;margin:0;padding-left:1.1em;"
-    "border-left:1px dotted #c8ccd4}.rp-tree>ul{padding-left:0;border:0}"
-    ".rp-row{display:flex;gap:.6em;align-items:baseline;white-space:nowrap;"
-    "font:13px ui-monospace,monospace;padding:1px 0;cursor:default}"
-    "summary.rp-row{cursor:pointer;list-style:none}"
-    "summary.rp-row::-webkit-details-marker{display:none}"
-    "summary.rp-row::before{content:'\\25B8';width:.8em;color:#6b7280}"
-    "details[open]>summary.rp-row::before{content:'\\25BE'}"
-    "div.rp-row{padding-left:1.4em}"
-    ".rp-ms{min-width:6.5em;text-align:right;color:#0b5394}"
-    ".rp-pct{min-width:4em;text-align:right}"
-    ".rp-bar{display:inline-block;width:80px;height:8px;background:#e4e7ec}"
-    ".rp-bar>span{display:block;height:100%;background:#e8702a}"
-    ".rp-fn{font-weight:600}.rp-obj,.rp-src{color:#6b7280}"
-    ".rp-self{color:#8a5a00}.rp-wait{color:#5b4bb7}.rp-hot>.rp-row .rp-fn,"
-    ".rp-hot>details>.rp-row .rp-fn{color:#b42318}"
-    ".rp-tools{margin:.4em 0 .8em}.rp-tools button{margin-right:.5em}"
-    ".rp-note{color:#555;font-size:13px}"
-    "table.rp-phases{border-collapse:collapse;font:13px ui-monospace,monospace}"
-    ".rp-phases th,.rp-phases td{padding:1px 12px 1px 0;text-align:right}"
-    ".rp-phases th:first-child,.rp-phases td:first-child{text-align:left}"
-    ".rp-span{width:320px;text-align:left}.rp-span>span{display:block;"
-    "height:8px;background:#4a7bd0}";
-
-/* Expand/collapse all; the tree itself works without script. */
-static const char page_script[] =
-    "document.querySelectorAll('[data-rp-open]').forEach(function(b){"
-    "b.addEventListener('click',function(){var o=b.dataset.rpOpen==='1';"
-    "document.querySelectorAll('.rp-tree details').forEach(function(d){"
-    "d.open=o;});});});";
+/* The page's markup holds at most this many nodes of the call tree, the
+ * heaviest (each shown with its callers); lighter ones are summed up in one
+ * line per parent. The script's views, built from the embedded data, show
+ * every node. */
+#define RP_HTML_TREE_NODES 750
 
 static void summary_row(rp_buf_t *b, const char *key, const char *label,
                         const char *value)
@@ -79,21 +48,13 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p, apr_pool_t *pool)
     summary_row(b, "clock", "Clock",
                 st->clock == RP_CLOCK_CPU ? "cpu (on-CPU time only)"
                                           : "wall (waiting time counts)");
-    summary_row(b, "split", "On CPU / waiting",
-                apr_psprintf(pool, "%.3f ms / %.3f ms",
-                             rp_profile_weight_ms(p, st->weight - st->wait_weight),
-                             rp_profile_weight_ms(p, st->wait_weight)));
     summary_row(
-        b, "sampling", "Sampling",
-        apr_psprintf(pool,
-                     "%s; %u signals (%u to a waiting thread), %u stacks "
-                     "unwound without a signal, %u late intervals; sampler "
-                     "thread CPU %.3f ms",
-                     st->proc_readable
-                         ? "waits read from /proc, never interrupted"
-                         : "process not dumpable: one signal per wait",
-                     st->signals, st->wait_signals, st->remote_unwinds,
-                     st->late_intervals, (double)st->sampler_cpu_ns / 1e6));
+        b, "split", "On CPU / waiting",
+        apr_psprintf(pool, "%.3f ms / %.3f ms",
+                     rp_profile_weight_ms(p, st->weight - st->wait_weight),
+                     rp_profile_weight_ms(p, st->wait_weight)));
+    summary_row(b, "sampling", "Sampling",
+                rp_profile_sampling_summary(p, pool));
     if (st->capped) {
         summary_row(b, "capped", "Truncated",
                     "sampling stopped at its limit (ReqProfileMaxSamples or "
@@ -135,7 +96,8 @@ static void render_phases(rp_buf_t *b, const rp_profile_t *p)
         if (ph->first_us < 0 && weight[i] == 0) {
             continue;
         }
-        double left = ph->first_us < 0 ? 0 : 100.0 * (double)ph->first_us / (double)span;
+        double left =
+            ph->first_us < 0 ? 0 : 100.0 * (double)ph->first_us / (double)span;
         double width = 100.0 * (double)ph->total_us / (double)span;
         rp_buf_printf(b,
                       "<tr data-phase=\"%s\" data-total-us=\"%" APR_TIME_T_FMT
@@ -188,9 +150,21 @@ static void render_row(rp_buf_t *b, const rp_profile_t *p,
     rp_buf_printf(b, "</%s>", tag);
 }
 
-/* hot: the node lies on the heaviest path, which starts open. */
+static void render_pruned(rp_buf_t *b, const rp_profile_t *p, unsigned count,
+                          uint64_t weight)
+{
+    rp_buf_printf(b,
+                  "<li class=\"rp-pruned\"><div class=\"rp-row\">%u "
+                  "lighter callee%s, %.3f ms in all, not listed here (the "
+                  "script's views show every frame)</div></li>\n",
+                  count, count == 1 ? "" : "s",
+                  rp_profile_weight_ms(p, weight));
+}
+
+/* hot: the node lies on the heaviest path, which starts open. Children
+ * lighter than min_weight are summed up in one line instead. */
 static void render_node(rp_buf_t *b, const rp_profile_t *p,
-                        const rp_node_t *node, int hot)
+                        const rp_node_t *node, int hot, uint64_t min_weight)
 {
     const rp_func_t *f = node->func;
     rp_buf_printf(b, "<li class=\"rp-node%s\" data-func=\"",
@@ -215,21 +189,70 @@ static void render_node(rp_buf_t *b, const rp_profile_t *p,
     rp_buf_puts(b, hot ? "<details open>" : "<details>");
     render_row(b, p, node, "summary");
     rp_buf_puts(b, "<ul>\n");
+    unsigned pruned = 0;
+    uint64_t pruned_weight = 0;
     for (const rp_node_t *c = node->first_child; c; c = c->next_sibling) {
-        render_node(b, p, c, hot && c == node->first_child);
+        if (c->total < min_weight) {
+            pruned++;
+            pruned_weight += c->total;
+            continue;
+        }
+        render_node(b, p, c, hot && c == node->first_child, min_weight);
+    }
+    if (pruned > 0) {
+        render_pruned(b, p, pruned, pruned_weight);
     }
     rp_buf_puts(b, "</ul></details></li>\n");
 }
 
+static void collect_totals(const rp_node_t *node, uint64_t *out, unsigned *n)
+{
+    for (const rp_node_t *c = node->first_child; c; c = c->next_sibling) {
+        out[(*n)++] = c->total;
+        collect_totals(c, out, n);
+    }
+}
+
+static int heavier_total_first(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+    return x > y ? -1 : x < y;
+}
+
+/* The least total a node needs to be in the markup: 0 for a tree of at
+ * most RP_HTML_TREE_NODES nodes; else one more than the total of the first
+ * node left out, heaviest first, so at most that many are shown (a node is
+ * never heavier than its caller, so every shown node's callers are shown
+ * too). */
+static uint64_t shown_min_weight(const rp_tree_t *tree)
+{
+    if (tree->node_count <= RP_HTML_TREE_NODES) {
+        return 0;
+    }
+    uint64_t *totals = malloc(sizeof(*totals) * tree->node_count);
+    if (totals == NULL) {
+        return tree->root.total; /* only the top level */
+    }
+    unsigned n = 0;
+    collect_totals(&tree->root, totals, &n);
+    qsort(totals, n, sizeof(*totals), heavier_total_first);
+    uint64_t min = n > RP_HTML_TREE_NODES ? totals[RP_HTML_TREE_NODES] + 1 : 0;
+    free(totals);
+    return min;
+}
+
 static void render_tree(rp_buf_t *b, const rp_profile_t *p)
 {
-    rp_buf_puts(b, "<h2>Call tree</h2>\n");
+    rp_buf_puts(b, "<section class=\"rp-view\" id=\"rp-view-tree\" "
+                   "data-rp-view=\"tree\"><h2>Call tree</h2>\n");
     if (p->tree->root.total == 0) {
-        rp_buf_puts(b,
-                    "<p class=\"rp-note\" id=\"rp-empty\">No samples were "
-                    "taken: the request finished within one interval.</p>\n");
+        rp_buf_puts(b, "<p class=\"rp-note\" id=\"rp-empty\">No samples were "
+                       "taken: the request finished within one interval.</p>"
+                       "</section>\n");
         return;
     }
+    uint64_t min_weight = shown_min_weight(p->tree);
     rp_buf_puts(
         b, "<div class=\"rp-tools\"><button type=\"button\" "
            "data-rp-open=\"1\">Expand all</button><button type=\"button\" "
@@ -237,30 +260,108 @@ static void render_tree(rp_buf_t *b, const rp_profile_t *p)
            "Time is inclusive; self is time in the function itself. The "
            "heaviest path is open.</span></div>\n"
            "<div class=\"rp-tree\"><ul>\n");
+    unsigned pruned = 0;
+    uint64_t pruned_weight = 0;
     for (const rp_node_t *c = p->tree->root.first_child; c;
          c = c->next_sibling) {
-        render_node(b, p, c, c == p->tree->root.first_child);
+        if (c->total < min_weight) {
+            pruned++;
+            pruned_weight += c->total;
+            continue;
+        }
+        render_node(b, p, c, c == p->tree->root.first_child, min_weight);
     }
-    rp_buf_puts(b, "</ul></div>\n");
+    if (pruned > 0) {
+        render_pruned(b, p, pruned, pruned_weight);
+    }
+    rp_buf_puts(b, "</ul></div></section>\n");
+}
+
+/* The script's controls and the containers of its views; hidden until the
+ * script shows them, so without script the page is the call tree alone. */
+static void render_app_controls(rp_buf_t *b)
+{
+    rp_buf_puts(
+        b, "<div class=\"rp-app\" id=\"rp-app\" hidden>"
+           "<div class=\"rp-tabs\" role=\"tablist\">"
+           "<button type=\"button\" role=\"tab\" data-rp-tab=\"tree\" "
+           "aria-selected=\"true\">Call tree</button>"
+           "<button type=\"button\" role=\"tab\" data-rp-tab=\"flame\" "
+           "aria-selected=\"false\">Flame graph</button>"
+           "<button type=\"button\" role=\"tab\" data-rp-tab=\"timeline\" "
+           "aria-selected=\"false\">Timeline</button>"
+           "<button type=\"button\" role=\"tab\" data-rp-tab=\"modules\" "
+           "aria-selected=\"false\">Modules</button></div>\n"
+           "<div class=\"rp-toolbar\">"
+           "<input type=\"search\" id=\"rp-search\" placeholder=\"Search "
+           "functions and objects\" autocomplete=\"off\" spellcheck=\"false\" "
+           "aria-label=\"Search functions and objects\">"
+           "<span class=\"rp-count\" id=\"rp-search-count\"></span>"
+           "<label>Phase <select id=\"rp-phase-filter\"><option value=\"\">all "
+           "phases</option></select></label>"
+           "<label title=\"Frames of the objects listed fold into their "
+           "callers unless this is on\"><input type=\"checkbox\" "
+           "id=\"rp-show-all\"> Show all frames</label>"
+           "<span class=\"rp-note\" "
+           "id=\"rp-collapse-note\"></span></div></div>\n");
+}
+
+static void render_views(rp_buf_t *b)
+{
+    rp_buf_puts(
+        b,
+        "<section class=\"rp-view\" id=\"rp-view-flame\" "
+        "data-rp-view=\"flame\" hidden><h2>Flame graph</h2>"
+        "<div class=\"rp-tools\"><button type=\"button\" "
+        "id=\"rp-flame-reset\">Reset zoom</button><span class=\"rp-note\">"
+        "Callers above callees; width is time. Click to zoom. Strip under a "
+        "frame: on CPU (orange) vs waiting (purple).</span></div><div "
+        "class=\"rp-flame\" id=\"rp-flame\">"
+        "</div></section>\n"
+        "<section class=\"rp-view\" id=\"rp-view-timeline\" "
+        "data-rp-view=\"timeline\" hidden><h2>Timeline</h2>"
+        "<div class=\"rp-timeline\" id=\"rp-timeline\"></div></section>\n"
+        "<section class=\"rp-view\" id=\"rp-view-modules\" "
+        "data-rp-view=\"modules\" hidden><h2>Time per module</h2>"
+        "<div class=\"rp-modules\" id=\"rp-modules\"></div></section>\n"
+        "<div class=\"rp-tip\" id=\"rp-tip\" role=\"tooltip\" hidden></div>\n");
 }
 
 const char *rp_html_render(const rp_profile_t *p, apr_pool_t *pool,
                            apr_size_t *len)
 {
     rp_buf_t b;
-    rp_buf_init(&b, pool, 16384 + (apr_size_t)p->tree->node_count * 400);
+    unsigned shown = p->tree->node_count < RP_HTML_TREE_NODES
+                         ? p->tree->node_count
+                         : RP_HTML_TREE_NODES;
+    rp_buf_init(&b, pool,
+                65536 + (apr_size_t)shown * 600 +
+                    (apr_size_t)p->tree->node_count * 80 +
+                    (apr_size_t)p->sample_count * 16);
     rp_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
                     "charset=\"utf-8\"><meta name=\"viewport\" "
                     "content=\"width=device-width\"><title>Profile: ");
     rp_buf_html(&b, p->method);
     rp_buf_puts(&b, " ");
     rp_buf_html(&b, p->uri);
-    rp_buf_printf(&b, "</title><style>%s</style></head><body>\n", page_style);
-    rp_buf_puts(&b, "<h1>mod_reqprof: request profile</h1>\n");
+    rp_buf_puts(&b, "</title><style>");
+    rp_buf_append(&b, rp_html_app_css, rp_html_app_css_len);
+    rp_buf_puts(&b, "</style></head><body>\n");
+    rp_buf_puts(&b, "<h1>mod_reqprof: request profile</h1>\n"
+                    "<div class=\"rp-top\"><section class=\"rp-card\">"
+                    "<h2>Request</h2>\n");
     render_summary(&b, p, pool);
+    rp_buf_puts(&b, "</section><section class=\"rp-card\">");
     render_phases(&b, p);
+    rp_buf_puts(&b, "</section></div>\n");
+    render_app_controls(&b);
     render_tree(&b, p);
-    rp_buf_printf(&b, "<script>%s</script>\n</body></html>\n", page_script);
+    render_views(&b);
+    rp_buf_puts(&b, "<script type=\"application/json\" id=\"rp-data\">");
+    rp_html_data(&b, p, pool);
+    rp_buf_puts(&b, "</script>\n<script>");
+    rp_buf_append(&b, rp_html_app_js, rp_html_app_js_len);
+    rp_buf_puts(&b, "</script>\n</body></html>\n");
     *len = b.len;
     return rp_buf_str(&b);
 }

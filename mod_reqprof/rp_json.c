@@ -94,6 +94,7 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p)
                   st->proc_readable ? "true" : "false");
     u64_member(b, "signals", st->signals);
     u64_member(b, "wait_signals", st->wait_signals);
+    u64_member(b, "interrupted_waits", st->interrupted_waits);
     u64_member(b, "remote_unwinds", st->remote_unwinds);
     u64_member(b, "stale_unwinds", st->stale_unwinds);
     u64_member(b, "late_intervals", st->late_intervals);
@@ -135,6 +136,25 @@ static void render_phases(rp_buf_t *b, const rp_profile_t *p,
         first = 0;
     }
     rp_buf_puts(b, "}");
+}
+
+/* The view settings: which objects' frames fold into their callers by
+ * default (globs), and which objects are httpd modules. */
+static void render_views(rp_buf_t *b, const rp_profile_t *p)
+{
+    rp_buf_puts(b, ",\n\"collapse\":[");
+    for (int i = 0; i < p->collapse_count; i++) {
+        rp_buf_puts(b, i ? "," : "");
+        rp_buf_json_string(b, p->collapse[i]);
+    }
+    rp_buf_puts(b, "],\n\"modules\":[");
+    for (int i = 0; i < p->module_count; i++) {
+        rp_buf_puts(b, i ? ",\n{" : "\n{");
+        string_member(b, "object", p->modules[i].object, 1);
+        string_member(b, "module", p->modules[i].module, 0);
+        rp_buf_puts(b, "}");
+    }
+    rp_buf_puts(b, "]");
 }
 
 static void render_frames(rp_buf_t *b, const rp_frames_t *fr)
@@ -217,11 +237,12 @@ const char *rp_json_render(const rp_profile_t *p, apr_pool_t *pool,
     rp_buf_init(&b, pool,
                 4096 + (apr_size_t)fr.count * 128 +
                     (apr_size_t)p->tree->node_count * 80 +
-                    (apr_size_t)count * 90);
+                    (apr_size_t)count * 90 + (apr_size_t)p->module_count * 64);
     rp_buf_printf(&b, "{\"format\":\"mod_reqprof\",\"version\":%d,\n",
                   RP_JSON_VERSION);
     render_summary(&b, p);
     render_phases(&b, p, samples, count);
+    render_views(&b, p);
     render_frames(&b, &fr);
     json_ctx_t c = {.b = &b,
                     .frames = &fr,

@@ -26,8 +26,9 @@ static const rp_func_t *syscall_frame(apr_hash_t *known, apr_pool_t *pool,
     if (f == NULL) {
         const char *name = rp_proc_syscall_name(nr);
         f = apr_pcalloc(pool, sizeof(*f));
-        f->name = name ? apr_pstrcat(pool, "[syscall ", name, "]", NULL)
-                       : apr_psprintf(pool, "[syscall %d]", nr);
+        f->name = nr == RP_SYSCALL_UNREADABLE ? RP_UNREADABLE_WAIT_FRAME
+                  : name ? apr_pstrcat(pool, "[syscall ", name, "]", NULL)
+                         : apr_psprintf(pool, "[syscall %d]", nr);
         f->object = "[kernel]";
         f->resolved = 1;
         int32_t *key = apr_pmemdup(pool, &nr, sizeof(nr));
@@ -61,12 +62,15 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
             frames[n++] = rp_symbols_lookup(symbols, s->ips[i], i > 0);
         }
         int waiting = (s->flags & RP_SAMPLE_WAITING) != 0;
-        if (waiting && s->syscall >= 0) {
+        if (waiting &&
+            (s->syscall >= 0 || s->syscall == RP_SYSCALL_UNREADABLE)) {
             frames[n++] = syscall_frame(syscalls, pool, s->syscall);
         }
-        rp_node_t *leaf = rp_tree_add(profile->tree, frames, n, s->weight, waiting);
+        rp_node_t *leaf =
+            rp_tree_add(profile->tree, frames, n, s->weight, waiting);
         if (profile->sample_count <= stats.samples) {
-            rp_profile_sample_t *out = &profile->samples[profile->sample_count++];
+            rp_profile_sample_t *out =
+                &profile->samples[profile->sample_count++];
             out->t_ns = s->t_ns;
             out->weight = s->weight;
             out->waiting = (uint16_t)waiting;
@@ -91,4 +95,20 @@ void rp_profile_clear_phases(rp_profile_t *profile)
 double rp_profile_weight_ms(const rp_profile_t *profile, uint64_t weight)
 {
     return (double)weight * (double)profile->stats.interval_us / 1000.0;
+}
+
+const char *rp_profile_sampling_summary(const rp_profile_t *p, apr_pool_t *pool)
+{
+    const rp_sampler_stats_t *st = &p->stats;
+    return apr_psprintf(
+        pool,
+        "%s; %u signals (%u caught a thread entering a wait, which was "
+        "restarted), %u stacks unwound without a signal, %u late intervals; "
+        "sampler thread CPU %.3f ms",
+        st->proc_readable
+            ? "waits read from /proc, never interrupted"
+            : "process not dumpable: waits filed under the stack last seen on "
+              "CPU",
+        st->signals, st->interrupted_waits, st->remote_unwinds,
+        st->late_intervals, (double)st->sampler_cpu_ns / 1e6);
 }

@@ -67,6 +67,10 @@ typedef struct rp_profile {
     int collapse_count;
 } rp_profile_t;
 
+/* Leaf of a wait /proc could not show: the frames above it are the stack
+ * last seen on CPU, where the thread was before it blocked. */
+#define RP_UNREADABLE_WAIT_FRAME "[waiting: stack not readable, last seen on CPU above]"
+
 /* Name of the synthetic caller of stacks whose outermost frames are lost. */
 #define RP_TRUNCATED_FRAME "[truncated stack]"
 
@@ -77,6 +81,11 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
 
 /* Marks every phase as not run. */
 void rp_profile_clear_phases(rp_profile_t *profile);
+
+/* One line on how the samples were taken (which path waits took, signals,
+ * unwinds, late intervals, the sampler thread's CPU), for the renderers. */
+const char *rp_profile_sampling_summary(const rp_profile_t *profile,
+                                        apr_pool_t *pool);
 
 /* Milliseconds a weight stands for at the profile's interval. */
 double rp_profile_weight_ms(const rp_profile_t *profile, uint64_t weight);

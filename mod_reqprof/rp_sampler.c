@@ -27,13 +27,12 @@
  * sampler sets REQUESTED and signals; the handler, and only then, fills the
  * mailbox and sets FILLED; the sampler copies it out and sets IDLE. */
 enum { MAILBOX_IDLE = 0, MAILBOX_REQUESTED = 1, MAILBOX_FILLED = 2 };
-#define MAILBOX_EPISODE 0x100 /* flags: the stack of a new blocking episode */
 
 /* The stack a blocked thread is waiting in, reused while it stays there. */
 typedef struct wait_stack {
     int valid;
-    int from_proc;   /* unwound from /proc registers (else from a signal) */
-    int cpu_pending; /* captured by a signal: note the CPU clock next tick */
+    int from_proc;   /* unwound from /proc registers (else the stack last
+                        seen on CPU) */
     uint64_t cpu_ns; /* thread CPU clock while blocked in it */
     uintptr_t sp, pc;
     long syscall;
@@ -78,6 +77,11 @@ struct rp_sampler {
     uint16_t mailbox_depth;
     uint16_t mailbox_truncated;
     uint16_t mailbox_interrupted; /* the signal broke a system call */
+
+    /* The last stack captured on CPU, under lock. */
+    uint16_t last_cpu_depth;
+    uint16_t last_cpu_flags;
+    uintptr_t last_cpu_ips[RP_MAX_DEPTH];
     uint32_t mailbox_tag;
     uintptr_t mailbox_ips[RP_MAX_DEPTH];
 
@@ -147,7 +151,47 @@ static uint64_t sampler_thread_cpu_ns(void)
 
 /* ---- the signal handler (async-signal-safe) ------------------------------ */
 
-static void capture_into_mailbox(rp_sampler_t *s, const ucontext_t *uc)
+/* I/O waits that return EINTR to a caught signal even with SA_RESTART. */
+static int is_restartable_wait(long nr)
+{
+    return nr == SYS_poll || nr == SYS_ppoll || nr == SYS_select ||
+           nr == SYS_pselect6 || nr == SYS_epoll_wait || nr == SYS_epoll_pwait;
+}
+
+/* A thread signalled as it enters a wait has the wait broken: poll() and
+ * epoll_wait() return EINTR, and some callers fail the request on it (e.g.
+ * mod_reqtimeout's body reader answers 400). When the interrupted
+ * instruction is glibc's "mov $NR,%eax; syscall" for such a wait, rewind it
+ * as the kernel does for restartable calls: the arguments are still in
+ * their registers, so the wait simply begins again. Returns 1 if the signal
+ * broke a system call (restarted or not), 0 otherwise. */
+static int restart_broken_wait(ucontext_t *uc)
+{
+    greg_t *regs = uc->uc_mcontext.gregs;
+    if (regs[REG_RAX] != -EINTR) {
+        return 0;
+    }
+    uintptr_t pc = (uintptr_t)regs[REG_RIP];
+    const uintptr_t page = ~(uintptr_t)4095;
+    /* Read only within the page of the syscall instruction just executed,
+     * which is certainly mapped. */
+    if (pc < 7 || ((pc - 7) & page) != ((pc - 1) & page)) {
+        return 1;
+    }
+    const unsigned char *code = (const unsigned char *)pc;
+    if (code[-2] != 0x0f || code[-1] != 0x05 || code[-7] != 0xb8) {
+        return 1;
+    }
+    int32_t nr;
+    memcpy(&nr, code - 6, sizeof(nr));
+    if (is_restartable_wait(nr)) {
+        regs[REG_RIP] = (greg_t)(pc - 2);
+        regs[REG_RAX] = nr;
+    }
+    return 1;
+}
+
+static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc)
 {
     void *frames[RP_MAX_DEPTH + HANDLER_FRAMES];
     int n = unw_backtrace(frames, RP_MAX_DEPTH + HANDLER_FRAMES);
@@ -164,8 +208,7 @@ static void capture_into_mailbox(rp_sampler_t *s, const ucontext_t *uc)
         first = 0;
         n = 1;
         truncated = 1;
-    } else if (n == RP_MAX_DEPTH + HANDLER_FRAMES ||
-               n - first > RP_MAX_DEPTH) {
+    } else if (n == RP_MAX_DEPTH + HANDLER_FRAMES || n - first > RP_MAX_DEPTH) {
         truncated = 1;
     }
     int depth = n - first > RP_MAX_DEPTH ? RP_MAX_DEPTH : n - first;
@@ -174,11 +217,7 @@ static void capture_into_mailbox(rp_sampler_t *s, const ucontext_t *uc)
     }
     s->mailbox_depth = (uint16_t)depth;
     s->mailbox_truncated = truncated;
-    /* A system call the signal broke returns -EINTR (restartable ones are
-     * rewound and retried instead, invisibly). Counted, so a report says how
-     * many waits sampling interrupted. */
-    s->mailbox_interrupted =
-        uc->uc_mcontext.gregs[REG_RAX] == -EINTR ? 1 : 0;
+    s->mailbox_interrupted = restart_broken_wait(uc);
     s->mailbox_tag = __atomic_load_n(&s->tag, __ATOMIC_RELAXED);
 }
 
@@ -191,13 +230,14 @@ static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
         s->magic == SAMPLER_MAGIC &&
         __atomic_load_n(&s->mailbox_state, __ATOMIC_ACQUIRE) ==
             MAILBOX_REQUESTED) {
-        capture_into_mailbox(s, ucontext);
+        capture_into_mailbox(s, (ucontext_t *)ucontext);
         __atomic_store_n(&s->mailbox_state, MAILBOX_FILLED, __ATOMIC_RELEASE);
     }
     errno = saved_errno;
 }
 
-/* ---- recording (sampler thread, under lock) ------------------------------- */
+/* ---- recording (sampler thread, under lock) -------------------------------
+ */
 
 static void append_sample(rp_sampler_t *s, const uintptr_t *ips, int depth,
                           uint32_t weight, uint16_t flags, long syscall_nr,
@@ -241,19 +281,14 @@ static void collect_mailbox(rp_sampler_t *s)
     if (s->mailbox_truncated) {
         flags |= RP_SAMPLE_TRUNCATED;
     }
-    append_sample(s, s->mailbox_ips, s->mailbox_depth, s->mailbox_weight,
-                  flags, -1, s->mailbox_tag, s->mailbox_t_ns);
+    append_sample(s, s->mailbox_ips, s->mailbox_depth, s->mailbox_weight, flags,
+                  -1, s->mailbox_tag, s->mailbox_t_ns);
     s->stats.interrupted_waits += s->mailbox_interrupted;
-    if (s->mailbox_flags & MAILBOX_EPISODE) {
-        wait_stack_t *w = &s->wait;
-        w->valid = 1;
-        w->from_proc = 0;
-        w->cpu_pending = 1; /* the signal itself made the thread run */
-        w->syscall = -1;
-        w->depth = s->mailbox_depth;
-        w->flags = flags;
-        memcpy(w->ips, s->mailbox_ips, sizeof(uintptr_t) * w->depth);
-    }
+    /* Kept for the waits /proc cannot show (see sample_waiting). */
+    s->last_cpu_depth = s->mailbox_depth;
+    s->last_cpu_flags = flags;
+    memcpy(s->last_cpu_ips, s->mailbox_ips,
+           sizeof(uintptr_t) * s->mailbox_depth);
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
 }
 
@@ -313,14 +348,8 @@ static int wait_stack_current(rp_sampler_t *s, const rp_thread_status_t *st,
         return 0;
     }
     if (w->from_proc && st->has_registers) {
-        return same_blocked_place(w, st) && rp_stack_check_still_valid(&w->check);
-    }
-    if (w->cpu_pending) {
-        /* First tick after the episode's signal: the thread has gone back
-         * to its wait; from now on it must not run to stay there. */
-        w->cpu_pending = 0;
-        w->cpu_ns = cpu;
-        return 1;
+        return same_blocked_place(w, st) &&
+               rp_stack_check_still_valid(&w->check);
     }
     return cpu == w->cpu_ns;
 }
@@ -366,7 +395,6 @@ static int unwind_blocked(rp_sampler_t *s, const rp_thread_status_t *st,
     }
     w->valid = 1;
     w->from_proc = 1;
-    w->cpu_pending = 0;
     w->cpu_ns = cpu;
     w->sp = st->sp;
     w->pc = st->pc;
@@ -384,22 +412,33 @@ static void append_wait_sample(rp_sampler_t *s, uint32_t weight, uint64_t t_ns)
                   w->syscall, __atomic_load_n(&s->tag, __ATOMIC_RELAXED), t_ns);
 }
 
+/* Where /proc hides a blocked thread's registers (a process that is not
+ * dumpable), its wait is filed under the stack last seen on CPU. Signalling
+ * it for its stack would break the wait: poll() and epoll_wait() return
+ * EINTR, and callers such as mod_reqtimeout's body reader fail the request
+ * on it instead of retrying. */
+static void use_last_cpu_stack(rp_sampler_t *s, uint64_t cpu)
+{
+    wait_stack_t *w = &s->wait;
+    w->valid = 1;
+    w->from_proc = 0;
+    w->cpu_ns = cpu;
+    w->syscall = RP_SYSCALL_UNREADABLE;
+    w->depth = s->last_cpu_depth;
+    w->flags = s->last_cpu_flags;
+    memcpy(w->ips, s->last_cpu_ips, sizeof(uintptr_t) * w->depth);
+}
+
 static void sample_waiting(rp_sampler_t *s, const rp_thread_status_t *st,
                            uint64_t cpu, uint32_t weight, uint64_t t_ns)
 {
-    wait_stack_t *w = &s->wait;
     if (!wait_stack_current(s, st, cpu)) {
         int unwound = st->has_registers ? unwind_blocked(s, st, cpu) : 0;
         if (unwound < 0) {
             return;
         }
         if (unwound == 0) {
-            /* No registers (the process is not dumpable): one signal for
-             * this blocking episode; its stack serves while it lasts. */
-            w->valid = 0;
-            request_stack(s, weight, RP_SAMPLE_WAITING | MAILBOX_EPISODE,
-                          t_ns);
-            return;
+            use_last_cpu_stack(s, cpu);
         }
     }
     append_wait_sample(s, weight, t_ns);
@@ -423,8 +462,7 @@ static void tick(rp_sampler_t *s, uint64_t now)
     uint64_t cpu_delta = cpu > s->last_cpu_ns ? cpu - s->last_cpu_ns : 0;
     s->last_cpu_ns = cpu;
     rp_thread_status_t st;
-    if (cpu_delta == 0 && s->seen_blocked && s->wait.valid &&
-        !s->wait.cpu_pending) {
+    if (cpu_delta == 0 && s->seen_blocked && s->wait.valid) {
         /* It has not run since it was seen blocked: still blocked where it
          * was, and its stack cannot have changed. No need to ask /proc. */
         if (s->clock == RP_CLOCK_WALL) {
@@ -458,7 +496,8 @@ static void tick(rp_sampler_t *s, uint64_t now)
     }
 }
 
-/* ---- the sampler thread --------------------------------------------------- */
+/* ---- the sampler thread ---------------------------------------------------
+ */
 
 static void *sampler_main(void *arg)
 {
@@ -513,7 +552,8 @@ static int ensure_sampler_thread(void)
     return rc;
 }
 
-/* ---- process and thread registration -------------------------------------- */
+/* ---- process and thread registration --------------------------------------
+ */
 
 /* Thread-exit destructor: the sampler goes back to the registry for the
  * next thread (mod_http2 starts and ends worker threads as load changes). */
@@ -697,6 +737,7 @@ static void reset_session(rp_sampler_t *s, rp_clock_e clock,
     s->cpu_carry_ns = 0;
     s->seen_blocked = 0;
     s->wait.valid = 0;
+    s->last_cpu_depth = 0;
     s->tag = 0;
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
 }
@@ -732,9 +773,9 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
     s->stop_wall = s->start_wall;
     s->stop_cpu = s->start_cpu;
     s->start_ns = ts_ns(&s->start_wall);
-    s->next_due_ns =
-        process.epoch_ns +
-        ((s->start_ns - process.epoch_ns) / s->interval_ns + 1) * s->interval_ns;
+    s->next_due_ns = process.epoch_ns +
+                     ((s->start_ns - process.epoch_ns) / s->interval_ns + 1) *
+                         s->interval_ns;
     s->last_cpu_ns = ts_ns(&s->start_cpu);
     s->sampler_cpu_at_start = sampler_thread_cpu_ns();
     *session = ++s->last_session;
@@ -759,8 +800,8 @@ void rp_sampler_stop(rp_sampler_t *s, uint64_t session)
     /* An unanswered request is dropped: the handler ignores a late signal. */
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
     clock_gettime(CLOCK_MONOTONIC, &s->stop_wall);
-    clockid_t cpu_clock = on_owning_thread(s) ? CLOCK_THREAD_CPUTIME_ID
-                                               : s->cpu_clock;
+    clockid_t cpu_clock =
+        on_owning_thread(s) ? CLOCK_THREAD_CPUTIME_ID : s->cpu_clock;
     clock_gettime(cpu_clock, &s->stop_cpu);
     uint64_t sampler_cpu = sampler_thread_cpu_ns();
     s->stats.sampler_cpu_ns = sampler_cpu > s->sampler_cpu_at_start

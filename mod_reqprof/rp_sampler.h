@@ -27,13 +27,16 @@ typedef enum {
 
 #define RP_SAMPLE_TRUNCATED 0x1 /* outermost frames are missing */
 #define RP_SAMPLE_WAITING 0x2   /* the thread was blocked, not on CPU */
+#define RP_SYSCALL_UNREADABLE (-2)
 
 typedef struct rp_sample {
     uint16_t depth;
     uint16_t flags;
     uint32_t weight; /* intervals this sample stands for */
     uint64_t t_ns;   /* time since sampling started */
-    int32_t syscall; /* for waiting samples: the system call, or -1 */
+    int32_t syscall; /* for waiting samples: the system call, -1 if none,
+                        RP_SYSCALL_UNREADABLE if /proc hid it (the stack is
+                        then the one last seen on CPU) */
     uint32_t tag;    /* the thread's tag when sampled (rp_sampler_set_tag) */
     /* ips[0] is the interrupted instruction; the others are return
      * addresses, innermost first. */
@@ -54,7 +57,8 @@ typedef struct rp_sampler_stats {
     /* How the samples were taken. */
     int proc_readable;       /* /proc gave blocked threads' registers */
     unsigned signals;        /* signals sent to the thread */
-    unsigned wait_signals;   /* of which went to a blocked thread */
+    unsigned wait_signals;   /* of which went to a blocked thread (none:
+                                blocked threads are never signalled) */
     unsigned remote_unwinds; /* stacks unwound without a signal */
     unsigned stale_unwinds;  /* discarded: the thread moved meanwhile */
     unsigned late_intervals; /* ticks the thread or the sampler missed */

@@ -60,16 +60,7 @@ static void render_header(rp_buf_t *b, const rp_profile_t *p, apr_pool_t *pool)
                        st->clock == RP_CLOCK_CPU
                            ? "cpu (on-CPU time only)"
                            : "wall (waiting time counts)"));
-    field(b, "Sampling:",
-          apr_psprintf(pool,
-                       "%s; %u signals (%u to a waiting thread), %u stacks "
-                       "unwound without a signal, %u late intervals; sampler "
-                       "thread CPU %.3f ms",
-                       st->proc_readable
-                           ? "waits read from /proc, never interrupted"
-                           : "process not dumpable: one signal per wait",
-                       st->signals, st->wait_signals, st->remote_unwinds,
-                       st->late_intervals, (double)st->sampler_cpu_ns / 1e6));
+    field(b, "Sampling:", rp_profile_sampling_summary(p, pool));
     if (st->dropped > 0 || p->truncated_stacks > 0) {
         field(b, "Lost:",
               apr_psprintf(pool,

@@ -326,6 +326,49 @@ class Page:
                 params.update(button="left", clickCount=1)
             self.send("Input.dispatchMouseEvent", params)
 
+    def center_of(self, selector):
+        """Viewport centre of the first element matching selector, scrolled
+        into view; raises BrowserError when it is missing or not rendered."""
+        box = self.evaluate(
+            "(function(){var e=document.querySelector(%s);if(!e)return null;"
+            "e.scrollIntoView({block:'center',inline:'nearest'});"
+            "var r=e.getBoundingClientRect();"
+            "return {x:r.left+r.width/2,y:r.top+r.height/2,w:r.width,h:r.height};})()"
+            % json.dumps(selector))
+        if box is None:
+            raise BrowserError("no element matches %s" % selector)
+        if box["w"] <= 0 or box["h"] <= 0:
+            raise BrowserError("element %s is not rendered (zero size)" % selector)
+        return box["x"], box["y"]
+
+    def hover(self, selector):
+        """Moves the mouse over the element's centre (a real mouse event)."""
+        x, y = self.center_of(selector)
+        self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+
+    def type_text(self, text):
+        """Types text into the focused element, as an input method would."""
+        self.send("Input.insertText", {"text": text})
+
+    def press_key(self, key, code=None, key_code=0):
+        """Presses and releases one key (e.g. "Enter", "Escape")."""
+        for kind in ("keyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", {
+                "type": kind, "key": key, "code": code or key,
+                "windowsVirtualKeyCode": key_code, "nativeVirtualKeyCode": key_code})
+
+    def wait_for(self, expression, timeout=None):
+        """Polls a JS expression until it is truthy; returns its value."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError("still false after %.0f s: %s" % (
+                    timeout or self.timeout, expression))
+            time.sleep(0.05)
+
     def screenshot(self, path, full_page=True):
         """Writes a PNG of the page (the whole scrollable page by default)."""
         params = {"format": "png"}

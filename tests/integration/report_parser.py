@@ -1,5 +1,8 @@
-"""Reads what a user sees in an HTML report: the summary table and the call
-tree (li.rp-node elements with their data attributes and nesting)."""
+"""Reads what a user sees in an HTML report: the summary table, the phases
+table, the call tree (li.rp-node elements with their data attributes and
+nesting) and the profile data the page's script reads (the JSON in
+<script type="application/json" id="rp-data">)."""
+import json
 from html.parser import HTMLParser
 
 
@@ -26,6 +29,9 @@ class Report(HTMLParser):
     def __init__(self, html):
         super().__init__(convert_charrefs=True)
         self.summary = {}
+        self.phases = {}      # phase -> (total_us, sampled weight)
+        self.data = None      # the embedded JSON, parsed
+        self._data_text = None
         self.roots = []
         self.nodes = []
         self._stack = []      # open <li> elements: Node or None
@@ -47,17 +53,27 @@ class Report(HTMLParser):
                 self._stack.append(None)
         elif tag == "tr" and "data-key" in a:
             self._key = a["data-key"]
+        elif tag == "tr" and "data-phase" in a:
+            self.phases[a["data-phase"]] = (int(a["data-total-us"]),
+                                            int(a["data-sampled-weight"]))
+        elif tag == "script" and a.get("id") == "rp-data":
+            self._data_text = []
         elif tag == "td" and self._key:
             self._in_td, self._text = True, []
 
     def handle_endtag(self, tag):
-        if tag == "li" and self._stack:
+        if tag == "script" and self._data_text is not None:
+            self.data = json.loads("".join(self._data_text))
+            self._data_text = None
+        elif tag == "li" and self._stack:
             self._stack.pop()
         elif tag == "td" and self._in_td:
             self.summary[self._key] = "".join(self._text)
             self._in_td, self._key = False, None
 
     def handle_data(self, data):
+        if self._data_text is not None:
+            self._data_text.append(data)
         if self._in_td:
             self._text.append(data)
 
@@ -76,3 +92,37 @@ class Report(HTMLParser):
 
     def find(self, func):
         return [n for n in self.nodes if n.func == func]
+
+
+class ProfileData:
+    """The embedded profile data, decoded: per sample its time (us since the
+    request began), weight, phase name, waiting flag and stack (function
+    names, outermost first)."""
+
+    def __init__(self, data):
+        self.raw = data
+        nodes = data["nodes"]
+        self.parents = nodes[0::2]
+        self.frames = nodes[1::2]
+        self.names = [f[0] for f in data["frames"]]
+        self.objects = [data["objects"][f[1]] for f in data["frames"]]
+        self.samples = []
+        t = data["t0_us"]
+        s = data["samples"]
+        for i in range(0, len(s), 3):
+            t += s[i]
+            code = s[i + 2]
+            self.samples.append({"t_us": t, "node": s[i + 1], "weight": code // 32,
+                                 "phase": data["phases"][(code // 2) % 16],
+                                 "waiting": bool(code % 2)})
+
+    def stack(self, node):
+        names = []
+        while node > 0:
+            names.append(self.names[self.frames[node]])
+            node = self.parents[node]
+        return list(reversed(names))
+
+    def weight_of(self, func, phase=None):
+        return sum(x["weight"] for x in self.samples
+                   if func in self.stack(x["node"]) and phase in (None, x["phase"]))

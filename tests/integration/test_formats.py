@@ -41,7 +41,7 @@ SPEEDSCOPE_PACKAGE = "speedscope@1.25.0"
 SPEEDSCOPE_DIR = os.path.join(OUT, "speedscope")
 SCHEMA_PATH = os.path.join(SPEEDSCOPE_DIR, "file-format-schema.json")
 
-WORK_PATH = "/work/cpu?ms=200&profile="
+WORK_PATH = "/work/cpu?ms=600&profile="
 
 
 # ---- tools ------------------------------------------------------------------
@@ -355,6 +355,9 @@ def test_json(httpd):
                         json_tree_weight(doc, "work_beta"), "json")
     alpha = next(f for f in doc["frames"] if f["name"] == "work_alpha")
     assert alpha["object"] == "mod_rpwork.so" and alpha["resolved"] is True
+    # What the report's views fold by default, and which objects are modules.
+    assert "libc.so*" in doc["collapse"] and "apache2" in doc["collapse"]
+    assert {"object": "mod_rpwork.so", "module": "rpwork_module"} in doc["modules"]
 
 
 def test_pprof(httpd):

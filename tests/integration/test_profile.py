@@ -6,7 +6,7 @@ import time
 import pytest
 
 from http_util import raw_request, request
-from report_parser import Report
+from report_parser import ProfileData, Report
 
 
 def profile(httpd, path, **kw):
@@ -227,3 +227,43 @@ def test_concurrent_profiles_hold_only_their_own_samples(httpd):
         else:
             assert report.weight_of("burn_cpu_split") == 0
             assert report.weight_of("wait_in_poll") > 0
+
+
+def test_embedded_data_matches_the_report(httpd):
+    """The JSON the page's views are built from holds the same profile as
+    the server-rendered tree and phases table, sample by sample."""
+    report, _ = profile(httpd, "/work/mixed?cpu=60&wait=40&access_ms=10&profile=1")
+    d = report.data
+    assert d is not None and d["v"] == 1
+    assert d["clock"] == "wall" and d["interval_us"] == 1000
+    n = len(d["nodes"]) // 2
+    pd = ProfileData(d)
+    # A tree in depth-first order: the root, then parents before children.
+    assert pd.parents[0] == -1 and pd.frames[0] == -1
+    assert all(0 <= pd.parents[i] < i for i in range(1, n))
+    assert all(0 <= f < len(d["frames"]) for f in pd.frames[1:])
+    assert n == len(report.nodes) + 1
+    # Samples: in time order, on tree nodes, summing to the tree's total.
+    assert len(d["samples"]) % 3 == 0
+    times = [x["t_us"] for x in pd.samples]
+    assert times == sorted(times) and times[0] >= d["t0_us"] >= 0
+    assert all(0 < x["node"] < n for x in pd.samples)
+    assert sum(x["weight"] for x in pd.samples) == d["weight"] == report.total
+    for func in ("work_alpha", "work_beta", "wait_in_poll", "slow_access_check"):
+        assert pd.weight_of(func) == report.weight_of(func), func
+    waiting = sum(x["weight"] for x in pd.samples if x["waiting"])
+    assert waiting == sum(r.wait for r in report.roots)
+    assert pd.weight_of("wait_in_poll") > 0
+    # Per phase, as the phases table counts them; the access checker's work
+    # is in its phase, the waiting in the handler's.
+    for phase, (_, sampled) in report.phases.items():
+        assert sum(x["weight"] for x in pd.samples if x["phase"] == phase) == sampled, phase
+    assert pd.weight_of("slow_access_check", "access_checker") == pd.weight_of("slow_access_check")
+    assert pd.weight_of("wait_in_poll", "handler") == pd.weight_of("wait_in_poll")
+    spans = dict(zip(d["phases"], d["spans"]))
+    assert spans["handler"][0] > spans["access_checker"][0] >= 0
+    # What the views fold and how they name modules.
+    assert "libc.so*" in d["collapse"] and "mod_mpm_*.so" in d["collapse"]
+    assert ["mod_rpwork.so", "rpwork_module"] in d["modules"]
+    assert ["mod_mpm_%s.so" % httpd.mpm, "mpm_%s_module" % httpd.mpm] in d["modules"]
+    assert "mod_rpwork.so" in pd.objects and "libc.so.6" in pd.objects

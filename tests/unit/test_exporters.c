@@ -929,6 +929,31 @@ START_TEST(json_hostile_and_missing)
 }
 END_TEST
 
+START_TEST(json_collapse_and_modules)
+{
+    static const rp_object_module_t modules[] = {
+        {.object = "mod_rpwork.so", .module = "rpwork_module"},
+        {.object = "mod_\"x\".so", .module = "x_module"}};
+    static const char *const collapse[] = {"libc.so*", "[vdso]"};
+    rp_profile_t *p = sampled_profile();
+    apr_size_t n;
+    const char *j = render_with(rp_json_render, p, &n);
+    assert_json(j, n);
+    /* None configured: empty lists. */
+    assert_contains(j, "\"collapse\":[],\n\"modules\":[]");
+    p->modules = modules;
+    p->module_count = 2;
+    p->collapse = collapse;
+    p->collapse_count = 2;
+    j = render_with(rp_json_render, p, &n);
+    assert_json(j, n);
+    assert_contains(j, "\"collapse\":[\"libc.so*\",\"[vdso]\"],\n\"modules\":["
+                       "\n{\"object\":\"mod_rpwork.so\",\"module\":"
+                       "\"rpwork_module\"},\n{\"object\":\"mod_\\\"x\\\".so\","
+                       "\"module\":\"x_module\"}],\n\"frames\":[");
+}
+END_TEST
+
 START_TEST(json_empty_profile)
 {
     apr_size_t n;
@@ -1302,6 +1327,7 @@ Suite *exporters_suite(void)
     tcase_add_checked_fixture(json, setup, teardown);
     tcase_add_test(json, json_document);
     tcase_add_test(json, json_hostile_and_missing);
+    tcase_add_test(json, json_collapse_and_modules);
     tcase_add_test(json, json_empty_profile);
     suite_add_tcase(s, json);
 

@@ -138,7 +138,12 @@ START_TEST(document_shape)
                       occurrences(page, "</details>"));
     ck_assert_uint_eq(occurrences(page, "<ul"), occurrences(page, "</ul>"));
     ck_assert_uint_eq(occurrences(page, "<li "), 4);
-    ck_assert_uint_eq(occurrences(page, "<script"), 1);
+    /* The data block and the script, each closed once. */
+    ck_assert_uint_eq(occurrences(page, "<script"), 2);
+    ck_assert_uint_eq(occurrences(page, "</script>"), 2);
+    assert_contains(page, "<script type=\"application/json\" id=\"rp-data\">{");
+    ck_assert_uint_eq(occurrences(page, "<style>"), 1);
+    ck_assert_uint_eq(occurrences(page, "</style>"), 1);
 }
 END_TEST
 
@@ -316,13 +321,13 @@ START_TEST(sampling_row)
     rp_profile_t *p = three_to_one_profile();
     p->stats.proc_readable = 1;
     p->stats.signals = 11;
-    p->stats.wait_signals = 2;
+    p->stats.interrupted_waits = 2;
     p->stats.remote_unwinds = 5;
     p->stats.late_intervals = 3;
     p->stats.sampler_cpu_ns = 1500000;
     const char *page = render(p);
     assert_contains(page, "data-key=\"sampling\"");
-    assert_contains(page, "11 signals (2 to a waiting thread)");
+    assert_contains(page, "11 signals (2 caught a thread entering a wait");
     assert_contains(page, "5 stacks unwound without a signal");
     assert_contains(page, "3 late intervals");
     assert_contains(page, "1.500 ms");
@@ -378,9 +383,9 @@ END_TEST
 
 START_TEST(large_tree)
 {
-    /* Far more output than the initial buffer: a 2000-node chain plus a
-     * wide level. */
-    enum { DEPTH = 120, WIDE = 1500 };
+    /* Far more output than the initial buffer, yet few enough nodes for
+     * the markup to hold them all: a 120-node chain plus a wide level. */
+    enum { DEPTH = 120, WIDE = 600 };
     static rp_func_t chain[DEPTH];
     static rp_func_t wide[WIDE];
     static char names[DEPTH + WIDE][16];
@@ -404,9 +409,202 @@ START_TEST(large_tree)
     const char *page = render(p);
     ck_assert_uint_eq(occurrences(page, "<li "), DEPTH + WIDE);
     ck_assert_uint_eq(occurrences(page, "<details open>"), DEPTH - 1);
-    assert_contains(page, "data-func=\"wide1499\"");
+    assert_contains(page, "data-func=\"wide599\"");
     assert_contains(page, "data-func=\"chain119\"");
+    assert_lacks(page, "class=\"rp-pruned\"");
     ck_assert_str_eq(page + strlen(page) - strlen("</html>\n"), "</html>\n");
+}
+END_TEST
+
+START_TEST(huge_tree_is_pruned_in_the_markup)
+{
+    /* 1500 one-interval callees next to a heavy chain: the markup keeps
+     * the heaviest nodes (the chain) and sums the rest up per caller; the
+     * embedded data still holds every node. */
+    enum { DEPTH = 120, WIDE = 1500 };
+    static rp_func_t chain[DEPTH];
+    static rp_func_t wide[WIDE];
+    static char names[DEPTH + WIDE][16];
+    const rp_func_t *frames[DEPTH + 1];
+    rp_profile_t *p = base_profile();
+    for (unsigned i = 0; i < DEPTH; i++) {
+        snprintf(names[i], sizeof(names[i]), "chain%u", i);
+        chain[i].name = names[i];
+        chain[i].object = "o";
+        frames[i] = &chain[i];
+    }
+    rp_tree_add(p->tree, frames, DEPTH, 5000, 0);
+    for (unsigned i = 0; i < WIDE; i++) {
+        snprintf(names[DEPTH + i], sizeof(names[0]), "wide%u", i);
+        wide[i].name = names[DEPTH + i];
+        wide[i].object = "o";
+        frames[1] = &wide[i];
+        rp_tree_add(p->tree, frames, 2, 1, 0);
+    }
+    rp_tree_sort(p->tree);
+    const char *page = render(p);
+    ck_assert_uint_eq(occurrences(page, "<li class=\"rp-node"), DEPTH);
+    ck_assert_uint_eq(occurrences(page, "<li "), occurrences(page, "</li>"));
+    assert_contains(page, "data-func=\"chain119\"");
+    assert_lacks(page, "data-func=\"wide0\"");
+    assert_contains(page, "<li class=\"rp-pruned\"><div class=\"rp-row\">1500 "
+                          "lighter callees, 1500.000 ms in all");
+    /* Every frame is in the data block. */
+    assert_contains(page, "[\"wide1499\",");
+    assert_contains(page, "[\"chain119\",");
+}
+END_TEST
+
+/* The text of the embedded data block. */
+static const char *data_block(const char *page)
+{
+    static const char open[] =
+        "<script type=\"application/json\" id=\"rp-data\">";
+    const char *start = strstr(page, open);
+    ck_assert_ptr_nonnull(start);
+    start += strlen(open);
+    const char *end = strstr(start, "</script>");
+    ck_assert_ptr_nonnull(end);
+    return apr_pstrndup(pool, start, (apr_size_t)(end - start));
+}
+
+START_TEST(embedded_data_cannot_close_its_script)
+{
+    static const char evil[] = "</script><script>alert(1)</script>";
+    static const rp_func_t f_evil = {.name = "fn</script><script>alert(1)"
+                                             "</script>",
+                                     .object = "lib</SCRIPT>&<!--.so",
+                                     .file = "src/</script>.c",
+                                     .line = 3,
+                                     .resolved = 1};
+    static const rp_object_module_t modules[] = {
+        {.object = "mod_</script>.so", .module = "x</script>_module"}};
+    static const char *const collapse[] = {"</script>*"};
+    rp_profile_t *p = base_profile();
+    p->uri = apr_pstrcat(pool, "/a?x=", evil, NULL);
+    p->method = evil;
+    p->host = evil;
+    p->modules = modules;
+    p->module_count = 1;
+    p->collapse = collapse;
+    p->collapse_count = 1;
+    const rp_func_t *stack[] = {&f_main, &f_evil};
+    rp_tree_add(p->tree, stack, 2, 2, 0);
+    rp_tree_sort(p->tree);
+    const char *page = render(p);
+    const char *data = data_block(page);
+    /* No markup character at all inside the block, in any case. */
+    ck_assert_ptr_null(strchr(data, '<'));
+    ck_assert_ptr_null(strchr(data, '>'));
+    ck_assert_ptr_null(strchr(data, '&'));
+    assert_contains(data, "\"fn\\u003c/script\\u003e\\u003cscript\\u003e"
+                          "alert(1)\\u003c/script\\u003e\"");
+    assert_contains(data, "\"lib\\u003c/SCRIPT\\u003e\\u0026\\u003c!--.so\"");
+    assert_contains(data, "\"src/\\u003c/script\\u003e.c\"");
+    assert_contains(data, "[\"mod_\\u003c/script\\u003e.so\","
+                          "\"x\\u003c/script\\u003e_module\"]");
+    assert_contains(data, "\"collapse\":[\"\\u003c/script\\u003e*\"]");
+    /* The page as a whole: the only script ends are the two real ones, and
+     * the hostile text is escaped wherever it is markup. */
+    ck_assert_uint_eq(occurrences(page, "</script>"), 2);
+    assert_lacks(page, "<script>alert");
+    assert_lacks(page, "</SCRIPT>");
+    assert_contains(page, "data-func=\"fn&lt;/script&gt;&lt;script&gt;alert(1)"
+                          "&lt;/script&gt;\"");
+}
+END_TEST
+
+START_TEST(embedded_data_content)
+{
+    /* Two samples with their records: main -> handler (on CPU, in the
+     * handler phase) and main -> leaf (waiting, 2 intervals, in
+     * access_checker); sampling began 250 us after the request. */
+    static const rp_object_module_t modules[] = {
+        {.object = "mod_\"evil\".so", .module = "evil_module"}};
+    static const char *const collapse[] = {"libc.so*", "[vdso]"};
+    rp_profile_t *p = base_profile();
+    rp_profile_clear_phases(p);
+    p->phases[RP_PHASE_HANDLER].first_us = 300;
+    p->phases[RP_PHASE_HANDLER].total_us = 4000;
+    p->request_started = p->started - 250;
+    p->modules = modules;
+    p->module_count = 1;
+    p->collapse = collapse;
+    p->collapse_count = 2;
+    const rp_func_t *busy[] = {&f_main, &f_handler};
+    const rp_func_t *waits[] = {&f_main, &f_leaf};
+    rp_profile_sample_t *samples = apr_pcalloc(pool, 2 * sizeof(*samples));
+    samples[0].leaf = rp_tree_add(p->tree, busy, 2, 1, 0);
+    samples[0].t_ns = 1000000;
+    samples[0].weight = 1;
+    samples[0].phase = RP_PHASE_HANDLER;
+    samples[0].syscall = -1;
+    samples[1].leaf = rp_tree_add(p->tree, waits, 2, 2, 1);
+    samples[1].t_ns = 3500000;
+    samples[1].weight = 2;
+    samples[1].waiting = 1;
+    samples[1].phase = RP_PHASE_ACCESS_CHECKER;
+    samples[1].syscall = 7;
+    p->samples = samples;
+    p->sample_count = 2;
+    rp_tree_sort(p->tree);
+    const char *data = data_block(render(p));
+    assert_contains(data, "{\"v\":1,\"clock\":\"wall\",\"interval_us\":1000,"
+                          "\"t0_us\":250,\"weight\":3,");
+    assert_contains(data, "\"phases\":[\"other\",\"post_read_request\",");
+    assert_contains(data, ",\"handler\"]");
+    /* Phases that did not run are null; the handler's span is kept. */
+    assert_contains(data, "\"spans\":[null,null,");
+    assert_contains(data, ",[300,4000]]");
+    /* Frames in depth-first order of the sorted tree (leaf, 2 intervals,
+     * before the handler, 1), objects and files numbered by first use. */
+    assert_contains(data,
+                    "\"frames\":[\n[\"main\",0,0,10],\n[\"leaf\",1,-1,0],"
+                    "\n[\"handler\\u003cb\\u003ex\\u003c/b\\u003e\",2,1,77]]");
+    assert_contains(data, "\"objects\":[\"httpd\",\"libc.so.6\","
+                          "\"mod_\\\"evil\\\".so\"]");
+    assert_contains(data, "\"files\":[\"main.c\",\"h\\u0026c.c\"]");
+    /* Root, main, then its children: leaf (node 2) and handler (3). */
+    assert_contains(data, "\"nodes\":[-1,-1,0,0,1,1,1,2]");
+    /* dt since the previous sample in us, node, weight*32+phase*2+waiting:
+     * 1*32+10*2+0 = 52 and 2*32+5*2+1 = 75. */
+    assert_contains(data, "\"samples\":[1000,3,52,2500,2,75]");
+    assert_contains(data, "\"collapse\":[\"libc.so*\",\"[vdso]\"]");
+    assert_contains(data, "\"modules\":[[\"mod_\\\"evil\\\".so\","
+                          "\"evil_module\"]]}");
+}
+END_TEST
+
+START_TEST(view_containers)
+{
+    const char *page = render(three_to_one_profile());
+    /* The script's controls start hidden (without script the page is the
+     * call tree), and every view has its container. */
+    assert_contains(page, "<div class=\"rp-app\" id=\"rp-app\" hidden>");
+    static const char *const ids[] = {
+        "rp-search",        "rp-search-count", "rp-phase-filter",
+        "rp-show-all",      "rp-view-tree",    "rp-view-flame",
+        "rp-view-timeline", "rp-view-modules", "rp-flame",
+        "rp-flame-reset",   "rp-timeline",     "rp-modules",
+        "rp-tip",           "rp-data",         "rp-collapse-note"};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        assert_contains(page, apr_pstrcat(pool, "id=\"", ids[i], "\"", NULL));
+        ck_assert_uint_eq(
+            occurrences(page, apr_pstrcat(pool, "id=\"", ids[i], "\"", NULL)),
+            1);
+    }
+    static const char *const tabs[] = {"tree", "flame", "timeline", "modules"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_contains(
+            page, apr_pstrcat(pool, "data-rp-tab=\"", tabs[i], "\"", NULL));
+    }
+    /* Only the call tree shows at first. */
+    assert_contains(page,
+                    "id=\"rp-view-flame\" data-rp-view=\"flame\" hidden>");
+    assert_contains(page, "id=\"rp-view-tree\" data-rp-view=\"tree\"><h2>");
+    /* The script and stylesheet are the embedded assets. */
+    assert_contains(page, "JSON.parse($('rp-data').textContent)");
+    assert_contains(page, ".rp-flame{");
 }
 END_TEST
 
@@ -429,6 +627,10 @@ Suite *html_suite(void)
     tcase_add_test(tc, empty_tree_note);
     tcase_add_test(tc, missing_request_fields);
     tcase_add_test(tc, large_tree);
+    tcase_add_test(tc, huge_tree_is_pruned_in_the_markup);
+    tcase_add_test(tc, embedded_data_cannot_close_its_script);
+    tcase_add_test(tc, embedded_data_content);
+    tcase_add_test(tc, view_containers);
     suite_add_tcase(s, tc);
     return s;
 }

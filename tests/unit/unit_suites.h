@@ -16,5 +16,6 @@ Suite *sampler_suite(void);
 Suite *profile_suite(void);
 Suite *proc_suite(void);
 Suite *unwind_suite(void);
+Suite *logstore_suite(void);
 
 #endif

@@ -1,0 +1,204 @@
+#include "rp_html_data.h"
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <stdint.h>
+
+#include "rp_export.h"
+
+/* Three numbers per sample pack the phase into the code as phase * 2. */
+_Static_assert(RP_PHASE_COUNT <= 16, "phase numbers must fit in 4 bits");
+
+typedef struct {
+    rp_buf_t *b;
+    const rp_frames_t *frames;
+    apr_hash_t *node_ids; /* node pointer -> id + 1 */
+    apr_pool_t *pool;
+    unsigned next_id;
+} data_ctx_t;
+
+static void render_nodes(data_ctx_t *c, const rp_node_t *node)
+{
+    unsigned id = c->next_id++;
+    const rp_node_t **k = apr_pmemdup(c->pool, &node, sizeof(node));
+    apr_hash_set(c->node_ids, k, sizeof(node), (void *)(uintptr_t)(id + 1));
+    for (const rp_node_t *n = node->first_child; n; n = n->next_sibling) {
+        rp_buf_printf(c->b, ",%u,%d", id, rp_frames_index(c->frames, n->func));
+        render_nodes(c, n);
+    }
+}
+
+/* Number of s in the list of distinct strings, adding it (as a JSON
+ * string) when new. */
+static unsigned intern(apr_hash_t *seen, rp_buf_t *list, unsigned *count,
+                       const char *s)
+{
+    uintptr_t i = (uintptr_t)apr_hash_get(seen, s, APR_HASH_KEY_STRING);
+    if (i == 0) {
+        i = ++*count;
+        apr_hash_set(seen, s, APR_HASH_KEY_STRING, (void *)i);
+        rp_buf_puts(list, i > 1 ? "," : "");
+        rp_buf_json_string(list, s);
+    }
+    return (unsigned)(i - 1);
+}
+
+static void render_frames(rp_buf_t *b, const rp_frames_t *fr, apr_pool_t *pool)
+{
+    apr_hash_t *objects = apr_hash_make(pool);
+    apr_hash_t *files = apr_hash_make(pool);
+    unsigned object_count = 0, file_count = 0;
+    rp_buf_t object_list, file_list;
+    rp_buf_init(&object_list, pool, 1024);
+    rp_buf_init(&file_list, pool, 1024);
+    rp_buf_puts(b, ",\n\"frames\":[");
+    for (unsigned i = 0; i < fr->count; i++) {
+        const rp_func_t *f = fr->funcs[i];
+        rp_buf_puts(b, i ? ",\n[" : "\n[");
+        rp_buf_json_string(b, f->name ? f->name : "");
+        rp_buf_printf(b, ",%u,",
+                      intern(objects, &object_list, &object_count,
+                             f->object ? f->object : ""));
+        if (f->file != NULL) {
+            rp_buf_printf(b, "%u,%d]",
+                          intern(files, &file_list, &file_count, f->file),
+                          f->line);
+        } else {
+            rp_buf_puts(b, "-1,0]");
+        }
+    }
+    rp_buf_puts(b, "],\n\"objects\":[");
+    rp_buf_append(b, object_list.data, object_list.len);
+    rp_buf_puts(b, "],\n\"files\":[");
+    rp_buf_append(b, file_list.data, file_list.len);
+    rp_buf_puts(b, "]");
+}
+
+static void render_samples(data_ctx_t *c, const rp_profile_t *p)
+{
+    const rp_profile_sample_t *samples;
+    unsigned count = rp_export_samples(p, c->pool, &samples);
+    uint64_t prev_ns = 0;
+    rp_buf_puts(c->b, ",\n\"samples\":[");
+    for (unsigned i = 0; i < count; i++) {
+        const rp_profile_sample_t *s = &samples[i];
+        const rp_node_t *leaf = s->leaf ? s->leaf : &p->tree->root;
+        uintptr_t id =
+            (uintptr_t)apr_hash_get(c->node_ids, &leaf, sizeof(leaf));
+        uint64_t t_ns = s->t_ns > prev_ns ? s->t_ns : prev_ns;
+        uint64_t dt_us = t_ns / 1000 - prev_ns / 1000;
+        unsigned phase = s->phase < RP_PHASE_COUNT ? s->phase : 0;
+        prev_ns = t_ns;
+        rp_buf_printf(c->b, "%s%" APR_UINT64_T_FMT ",%u,%" APR_UINT64_T_FMT,
+                      i ? (i % 16 ? "," : ",\n") : "", (apr_uint64_t)dt_us,
+                      id ? (unsigned)(id - 1) : 0u,
+                      (apr_uint64_t)s->weight * 32 + phase * 2 +
+                          (s->waiting ? 1 : 0));
+    }
+    rp_buf_puts(c->b, "]");
+}
+
+static void render_header(rp_buf_t *b, const rp_profile_t *p)
+{
+    const rp_sampler_stats_t *st = &p->stats;
+    apr_time_t t0 = 0;
+    if (p->request_started > 0 && p->started >= p->request_started) {
+        t0 = p->started - p->request_started;
+    }
+    rp_buf_printf(b,
+                  "{\"v\":%d,\"clock\":\"%s\",\"interval_us\":%" APR_TIME_T_FMT
+                  ",\"t0_us\":%" APR_TIME_T_FMT ",\"weight\":%" APR_UINT64_T_FMT
+                  ",\n\"phases\":[",
+                  RP_HTML_DATA_VERSION,
+                  st->clock == RP_CLOCK_CPU ? "cpu" : "wall", st->interval_us,
+                  t0, (apr_uint64_t)p->tree->root.total);
+    for (unsigned i = 0; i < RP_PHASE_COUNT; i++) {
+        rp_buf_printf(b, "%s\"%s\"", i ? "," : "", rp_phase_name(i));
+    }
+    rp_buf_puts(b, "],\n\"spans\":[");
+    for (unsigned i = 0; i < RP_PHASE_COUNT; i++) {
+        const rp_phase_span_t *span = &p->phases[i];
+        rp_buf_puts(b, i ? "," : "");
+        if (span->first_us < 0) {
+            rp_buf_puts(b, "null");
+        } else {
+            rp_buf_printf(b, "[%" APR_TIME_T_FMT ",%" APR_TIME_T_FMT "]",
+                          span->first_us, span->total_us);
+        }
+    }
+    rp_buf_puts(b, "]");
+}
+
+static void render_views(rp_buf_t *b, const rp_profile_t *p)
+{
+    rp_buf_puts(b, ",\n\"collapse\":[");
+    for (int i = 0; i < p->collapse_count; i++) {
+        rp_buf_puts(b, i ? "," : "");
+        rp_buf_json_string(b, p->collapse[i] ? p->collapse[i] : "");
+    }
+    rp_buf_puts(b, "],\n\"modules\":[");
+    for (int i = 0; i < p->module_count; i++) {
+        rp_buf_puts(b, i ? ",[" : "[");
+        rp_buf_json_string(b, p->modules[i].object ? p->modules[i].object : "");
+        rp_buf_puts(b, ",");
+        rp_buf_json_string(b, p->modules[i].module ? p->modules[i].module : "");
+        rp_buf_puts(b, "]");
+    }
+    rp_buf_puts(b, "]");
+}
+
+/* Copies n bytes of JSON with '<', '>' and '&' as \u escapes. They occur
+ * only inside strings (the structure has none), where the escape stands for
+ * the same character. */
+static void append_escaped(rp_buf_t *out, const char *s, apr_size_t n)
+{
+    const char *run = s;
+    const char *end = s + n;
+    for (const char *p = s; p < end; p++) {
+        const char *esc;
+        switch (*p) {
+        case '<':
+            esc = "\\u003c";
+            break;
+        case '>':
+            esc = "\\u003e";
+            break;
+        case '&':
+            esc = "\\u0026";
+            break;
+        default:
+            continue;
+        }
+        rp_buf_append(out, run, (apr_size_t)(p - run));
+        rp_buf_append(out, esc, 6);
+        run = p + 1;
+    }
+    rp_buf_append(out, run, (apr_size_t)(end - run));
+}
+
+void rp_html_data(rp_buf_t *out, const rp_profile_t *p, apr_pool_t *pool)
+{
+    apr_pool_t *scratch;
+    apr_pool_create(&scratch, pool);
+    rp_frames_t fr;
+    rp_frames_collect(&fr, p->tree, scratch);
+    rp_buf_t b;
+    rp_buf_init(&b, scratch,
+                4096 + (apr_size_t)fr.count * 64 +
+                    (apr_size_t)p->tree->node_count * 12 +
+                    (apr_size_t)p->sample_count * 16);
+    render_header(&b, p);
+    render_frames(&b, &fr, scratch);
+    data_ctx_t c = {.b = &b,
+                    .frames = &fr,
+                    .node_ids = apr_hash_make(scratch),
+                    .pool = scratch};
+    rp_buf_puts(&b, ",\n\"nodes\":[-1,-1");
+    render_nodes(&c, &p->tree->root);
+    rp_buf_puts(&b, "]");
+    render_samples(&c, p);
+    render_views(&b, p);
+    rp_buf_puts(&b, "}");
+    append_escaped(out, b.data, b.len);
+    apr_pool_destroy(scratch);
+}

@@ -1,0 +1,286 @@
+#include "rp_record.h"
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rp_logfmt.h"
+
+int rp_glob_match(const char *pattern, const char *text)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*text) {
+        if (*pattern == '*') {
+            star = pattern++;
+            resume = text;
+        } else if (*pattern == '?' || *pattern == *text) {
+            pattern++;
+            text++;
+        } else if (star != NULL) {
+            pattern = star + 1;
+            text = ++resume;
+        } else {
+            return 0;
+        }
+    }
+    while (*pattern == '*') {
+        pattern++;
+    }
+    return *pattern == '\0';
+}
+
+static int is_folded(const rp_profile_t *p, const rp_func_t *f)
+{
+    const char *object = f->object ? f->object : "";
+    for (int i = 0; i < p->collapse_count; i++) {
+        if (rp_glob_match(p->collapse[i], object)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- per function ------------------------------------------------------- */
+
+typedef struct stat_slot {
+    rp_func_stat_t stat;
+    unsigned on_stack; /* open frames of this function during the walk */
+} stat_slot_t;
+
+typedef struct funcs_ctx {
+    const rp_profile_t *p;
+    apr_pool_t *pool;
+    apr_hash_t *slots; /* rp_func_t pointer -> stat_slot_t */
+} funcs_ctx_t;
+
+static stat_slot_t *slot_of(funcs_ctx_t *c, const rp_func_t *f)
+{
+    stat_slot_t *s = apr_hash_get(c->slots, &f, sizeof(f));
+    if (s == NULL) {
+        s = apr_pcalloc(c->pool, sizeof(*s));
+        s->stat.name = f->name && *f->name ? f->name : "[unknown]";
+        s->stat.object = f->object ? f->object : "";
+        const rp_func_t **key = apr_palloc(c->pool, sizeof(*key));
+        *key = f;
+        apr_hash_set(c->slots, key, sizeof(*key), s);
+    }
+    return s;
+}
+
+/* owner: the slot of the nearest caller that is not folded, or NULL. */
+static void walk_funcs(funcs_ctx_t *c, const rp_node_t *node,
+                       stat_slot_t *owner)
+{
+    for (const rp_node_t *n = node->first_child; n; n = n->next_sibling) {
+        int folded = owner != NULL && is_folded(c->p, n->func);
+        stat_slot_t *s = folded ? owner : slot_of(c, n->func);
+        s->stat.self += n->self;
+        if (!folded) {
+            if (s->on_stack == 0) {
+                s->stat.total += n->total;
+            }
+            s->on_stack++;
+        }
+        walk_funcs(c, n, s);
+        if (!folded) {
+            s->on_stack--;
+        }
+    }
+}
+
+static int by_total(const void *a, const void *b)
+{
+    const rp_func_stat_t *x = a, *y = b;
+    if (x->total != y->total) {
+        return x->total > y->total ? -1 : 1;
+    }
+    if (x->self != y->self) {
+        return x->self > y->self ? -1 : 1;
+    }
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->object, y->object);
+}
+
+static int by_self(const void *a, const void *b)
+{
+    const rp_func_stat_t *x = a, *y = b;
+    if (x->self != y->self) {
+        return x->self > y->self ? -1 : 1;
+    }
+    return by_total(a, b);
+}
+
+unsigned rp_record_funcs(const rp_profile_t *p, apr_pool_t *pool,
+                         rp_func_stat_t **out)
+{
+    funcs_ctx_t c = {.p = p, .pool = pool, .slots = apr_hash_make(pool)};
+    if (p->tree != NULL) {
+        walk_funcs(&c, &p->tree->root, NULL);
+    }
+    unsigned n = apr_hash_count(c.slots), i = 0;
+    rp_func_stat_t *stats = apr_pcalloc(pool, sizeof(*stats) * (n + 1));
+    for (apr_hash_index_t *hi = apr_hash_first(pool, c.slots); hi;
+         hi = apr_hash_next(hi)) {
+        const stat_slot_t *s = apr_hash_this_val(hi);
+        stats[i++] = s->stat;
+    }
+    qsort(stats, n, sizeof(*stats), by_total);
+    *out = stats;
+    return n;
+}
+
+/* ---- the hottest path ------------------------------------------------- */
+
+const char *rp_record_hot_path(const rp_profile_t *p, unsigned max_frames,
+                               apr_pool_t *pool)
+{
+    if (p->tree == NULL || p->tree->root.total == 0 || max_frames == 0) {
+        return "";
+    }
+    const char **names =
+        apr_palloc(pool, sizeof(*names) * (p->tree->max_depth + 2));
+    unsigned n = 0, shown = 0;
+    /* Children are sorted heaviest first; the path ends where a frame's
+     * own time outweighs its heaviest callee. Folded frames are left out, the
+     * outermost ones too (the server's own machinery: thread start, MPM,
+     * request loop), unless nothing else is left. */
+    for (const rp_node_t *node = p->tree->root.first_child; node;
+         node =
+             node->first_child != NULL && node->first_child->total > node->self
+                 ? node->first_child
+                 : NULL) {
+        names[n++] = node->func->name && *node->func->name ? node->func->name
+                                                           : "[unknown]";
+        if (!is_folded(p, node->func)) {
+            names[shown++] = names[n - 1];
+        }
+    }
+    if (shown > 0) {
+        n = shown;
+    }
+    rp_buf_t b;
+    rp_buf_init(&b, pool, 256);
+    unsigned first = n > max_frames ? n - max_frames : 0;
+    if (first > 0) {
+        rp_buf_puts(&b, "...");
+    }
+    for (unsigned i = first; i < n; i++) {
+        if (b.len > 0) {
+            rp_buf_puts(&b, ";");
+        }
+        rp_buf_puts(&b, names[i]);
+    }
+    return rp_buf_str(&b);
+}
+
+/* ---- the record ---------------------------------------------------------- */
+
+void rp_record_timestamp(char *out, apr_size_t size, apr_time_t t)
+{
+    apr_time_exp_t e;
+    apr_time_exp_gmt(&e, t);
+    apr_snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+                 e.tm_year + 1900, e.tm_mon + 1, e.tm_mday, e.tm_hour, e.tm_min,
+                 e.tm_sec, e.tm_usec);
+}
+
+static double percent(uint64_t part, uint64_t all)
+{
+    return all ? 100.0 * (double)part / (double)all : 0.0;
+}
+
+static void record_line(rp_buf_t *b, const rp_profile_t *p,
+                        const rp_record_info_t *info, rp_func_stat_t *funcs,
+                        unsigned nfuncs, apr_pool_t *pool)
+{
+    const rp_sampler_stats_t *st = &p->stats;
+    char ts[40];
+    rp_record_timestamp(ts, sizeof(ts), p->request_started);
+    rp_logfmt_str(b, "type", "reqprof", 0);
+    rp_logfmt_int(b, "v", RP_RECORD_VERSION);
+    rp_logfmt_str(b, "ts", ts, 0);
+    rp_logfmt_str(b, "id", info->id, 0);
+    rp_logfmt_str(b, "mode", info->mode, 0);
+    rp_logfmt_int(b, "pid", p->pid);
+    rp_logfmt_int(b, "tid", p->tid);
+    rp_logfmt_str(b, "host", p->host ? p->host : "", 256);
+    rp_logfmt_str(b, "method", p->method ? p->method : "", 64);
+    const char *uri = p->uri ? p->uri : "";
+    const char *q = strchr(uri, '?');
+    rp_logfmt_url(b, "path",
+                  q ? apr_pstrmemdup(pool, uri, (apr_size_t)(q - uri)) : uri,
+                  RP_LOGFMT_MAX_VALUE);
+    if (q != NULL) {
+        rp_logfmt_url(b, "query", q + 1, RP_LOGFMT_MAX_VALUE);
+    }
+    rp_logfmt_int(b, "status", p->status);
+    apr_interval_time_t dur = info->ended - p->request_started;
+    rp_logfmt_num(b, "dur_ms", dur > 0 ? (double)dur / 1000.0 : 0.0, 3);
+    rp_logfmt_num(b, "cpu_ms", (double)st->cpu_ns / 1e6, 3);
+    rp_logfmt_num(b, "wait_ms", rp_profile_weight_ms(p, st->wait_weight), 3);
+    rp_logfmt_int(b, "samples", st->samples);
+    rp_logfmt_int(b, "interval_us", st->interval_us);
+    rp_logfmt_str(b, "clock", st->clock == RP_CLOCK_CPU ? "cpu" : "wall", 0);
+    if (st->capped) {
+        rp_logfmt_int(b, "capped", 1);
+    }
+    if (st->dropped) {
+        rp_logfmt_int(b, "dropped", st->dropped);
+    }
+    uint64_t all = p->tree ? p->tree->root.total : 0;
+    rp_func_stat_t *top = apr_pmemdup(pool, funcs, sizeof(*funcs) * nfuncs);
+    qsort(top, nfuncs, sizeof(*top), by_self);
+    for (unsigned i = 0; i < nfuncs && i < RP_RECORD_TOP; i++) {
+        if (top[i].self == 0) {
+            break;
+        }
+        char key[16];
+        apr_snprintf(key, sizeof(key), "top%u", i + 1);
+        rp_logfmt_str(b, key, top[i].name, 256);
+        apr_snprintf(key, sizeof(key), "top%u_ms", i + 1);
+        rp_logfmt_num(b, key, rp_profile_weight_ms(p, top[i].self), 3);
+        apr_snprintf(key, sizeof(key), "top%u_pct", i + 1);
+        rp_logfmt_num(b, key, percent(top[i].self, all), 1);
+    }
+    const char *hot = rp_record_hot_path(p, RP_RECORD_HOT_FRAMES, pool);
+    if (*hot) {
+        rp_logfmt_str(b, "hot", hot, 2048);
+    }
+}
+
+void rp_record_line(rp_buf_t *b, const rp_profile_t *p,
+                    const rp_record_info_t *info)
+{
+    rp_func_stat_t *funcs;
+    unsigned n = rp_record_funcs(p, b->pool, &funcs);
+    record_line(b, p, info, funcs, n, b->pool);
+}
+
+const char *rp_record_sidecar(const rp_profile_t *p,
+                              const rp_record_info_t *info, apr_pool_t *pool,
+                              apr_size_t *len)
+{
+    rp_func_stat_t *funcs;
+    unsigned n = rp_record_funcs(p, pool, &funcs);
+    rp_buf_t b;
+    rp_buf_init(&b, pool, 1024 + 160 * (apr_size_t)n);
+    record_line(&b, p, info, funcs, n, pool);
+    rp_buf_puts(&b, "\n");
+    rp_buf_t line;
+    rp_buf_init(&line, pool, 256);
+    for (unsigned i = 0; i < n && i < RP_RECORD_SIDECAR_FUNCS; i++) {
+        line.len = 0;
+        rp_logfmt_str(&line, "type", "func", 0);
+        rp_logfmt_str(&line, "name", funcs[i].name, RP_LOGFMT_MAX_VALUE);
+        rp_logfmt_str(&line, "object", funcs[i].object, 256);
+        rp_logfmt_num(&line, "self_ms", rp_profile_weight_ms(p, funcs[i].self),
+                      3);
+        rp_logfmt_num(&line, "total_ms",
+                      rp_profile_weight_ms(p, funcs[i].total), 3);
+        rp_buf_append(&b, line.data, line.len);
+        rp_buf_puts(&b, "\n");
+    }
+    *len = b.len;
+    return rp_buf_str(&b);
+}

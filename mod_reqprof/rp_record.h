@@ -1,0 +1,77 @@
+/* rp_record: what a log record and a saved profile's sidecar say about a
+ * profile — the request, its times, the functions with the most self time
+ * and the hottest path — as one logfmt line (rp_logfmt), and the sidecar's
+ * per-function table (self and inclusive time) that comparisons read.
+ *
+ * Functions are counted as the report's default view shows them: frames of
+ * objects matching the profile's collapse patterns fold into their nearest
+ * caller that does not match (frames with no such caller stay). The record
+ * and sidecar formats are described in docs/log-format.md. Knows nothing of
+ * httpd. */
+#ifndef RP_RECORD_H
+#define RP_RECORD_H
+
+#include <apr_pools.h>
+#include <stdint.h>
+
+#include "rp_buf.h"
+#include "rp_profile.h"
+
+/* The record's version ("v=1"); raised when a key changes meaning or goes. */
+#define RP_RECORD_VERSION 1
+/* Functions named in a record (top1..topN, by self time). */
+#define RP_RECORD_TOP 5
+/* Innermost frames of the hottest path named in a record. */
+#define RP_RECORD_HOT_FRAMES 12
+/* Functions listed in a sidecar (by inclusive time). */
+#define RP_RECORD_SIDECAR_FUNCS 500
+
+typedef struct rp_func_stat {
+    const char *name;
+    const char *object;
+    uint64_t self;  /* weight of the samples that end in it */
+    uint64_t total; /* weight of the samples with it on the stack (a
+                       recursive function counts each sample once) */
+} rp_func_stat_t;
+
+/* Shell-style match of a whole string: '*' any run, '?' one byte, anything
+ * else (brackets included: "[vdso]") literally. */
+int rp_glob_match(const char *pattern, const char *text);
+
+/* Per-function totals of the profile's tree, heaviest inclusive first (ties:
+ * more self time, then by name). Returns the count; *out in pool. */
+unsigned rp_record_funcs(const rp_profile_t *p, apr_pool_t *pool,
+                         rp_func_stat_t **out);
+
+/* The heaviest path from the outermost frame down, each step into the
+ * heaviest callee, ending where a frame's self time outweighs that callee;
+ * names joined by ';', without the frames of collapsed objects (the outermost
+ * ones too: thread start, MPM, request loop), unless no other frame is on it;
+ * at most max_frames of the innermost ("...;" in front when cut). "" for a
+ * profile without samples. */
+const char *rp_record_hot_path(const rp_profile_t *p, unsigned max_frames,
+                               apr_pool_t *pool);
+
+typedef struct rp_record_info {
+    const char *id;   /* the saved profile's name, or NULL */
+    const char *mode; /* "log", "slow" or "trigger" */
+    apr_time_t ended; /* when the response ended */
+} rp_record_info_t;
+
+/* Appends the record (one logfmt line, no newline): type=reqprof v=1 ts id
+ * mode pid tid host method path query status dur_ms cpu_ms wait_ms samples
+ * interval_us clock [capped dropped] topN topN_ms topN_pct hot. */
+void rp_record_line(rp_buf_t *b, const rp_profile_t *p,
+                    const rp_record_info_t *info);
+
+/* The sidecar of a saved profile: the record line, then one line per
+ * function (type=func name object self_ms total_ms), heaviest first, at most
+ * RP_RECORD_SIDECAR_FUNCS. Newline-terminated lines; *len its length. */
+const char *rp_record_sidecar(const rp_profile_t *p,
+                              const rp_record_info_t *info, apr_pool_t *pool,
+                              apr_size_t *len);
+
+/* ISO 8601 UTC with microseconds: "2026-11-25T19:22:01.123456Z". */
+void rp_record_timestamp(char *out, apr_size_t size, apr_time_t t);
+
+#endif

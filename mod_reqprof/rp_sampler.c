@@ -884,7 +884,12 @@ void rp_sampler_shutdown_process(void)
     if (!process.ready) {
         return;
     }
-    pthread_mutex_lock(&process.lock);
+    /* prefork runs this from its exit signal handler, which may have
+     * interrupted this very thread inside start or stop, holding the lock:
+     * then leave everything to the process's exit rather than deadlock. */
+    if (pthread_mutex_trylock(&process.lock) != 0) {
+        return;
+    }
     for (rp_sampler_t *s = process.registry; s != NULL; s = s->next) {
         __atomic_store_n(&s->active_session, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
@@ -896,7 +901,9 @@ void rp_sampler_shutdown_process(void)
     if (joining) {
         pthread_join(process.thread, NULL);
     }
-    pthread_mutex_lock(&process.lock);
+    if (pthread_mutex_trylock(&process.lock) != 0) {
+        return;
+    }
     process.thread_running = 0;
     rp_sampler_t **link = &process.registry;
     while (*link != NULL) {

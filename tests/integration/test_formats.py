@@ -245,9 +245,14 @@ def check_headers(headers, fmt, body):
 
 
 def assert_three_to_one(alpha, beta, what):
+    """The format carries the right weights for the right functions. The
+    tolerance is wider than test_profile.py's accuracy check (±6 points):
+    wall-clock shares drift when the machine is oversubscribed (preemption
+    is wall time too), and accuracy is that test's concern, not this one's;
+    a swapped, lost or unweighted function still fails here."""
     assert alpha > 0 and beta > 0, (what, alpha, beta)
     share = alpha / (alpha + beta)
-    assert abs(share - 0.75) < 0.06, (what, share, alpha, beta)
+    assert abs(share - 0.75) < 0.15, (what, share, alpha, beta)
 
 
 # ---- tests ------------------------------------------------------------------------

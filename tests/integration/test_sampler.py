@@ -136,7 +136,10 @@ def test_cpu_and_waiting_are_told_apart(mpm, dumpable):
             # Waiting time belongs to the function that waited, with its
             # callers, down to the system call.
             waiting = report.find("wait_in_poll")
-            assert waiting and all(n.wait == n.total for n in waiting)
+            # (wait_in_poll also runs a little on CPU: its clock reads and
+            # the poll call's entry can be sampled on CPU.)
+            assert waiting and sum(n.wait for n in waiting) >= 0.95 * sum(
+                n.total for n in waiting)
             assert sum(n.total for n in waiting) >= 0.9 * 300
             path = waiting[0].path()
             assert "rpwork_handler" in path and "ap_run_handler" in path, path

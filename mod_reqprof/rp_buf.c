@@ -84,13 +84,11 @@ static const char *entity_for(unsigned char c)
     }
 }
 
-/* Length of the valid UTF-8 sequence at p, or 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF included). */
-static int utf8_sequence_length(const unsigned char *p)
+apr_size_t rp_utf8_length(const unsigned char *p, apr_size_t avail)
 {
-    int n;
+    apr_size_t n;
     unsigned int cp;
-    if (p[0] < 0xc2) {
+    if (avail == 0 || p[0] < 0xc2) {
         return 0;
     } else if (p[0] < 0xe0) {
         n = 2;
@@ -104,7 +102,10 @@ static int utf8_sequence_length(const unsigned char *p)
     } else {
         return 0;
     }
-    for (int i = 1; i < n; i++) {
+    if (n > avail) {
+        return 0;
+    }
+    for (apr_size_t i = 1; i < n; i++) {
         if ((p[i] & 0xc0) != 0x80) {
             return 0;
         }
@@ -115,6 +116,12 @@ static int utf8_sequence_length(const unsigned char *p)
         return 0;
     }
     return n;
+}
+
+/* For NUL-terminated text: the terminator ends any sequence early. */
+static int utf8_sequence_length(const unsigned char *p)
+{
+    return (int)rp_utf8_length(p, (apr_size_t)-1);
 }
 
 void rp_buf_html(rp_buf_t *b, const char *s)

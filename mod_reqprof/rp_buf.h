@@ -42,6 +42,11 @@ void rp_buf_plain(rp_buf_t *b, const char *s, const char *also);
  * zeros ("1", "0.25", "12.5"); non-finite values as 0. */
 void rp_buf_decimal(rp_buf_t *b, double v, int decimals);
 
+/* Length of the valid UTF-8 sequence at p (at most avail bytes), or 0 when
+ * it is not one (overlong forms, surrogates and code points past U+10FFFF
+ * included). */
+apr_size_t rp_utf8_length(const unsigned char *p, apr_size_t avail);
+
 /* Returns the NUL-terminated contents (valid until the pool is cleared). */
 const char *rp_buf_str(rp_buf_t *b);
 

@@ -3,41 +3,15 @@
 #include <apr_strings.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p (at most avail bytes), or 0 when
- * it is not one (overlong forms, surrogates and code points past U+10FFFF
- * included). */
+/* rp_utf8_length, but C1 controls (U+0080..U+009F) count as invalid here:
+ * they are escaped like C0 ones. */
 static int utf8_length(const unsigned char *p, apr_size_t avail)
 {
-    int n;
-    unsigned int cp;
-    if (p[0] < 0xc2) {
-        return 0;
-    } else if (p[0] < 0xe0) {
-        n = 2;
-        cp = p[0] & 0x1f;
-    } else if (p[0] < 0xf0) {
-        n = 3;
-        cp = p[0] & 0x0f;
-    } else if (p[0] < 0xf5) {
-        n = 4;
-        cp = p[0] & 0x07;
-    } else {
+    apr_size_t n = rp_utf8_length(p, avail);
+    if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
         return 0;
     }
-    if ((apr_size_t)n > avail) {
-        return 0;
-    }
-    for (int i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0)) {
-        return 0; /* C1 controls are escaped like C0 ones */
-    }
-    return n;
+    return (int)n;
 }
 
 static int is_bare(unsigned char c)

@@ -119,9 +119,15 @@ class Httpd:
             if self.proc.poll() is not None:
                 raise RuntimeError("httpd exited at start: %s\n%s" % (
                     self.proc.stderr.read().decode(errors="replace"), self.read_error_log()))
+            # A port freed a moment ago may still answer for another server:
+            # this one is up when its own pid file exists and the port answers.
+            if not os.path.exists(os.path.join(self.root, "httpd.pid")):
+                time.sleep(0.05)
+                continue
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
+                    if self.proc.poll() is None:
+                        return self
             except OSError:
                 time.sleep(0.05)
         self.stop()

@@ -54,7 +54,7 @@ static int client_is_loopback(const request_rec *r)
     return 0;
 }
 
-static int client_allowed(request_rec *r, const rp_dir_conf_t *conf)
+int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf)
 {
     if (!conf->require_set) {
         return client_is_loopback(r);
@@ -72,7 +72,7 @@ static int client_allowed(request_rec *r, const rp_dir_conf_t *conf)
 
 /* The query string the client sent: mod_rewrite may have replaced r->args
  * since, and the client's trigger must still count. */
-static const char *client_query(const request_rec *r)
+const char *rp_client_query(const request_rec *r)
 {
     const request_rec *initial = r;
     while (initial->prev != NULL) {
@@ -87,11 +87,12 @@ static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
     if (conf->enabled != 1 || rp_process_symbols == NULL) {
         return RP_FORMAT_NONE;
     }
-    rp_format_e format = rp_trigger_find(client_query(r), rp_conf_param(conf));
+    rp_format_e format =
+        rp_trigger_find(rp_client_query(r), rp_conf_param(conf));
     if (format == RP_FORMAT_NONE) {
         return RP_FORMAT_NONE;
     }
-    if (!client_allowed(r, conf)) {
+    if (!rp_client_allowed(r, conf)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       RP_LOG_TAG "trigger ignored: ReqProfileRequire not met");
         return RP_FORMAT_NONE;
@@ -158,9 +159,10 @@ static void enter_phase(request_rec *r, rp_phase_e phase)
 
 /* ---- sampling ------------------------------------------------------------ */
 
-/* The profiled response is always the full one: no 304 or 206 from the
- * client's validators or ranges. */
-static void strip_conditional_headers(request_rec *r)
+/* The profiled response is always the full one, made by running the
+ * request: no 304 or 206 from the client's validators or ranges, and no
+ * answer from mod_cache. */
+static void ask_for_full_response(request_rec *r)
 {
     static const char *const headers[] = {
         "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
@@ -168,6 +170,7 @@ static void strip_conditional_headers(request_rec *r)
     for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
         apr_table_unset(r->headers_in, headers[i]);
     }
+    rp_cache_hide_for_handler(r);
 }
 
 static void release_slot(rp_request_t *state)
@@ -207,12 +210,18 @@ void rp_request_finish(rp_request_t *state)
     release_slot(state);
 }
 
+/* Set when the child's pool starts to go away. prefork does that from its
+ * SIGTERM/SIGHUP handler, on top of whatever code the signal interrupted,
+ * which may hold the sampler's lock: from then on, cleanups wait on nothing
+ * and leave what remains to the process's exit. */
+static volatile sig_atomic_t process_exiting;
+
 static apr_status_t stop_on_request_end(void *data)
 {
     rp_request_t *state = data;
     /* Normally the filter stopped it at end of stream; this covers requests
      * whose response never got there (aborted connections, early exits). */
-    if (!state->finished && state->sampler != NULL) {
+    if (!state->finished && state->sampler != NULL && !process_exiting) {
         rp_sampler_stop(state->sampler, state->session);
         rp_sampler_discard(state->sampler);
     }
@@ -374,7 +383,7 @@ static void confirm_sampling(request_rec *r, rp_request_t *state,
     state->format = format;
     if (format != RP_FORMAT_NONE) {
         state->log_mode = RP_LOG_OFF;
-        strip_conditional_headers(r);
+        ask_for_full_response(r);
     } else {
         state->log_mode = rp_conf_log_mode(conf);
         state->log_slow_us = rp_conf_log_slow(conf);
@@ -428,7 +437,7 @@ static int reqprof_fixups(request_rec *r)
     if (format != RP_FORMAT_NONE) {
         if (start_sampling(r, state, conf, RP_LOG_OFF)) {
             state->format = format;
-            strip_conditional_headers(r);
+            ask_for_full_response(r);
         }
     } else {
         start_sampling(r, state, conf, rp_conf_log_mode(conf));
@@ -439,6 +448,13 @@ static int reqprof_fixups(request_rec *r)
 static void reqprof_insert_filter(request_rec *r)
 {
     rp_request_t *state = rp_request_find(r);
+    if (rp_cache_answering(r) && state != NULL && state->tentative &&
+        state->format != RP_FORMAT_NONE &&
+        rp_client_allowed(r, rp_dir_conf(r))) {
+        apr_table_setn(r->err_headers_out, "X-ReqProfile",
+                       "not profiled: answered by mod_cache, which ignores "
+                       "the request's Cache-Control");
+    }
     if (state == NULL) {
         return;
     }
@@ -475,10 +491,40 @@ PHASE_MARK(handler, RP_PHASE_HANDLER)
 
 /* ---- process life ----------------------------------------------------- */
 
+/* prefork ends a child from its SIGTERM/SIGHUP handler: the handler destroys
+ * the child's pools, and so calls free(), on top of whatever it interrupted.
+ * Naming frames with libdw and rendering a report call malloc() thousands of
+ * times; were the handler to land inside one of them, its free() would wait
+ * forever for the lock this very thread holds, and the child would hang until
+ * the parent kills it. So these signals wait until the report is built; they
+ * are acted on the moment it is. (Threaded MPMs block them in request threads
+ * already, where this changes nothing.) */
+void rp_exit_signals_hold(sigset_t *saved)
+{
+    sigset_t exits;
+    sigemptyset(&exits);
+    sigaddset(&exits, SIGTERM);
+    sigaddset(&exits, SIGHUP);
+    sigaddset(&exits, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &exits, saved);
+}
+
+void rp_exit_signals_restore(const sigset_t *saved)
+{
+    pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+static apr_status_t mark_exiting(void *data)
+{
+    (void)data;
+    process_exiting = 1;
+    return APR_SUCCESS;
+}
+
 static apr_status_t shutdown_sampler(void *data)
 {
     (void)data;
-    rp_sampler_shutdown_process();
+    rp_sampler_shutdown_process(); /* waits on nothing: see there */
     rp_process_symbols = NULL;
     rp_process_modules = NULL;
     rp_process_module_count = 0;
@@ -528,6 +574,8 @@ static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
     }
     apr_pool_cleanup_register(pchild, NULL, shutdown_sampler,
                               apr_pool_cleanup_null);
+    /* Runs before the pools of requests still in progress are destroyed. */
+    apr_pool_pre_cleanup_register(pchild, NULL, mark_exiting);
 }
 
 static int reqprof_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -547,7 +595,9 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(reqprof_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(rp_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(rp_index_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_read_request(reqprof_post_read_request, NULL, NULL,
+    /* After mod_remoteip: the loopback rule judges the real client. */
+    static const char *const remoteip[] = {"mod_remoteip.c", NULL};
+    ap_hook_post_read_request(reqprof_post_read_request, remoteip, NULL,
                               APR_HOOK_REALLY_FIRST);
     ap_hook_translate_name(mark_translate_name, NULL, NULL,
                            APR_HOOK_REALLY_FIRST);
@@ -568,6 +618,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_insert_error_filter(reqprof_insert_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
     rp_output_register();
+    rp_cache_register();
 }
 
 AP_DECLARE_MODULE(reqprof) = {STANDARD20_MODULE_STUFF, rp_create_dir_conf,

@@ -4,6 +4,7 @@
  *   mod_reqprof_output.c  the output filters and the report's formats
  *   mod_reqprof_log.c     log mode's records and saved profiles
  *   mod_reqprof_index.c   the reqprof-index handler (saved profiles)
+ *   mod_reqprof_cache.c   keeping mod_cache from answering a profiled request
  * The rp_* files below them know nothing of httpd. */
 #ifndef MOD_REQPROF_H
 #define MOD_REQPROF_H
@@ -13,6 +14,7 @@
 #include "ap_expr.h"
 
 #include <apr_file_io.h>
+#include <signal.h>
 
 #include "rp_phase.h"
 #include "rp_profile.h"
@@ -56,13 +58,14 @@ typedef struct rp_dir_conf {
 } rp_dir_conf_t;
 
 typedef struct rp_server_conf {
-    int signo;            /* 0: the default */
-    int server_timing;    /* RP_UNSET, 0 or 1 */
-    int max_concurrent;   /* per process; 0: the default */
-    const char *log_file; /* NULL: records go to the error log */
-    int log_level;        /* RP_UNSET: notice */
-    const char *dir;      /* NULL: profiles are not saved */
-    int dir_max_count;    /* 0: the default */
+    int signo;             /* 0: the default */
+    int enabled_somewhere; /* ReqProfile On in some context of the server */
+    int server_timing;     /* RP_UNSET, 0 or 1 */
+    int max_concurrent;    /* per process; 0: the default */
+    const char *log_file;  /* NULL: records go to the error log */
+    int log_level;         /* RP_UNSET: notice */
+    const char *dir;       /* NULL: profiles are not saved */
+    int dir_max_count;     /* 0: the default */
     apr_off_t dir_max_bytes;
     apr_file_t *log_fd; /* log_file, opened by open_logs */
 } rp_server_conf_t;
@@ -117,6 +120,8 @@ apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf);
 rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf);
 int rp_conf_signal(const server_rec *s);
 int rp_conf_server_timing(const server_rec *s);
+/* ReqProfile On appears somewhere in s's configuration files. */
+int rp_conf_enabled_somewhere(const server_rec *s);
 unsigned rp_conf_max_samples(const rp_dir_conf_t *conf);
 apr_interval_time_t rp_conf_max_duration(const rp_dir_conf_t *conf);
 int rp_conf_max_concurrent(const server_rec *s);
@@ -137,10 +142,20 @@ extern rp_symbols_t *rp_process_symbols;
 extern const rp_object_module_t *rp_process_modules;
 extern int rp_process_module_count;
 rp_request_t *rp_request_find(const request_rec *r);
+/* The query string the client sent (mod_rewrite may have changed r->args). */
+const char *rp_client_query(const request_rec *r);
+/* conf's ReqProfileRequire (by default: a loopback client) admits r's client.
+ */
+int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf);
 /* Closes the running phase at the response's end. */
 void rp_request_end_phases(rp_request_t *state);
 /* The report is out: stop sampling and give back the profile's slot. */
 void rp_request_finish(rp_request_t *state);
+
+/* Holds off the MPM's exit signals while a report is built (see why in
+ * mod_reqprof.c); restore with what hold saved. */
+void rp_exit_signals_hold(sigset_t *saved);
+void rp_exit_signals_restore(const sigset_t *saved);
 
 /* mod_reqprof_output.c */
 void rp_output_register(void);
@@ -149,6 +164,14 @@ void rp_output_insert(request_rec *r, rp_request_t *state);
 /* The profile's request and process fields, at the response's end. */
 void rp_output_fill_profile(rp_profile_t *p, request_rec *r,
                             const rp_request_t *state);
+
+/* mod_reqprof_cache.c */
+void rp_cache_register(void);
+/* A report is to be made: mod_cache's handler must not answer. */
+void rp_cache_hide_for_handler(request_rec *r);
+/* At insert_filter: 1 if a quick handler (mod_cache) answers the request
+ * although it carries the trigger. */
+int rp_cache_answering(request_rec *r);
 
 /* mod_reqprof_log.c */
 /* Opens every server's ReqProfileLogFile (open_logs, in the parent). */

@@ -97,6 +97,8 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base_v, void *add_v)
     rp_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
     c->signo = base->signo; /* one per process: the main server's */
     c->max_concurrent = base->max_concurrent;
+    /* The main server's sections apply to its virtual hosts too. */
+    c->enabled_somewhere = base->enabled_somewhere || add->enabled_somewhere;
     c->server_timing = add->server_timing != RP_UNSET ? add->server_timing
                                                       : base->server_timing;
     c->log_file = add->log_file ? add->log_file : base->log_file;
@@ -124,8 +126,13 @@ static const char *set_server_timing(cmd_parms *cmd, void *dconf, int on)
 
 static const char *set_enabled(cmd_parms *cmd, void *dconf, int on)
 {
-    (void)cmd;
     ((rp_dir_conf_t *)dconf)->enabled = on;
+    /* Read at startup, not from .htaccess files at request time. */
+    if (on && cmd->pool == cmd->server->process->pconf) {
+        rp_server_conf_t *sc =
+            ap_get_module_config(cmd->server->module_config, &reqprof_module);
+        sc->enabled_somewhere = 1;
+    }
     return NULL;
 }
 
@@ -530,6 +537,13 @@ apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf)
 rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf)
 {
     return conf->clock != RP_UNSET ? (rp_clock_e)conf->clock : RP_CLOCK_WALL;
+}
+
+int rp_conf_enabled_somewhere(const server_rec *s)
+{
+    const rp_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &reqprof_module);
+    return sc->enabled_somewhere;
 }
 
 int rp_conf_signal(const server_rec *s)

@@ -164,7 +164,10 @@ void rp_log_capture(request_rec *r, rp_request_t *state)
     apr_pool_tag(pool, "reqprof_log");
     rp_profile_t *p = apr_pcalloc(pool, sizeof(*p));
     rp_output_fill_profile(p, r, state);
+    sigset_t signals;
+    rp_exit_signals_hold(&signals);
     rp_profile_build_tree(p, state->sampler, rp_process_symbols, pool);
+    rp_exit_signals_restore(&signals);
     rp_sampler_discard(state->sampler);
     state->profile = p;
     state->pending = 1;
@@ -256,6 +259,8 @@ int rp_log_transaction(request_rec *r)
         return DECLINED;
     }
     state->pending = 0;
+    sigset_t signals;
+    rp_exit_signals_hold(&signals); /* rendering is malloc-heavy */
     char id[RP_STORE_ID_MAX];
     rp_store_make_id(id, sizeof(id), state->request_time, (long)getpid(),
                      __atomic_add_fetch(&id_sequence, 1, __ATOMIC_RELAXED));
@@ -283,5 +288,6 @@ int rp_log_transaction(request_rec *r)
     }
     state->profile = NULL;
     state->report_html = NULL;
+    rp_exit_signals_restore(&signals);
     return DECLINED;
 }

@@ -162,11 +162,14 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
     apr_pool_t *scratch;
     apr_pool_create(&scratch, r->pool);
     apr_pool_tag(scratch, "reqprof_report");
+    sigset_t signals;
+    rp_exit_signals_hold(&signals);
     rp_profile_build_tree(&profile, state->sampler, rp_process_symbols,
                           scratch);
     rp_sampler_discard(state->sampler);
     apr_size_t length;
     const char *body = fmt->render(&profile, r->pool, &length);
+    rp_exit_signals_restore(&signals);
     if (rp_conf_dir(r->server) != NULL) {
         /* Saved once the response is out (log_transaction); the tree lives
          * until then in scratch, freed with the request. */

@@ -68,8 +68,9 @@ const char *rp_duration_parse(apr_pool_t *pool, const char *text,
         }
         double micros = value * units[i].micros;
         if (micros < (double)min_us || micros > (double)max_us) {
-            return apr_psprintf(pool, "'%s' is out of range: it must be "
-                                      "between %s and %s",
+            return apr_psprintf(pool,
+                                "'%s' is out of range: it must be "
+                                "between %s and %s",
                                 text, format_micros(pool, min_us),
                                 format_micros(pool, max_us));
         }
@@ -85,6 +86,6 @@ const char *rp_duration_parse(apr_pool_t *pool, const char *text,
 const char *rp_interval_parse(apr_pool_t *pool, const char *text,
                               apr_interval_time_t *out_us)
 {
-    return rp_duration_parse(pool, text, RP_INTERVAL_MIN_US,
-                             RP_INTERVAL_MAX_US, out_us);
+    return rp_duration_parse(pool, text, RP_INTERVAL_MIN_US, RP_INTERVAL_MAX_US,
+                             out_us);
 }

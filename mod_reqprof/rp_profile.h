@@ -69,7 +69,8 @@ typedef struct rp_profile {
 
 /* Leaf of a wait /proc could not show: the frames above it are the stack
  * last seen on CPU, where the thread was before it blocked. */
-#define RP_UNREADABLE_WAIT_FRAME "[waiting: stack not readable, last seen on CPU above]"
+#define RP_UNREADABLE_WAIT_FRAME                                               \
+    "[waiting: stack not readable, last seen on CPU above]"
 
 /* Name of the synthetic caller of stacks whose outermost frames are lost. */
 #define RP_TRUNCATED_FRAME "[truncated stack]"

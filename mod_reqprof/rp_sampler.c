@@ -879,15 +879,41 @@ void rp_sampler_discard(rp_sampler_t *s)
     s->stats.dropped = 0;
 }
 
+/* Shutdown may run from an exit signal handler that interrupted code
+ * holding a lock: the sampler's own (then this thread never gets it), or
+ * malloc's (then the sampler thread may never finish its tick). So it waits
+ * a bounded time for either, and otherwise leaves all to the process exit. */
+static struct timespec deadline_in_ms(long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return until;
+}
+
+static int lock_for_shutdown(void)
+{
+    struct timespec until = deadline_in_ms(500);
+    return pthread_mutex_timedlock(&process.lock, &until) == 0;
+}
+
+static int join_sampler_thread(void)
+{
+    struct timespec until = deadline_in_ms(2000);
+    return pthread_timedjoin_np(process.thread, NULL, &until) == 0;
+}
+
 void rp_sampler_shutdown_process(void)
 {
     if (!process.ready) {
         return;
     }
-    /* prefork runs this from its exit signal handler, which may have
-     * interrupted this very thread inside start or stop, holding the lock:
-     * then leave everything to the process's exit rather than deadlock. */
-    if (pthread_mutex_trylock(&process.lock) != 0) {
+    if (!lock_for_shutdown()) {
         return;
     }
     for (rp_sampler_t *s = process.registry; s != NULL; s = s->next) {
@@ -898,10 +924,10 @@ void rp_sampler_shutdown_process(void)
     pthread_cond_broadcast(&process.wake);
     int joining = process.thread_running;
     pthread_mutex_unlock(&process.lock);
-    if (joining) {
-        pthread_join(process.thread, NULL);
+    if (joining && !join_sampler_thread()) {
+        return;
     }
-    if (pthread_mutex_trylock(&process.lock) != 0) {
+    if (!lock_for_shutdown()) {
         return;
     }
     process.thread_running = 0;

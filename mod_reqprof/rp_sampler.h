@@ -55,16 +55,16 @@ typedef struct rp_sampler_stats {
     apr_interval_time_t interval_us;
     rp_clock_e clock;
     /* How the samples were taken. */
-    int proc_readable;       /* /proc gave blocked threads' registers */
-    unsigned signals;        /* signals sent to the thread */
-    unsigned wait_signals;   /* of which went to a blocked thread (none:
-                                blocked threads are never signalled) */
-    unsigned remote_unwinds; /* stacks unwound without a signal */
-    unsigned stale_unwinds;  /* discarded: the thread moved meanwhile */
-    unsigned late_intervals; /* ticks the thread or the sampler missed */
+    int proc_readable;          /* /proc gave blocked threads' registers */
+    unsigned signals;           /* signals sent to the thread */
+    unsigned wait_signals;      /* of which went to a blocked thread (none:
+                                   blocked threads are never signalled) */
+    unsigned remote_unwinds;    /* stacks unwound without a signal */
+    unsigned stale_unwinds;     /* discarded: the thread moved meanwhile */
+    unsigned late_intervals;    /* ticks the thread or the sampler missed */
     unsigned interrupted_waits; /* system calls a signal broke (EINTR) */
-    uint64_t sampler_cpu_ns; /* sampler thread CPU time, all sessions */
-    int capped;              /* sampling stopped at a limit */
+    uint64_t sampler_cpu_ns;    /* sampler thread CPU time, all sessions */
+    int capped;                 /* sampling stopped at a limit */
 } rp_sampler_stats_t;
 
 /* Installs the signal handler for this process (idempotent). arena_bytes is

@@ -142,9 +142,11 @@ static rp_func_t describe(rp_symbols_t *t, uintptr_t addr)
     const char *vdso_name = vdso_function(addr, &in_vdso);
     if (in_vdso) {
         rp_func_t f = {.object = "[vdso]", .resolved = vdso_name != NULL};
-        f.name = vdso_name ? apr_pstrdup(t->pool, vdso_name)
-                           : apr_psprintf(t->pool, "[vdso]+0x%" APR_UINT64_T_HEX_FMT,
-                                          (apr_uint64_t)(addr - getauxval(AT_SYSINFO_EHDR)));
+        f.name = vdso_name
+                     ? apr_pstrdup(t->pool, vdso_name)
+                     : apr_psprintf(
+                           t->pool, "[vdso]+0x%" APR_UINT64_T_HEX_FMT,
+                           (apr_uint64_t)(addr - getauxval(AT_SYSINFO_EHDR)));
         return f;
     }
     rp_func_t f = {.name = NULL, .object = "[unknown]"};

@@ -165,7 +165,8 @@ static int reached_root(const rp_unwinder_t *u)
 static int looks_like_frame_record(rp_unwinder_t *u, uintptr_t slot)
 {
     const rp_blocked_thread_t *t = u->thread;
-    if (!in_stack(t, slot) || slot > UINTPTR_MAX - 8 || !in_stack(t, slot + 8)) {
+    if (!in_stack(t, slot) || slot > UINTPTR_MAX - 8 ||
+        !in_stack(t, slot + 8)) {
         return 0;
     }
     uintptr_t saved_bp = *(const volatile uintptr_t *)slot;
@@ -198,9 +199,8 @@ int rp_unwinder_unwind(rp_unwinder_t *u, const rp_blocked_thread_t *t,
         best_check = *check;
     }
     int tries = 0;
-    for (uintptr_t slot = t->sp;
-         slot < t->sp + FRAME_POINTER_SCAN_WORDS * 8 &&
-         tries < FRAME_POINTER_TRIES;
+    for (uintptr_t slot = t->sp; slot < t->sp + FRAME_POINTER_SCAN_WORDS * 8 &&
+                                 tries < FRAME_POINTER_TRIES;
          slot += 8) {
         if (!looks_like_frame_record(u, slot)) {
             continue;

@@ -25,7 +25,7 @@ typedef struct rp_blocked_thread {
     uintptr_t sp;
     uintptr_t stack_lo; /* the thread's stack: [stack_lo, stack_hi) */
     uintptr_t stack_hi;
-    uintptr_t root_pc;  /* the thread's outermost frame, 0 if unknown */
+    uintptr_t root_pc; /* the thread's outermost frame, 0 if unknown */
 } rp_blocked_thread_t;
 
 typedef struct rp_unwinder rp_unwinder_t;

@@ -13,7 +13,10 @@ in a cache.
   HttpProtocolOptions Strict, httpd's default, and Unsafe) escaped in every
   text format: html, text, json, speedscope, collapsed.
 - mod_cache + mod_cache_disk: a report is never stored nor served to
-  another client, and a cached original never stands in for a report.
+  another client, and a cached original never stands in for a report (in
+  quick-handler and handler mode); the handler still sees the client's own
+  Cache-Control; with CacheIgnoreCacheControl On the original is served and
+  the allowed client is told why.
 """
 import json
 import os
@@ -493,14 +496,14 @@ ALLOWED = {"X-Client-IP": "10.9.9.9"}
 OTHER = {"X-Client-IP": "203.0.113.50"}
 
 
-def cache_server(extra=""):
+def cache_server(extra="", conf=CACHE_CONF):
     s = Httpd("event", modules=("cache", "cache_disk", "expires", "remoteip"))
     cache_dir = os.path.join(s.root, "cache")
     os.makedirs(cache_dir)
     pw = pwd.getpwnam(unprivileged_user())
     os.chown(cache_dir, pw.pw_uid, pw.pw_gid)
     with open(s.conf_path, "a") as f:
-        f.write(CACHE_CONF % dict(root=s.root) + extra)
+        f.write(conf % dict(root=s.root) + extra)
     for name in ("a", "b", "c", "d", "e"):
         with open(os.path.join(s.docroot, name + ".html"), "w") as f:
             f.write(("<p>cached page %s</p>\n" % name) * 40)
@@ -531,8 +534,9 @@ def test_report_is_not_stored_nor_served_to_others(cache):
     for path in ("/a.html?profile=1", "/work/cpu?ms=5&profile=1"):
         first = get(cache.port, path, headers=ALLOWED)
         check_report(first)
-        assert x_cache(first) == "MISS", first.raw_head
-        assert "attempting entity save" not in (first.header("x-cache-detail") or "")
+        # mod_cache stepped aside: neither looked up nor stored.
+        assert first.header("x-cache") is None, first.raw_head
+        assert first.header("x-cache-detail") is None, first.raw_head
         settle()
         # Another client asking for the same URL gets the original, stored
         # from its own request; then served from the cache.
@@ -548,19 +552,59 @@ def test_report_is_not_stored_nor_served_to_others(cache):
         settle()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: once mod_cache holds a response for the URL (here stored from a client "
-    "the rule refuses), an allowed client's profiled request is answered from the "
-    "cache and gets the original, not a report: the quick handler serves it before "
-    "mod_reqprof's fixups, and in handler mode mod_cache's cache_handler removes every "
-    "filter before CACHE_OUT, REQPROF (AP_FTYPE_CONTENT_SET-1) included"))
 def test_cached_original_never_stands_in_for_a_report(cache):
-    path = "/c.html?profile=1"
-    for _ in range(2):
-        assert not is_report(get(cache.port, path, headers=OTHER).body)
+    """mod_cache holds the URL (stored from a client the rule refuses): an
+    allowed client's profiled request still runs and gets its report, in
+    quick-handler and handler mode alike."""
+    for path in ("/c.html?profile=1", "/work/cpu?ms=2&profile=1"):
+        for _ in range(2):
+            assert not is_report(get(cache.port, path, headers=OTHER).body)
+            settle()
+        resp = get(cache.port, path, headers=ALLOWED)
+        check_report(resp)
+        # Nothing was stored from it: the others are still served the original.
         settle()
-    resp = get(cache.port, path, headers=ALLOWED)
+        other = get(cache.port, path, headers=OTHER)
+        assert not is_report(other.body) and x_cache(other) == "HIT", other.raw_head
+
+
+@pytest.mark.parametrize("n, sent", enumerate([None, "max-age=5", "no-transform"]))
+def test_handler_sees_the_clients_cache_control(cache, n, sent):
+    """Keeping mod_cache away from a report must not change the request the
+    handler (a CGI script, a proxied backend) sees."""
+    headers = dict(ALLOWED)
+    if sent is not None:
+        headers["Cache-Control"] = sent
+    path = "/work/seen%d/cpu?ms=1" % n  # a URL of its own: a first MISS
+    plain = get(cache.port, path, headers=headers)
+    assert plain.header("x-rpwork-saw-cache-control") == (sent or "-"), plain.raw_head
+    resp = get(cache.port, path + "&profile=1", headers=headers)
     check_report(resp)
+    assert resp.header("x-rpwork-saw-cache-control") == (sent or "-"), resp.raw_head
+
+
+def test_cache_that_ignores_cache_control_answers_with_the_original_and_says_so():
+    """CacheIgnoreCacheControl On: the administrator lets no client bypass
+    the cache, and mod_reqprof does not either. The cached original is
+    served intact, and an allowed client is told why it got no report."""
+    conf = CACHE_CONF.replace("ReqProfileRequire \"-R '10.0.0.0/8'\"\n", "")
+    assert conf != CACHE_CONF
+    s = cache_server("CacheIgnoreCacheControl On\n", conf=conf)
+    try:
+        path = "/e.html?profile=1"
+        for expected in ("MISS", "HIT"):
+            resp = get(s.port, path, headers=OTHER)  # refused: not loopback
+            assert x_cache(resp) == expected and not is_report(resp.body)
+            assert resp.header("x-reqprofile") is None
+            settle()
+        resp = get(s.port, path)  # loopback: allowed by the default rule
+        assert resp.status == 200 and x_cache(resp) == "HIT", resp.raw_head
+        assert resp.body == (b"<p>cached page e</p>\n" * 40)
+        assert "mod_cache" in (resp.header("x-reqprofile") or ""), resp.raw_head
+    finally:
+        crashes = s.crash_lines()
+        s.cleanup()
+        assert not crashes
 
 
 def test_report_is_not_stored_even_when_no_store_is_overridden():

@@ -11,7 +11,9 @@
  *   any path, ?access_ms=N  N ms of CPU in the access_checker phase
  *                 (slow_access_check), before the handler runs
  * Every response carries X-Rpwork-Wall-Us and X-Rpwork-Cpu-Us: the wall and
- * thread CPU time the action took, measured inside the handler.
+ * thread CPU time the action took, measured inside the handler, and
+ * X-Rpwork-Saw-Cache-Control: the request's Cache-Control as the handler saw
+ * it ("-" for none).
  * The last path segment selects the action. */
 #include "httpd.h"
 #include "http_config.h"
@@ -152,10 +154,15 @@ static int rpwork_handler(request_rec *r)
     } else {
         return HTTP_NOT_FOUND;
     }
-    apr_table_setn(r->headers_out, "X-Rpwork-Wall-Us",
-                   apr_ltoa(r->pool, (long)((monotonic_ms() - wall_start) * 1e3)));
-    apr_table_setn(r->headers_out, "X-Rpwork-Cpu-Us",
-                   apr_ltoa(r->pool, (long)((thread_cpu_ms() - cpu_start) * 1e3)));
+    apr_table_setn(
+        r->headers_out, "X-Rpwork-Wall-Us",
+        apr_ltoa(r->pool, (long)((monotonic_ms() - wall_start) * 1e3)));
+    apr_table_setn(
+        r->headers_out, "X-Rpwork-Cpu-Us",
+        apr_ltoa(r->pool, (long)((thread_cpu_ms() - cpu_start) * 1e3)));
+    const char *cache_control = apr_table_get(r->headers_in, "Cache-Control");
+    apr_table_setn(r->headers_out, "X-Rpwork-Saw-Cache-Control",
+                   cache_control ? cache_control : "-");
     /* A header survives a profiled response (the body does not): tests read
      * how often sampling interrupted the wait. */
     apr_table_setn(r->headers_out, "X-Rpwork-Interrupted",

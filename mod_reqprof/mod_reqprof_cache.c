@@ -1,0 +1,129 @@
+/* Keeping mod_cache from answering a request that asks for a report.
+ *
+ * A report is made by running the request. Were mod_cache to answer it from
+ * what it holds, the client would get the original page: its quick handler
+ * runs before any of the request's phases, and in either of its modes it
+ * removes every filter ahead of its own, REQPROF among them. So, around
+ * mod_cache's decision only, the request carries "Cache-Control: no-store":
+ * the client's own way to say "do not answer me from a cache and do not store
+ * my response", which mod_cache honours unless CacheIgnoreCacheControl is On.
+ * The header is put back as it was as soon as mod_cache has decided, so the
+ * handler, CGI scripts and proxied backends see the request as it was sent.
+ * This gives a client nothing it could not ask for itself. */
+#include "mod_reqprof.h"
+
+#include "http_request.h"
+
+#include <apr_strings.h>
+
+#define MASK_KEY "mod_reqprof.cache_mask"
+#define CACHE_CONTROL "Cache-Control"
+
+typedef enum { STAGE_QUICK = 1, STAGE_HANDLER = 2 } mask_stage_e;
+
+typedef struct {
+    mask_stage_e stage;
+    int active;
+    apr_array_header_t *saved; /* the client's Cache-Control values */
+} cache_mask_t;
+
+static cache_mask_t *find_mask(const request_rec *r)
+{
+    void *mask = NULL;
+    apr_pool_userdata_get(&mask, MASK_KEY, r->pool);
+    return mask;
+}
+
+static int save_value(void *saved, const char *key, const char *value)
+{
+    (void)key;
+    *(const char **)apr_array_push(saved) = value;
+    return 1;
+}
+
+static void hide(request_rec *r, mask_stage_e stage)
+{
+    cache_mask_t *mask = find_mask(r);
+    if (mask == NULL) {
+        mask = apr_pcalloc(r->pool, sizeof(*mask));
+        apr_pool_userdata_setn(mask, MASK_KEY, NULL, r->pool);
+    }
+    if (mask->active) {
+        return;
+    }
+    mask->stage = stage;
+    mask->active = 1;
+    mask->saved = apr_array_make(r->pool, 1, sizeof(const char *));
+    apr_table_do(save_value, mask->saved, r->headers_in, CACHE_CONTROL, NULL);
+    apr_table_setn(r->headers_in, CACHE_CONTROL, "no-store");
+}
+
+/* Puts the client's Cache-Control back. 1 if it had been hidden. */
+static int unhide(request_rec *r, mask_stage_e stage)
+{
+    cache_mask_t *mask = find_mask(r);
+    if (mask == NULL || !mask->active || mask->stage != stage) {
+        return 0;
+    }
+    apr_table_unset(r->headers_in, CACHE_CONTROL);
+    const char **values = (const char **)mask->saved->elts;
+    for (int i = 0; i < mask->saved->nelts; i++) {
+        apr_table_addn(r->headers_in, CACHE_CONTROL, values[i]);
+    }
+    mask->active = 0;
+    return 1;
+}
+
+/* Before any phase only the server's configuration is known: a request
+ * that carries the trigger, where ReqProfile is On somewhere in this server,
+ * is kept from the cache if the server's rule (ReqProfileRequire, or the
+ * loopback default) admits the client already. A client it refuses is
+ * answered exactly as without mod_reqprof. Whether the request is profiled
+ * is decided later, by its directory's configuration. */
+static int hide_before_quick_handler(request_rec *r, int lookup)
+{
+    if (lookup || r->main != NULL || !rp_conf_enabled_somewhere(r->server)) {
+        return DECLINED;
+    }
+    const rp_dir_conf_t *server_conf = rp_dir_conf(r);
+    if (rp_trigger_find(rp_client_query(r), rp_conf_param(server_conf)) !=
+            RP_FORMAT_NONE &&
+        rp_client_allowed(r, server_conf)) {
+        hide(r, STAGE_QUICK);
+    }
+    return DECLINED;
+}
+
+static int unhide_after_quick_handler(request_rec *r, int lookup)
+{
+    (void)lookup;
+    unhide(r, STAGE_QUICK);
+    return DECLINED;
+}
+
+static int unhide_after_cache_handler(request_rec *r)
+{
+    unhide(r, STAGE_HANDLER);
+    return DECLINED;
+}
+
+void rp_cache_hide_for_handler(request_rec *r)
+{
+    hide(r, STAGE_HANDLER);
+}
+
+int rp_cache_answering(request_rec *r)
+{
+    return unhide(r, STAGE_QUICK);
+}
+
+void rp_cache_register(void)
+{
+    static const char *const cache[] = {"mod_cache.c", NULL};
+    ap_hook_quick_handler(hide_before_quick_handler, NULL, cache,
+                          APR_HOOK_REALLY_FIRST);
+    ap_hook_quick_handler(unhide_after_quick_handler, cache, NULL,
+                          APR_HOOK_FIRST);
+    ap_hook_handler(unhide_after_cache_handler, cache, NULL,
+                    APR_HOOK_REALLY_FIRST);
+}

@@ -607,7 +607,11 @@ def section_sample_cost():
 # ---- 5. accuracy -------------------------------------------------------------------
 
 
+# Dumpable children (CoreDumpDirectory): a blocked thread's stack is read in
+# place. Without it a wait is filed under the stack last seen on CPU, and a
+# request that waits before it is ever seen on CPU has none (README, Limits).
 ACC_CONF = """ReqProfile On
+CoreDumpDirectory /tmp
 <Location /work/cpuclock>
   ReqProfileClock cpu
 </Location>
@@ -1095,7 +1099,9 @@ def render_markdown():
             "`/work/cpu?ms=400&profile=1` spends its CPU 3:1 in `work_alpha` and `work_beta`: "
             "the error of work_alpha's reported share of the two, in points, and the two "
             "functions' share of all samples. `/work/wait?ms=200&profile=1`: the share of "
-            "`wait_in_poll`. Sample count: intervals in the report against the report's "
+            "`wait_in_poll`, in dumpable children (`CoreDumpDirectory`, so blocked stacks "
+            "are read in place; see Limits for the other case). Sample count: intervals in "
+            "the report against the report's "
             "wall time (cpu clock: its CPU time) divided by the interval (1 ms). %d rounds "
             "per MPM. Targets (the bench's, from the README's claims): error ≤ 3 points, "
             "wait share ≥ 95 %%, counts within 5 %%." % acc["rounds"])

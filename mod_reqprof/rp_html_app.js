@@ -277,12 +277,21 @@ function vObj(V, v) {
     return f >= 0 ? OBJ[fObj[f]] : '';
 }
 
+// The filters: a phase, and a span of time chosen on the timeline (a
+// sample counts at the middle of the interval it stands for).
 function samplePasses(i) {
-    return state.phase < 0 || sPhase[i] === state.phase;
+    if (state.phase >= 0 && sPhase[i] !== state.phase) {
+        return false;
+    }
+    if (state.range) {
+        var t = sT[i] - IV / 2;
+        return t >= state.range[0] && t < state.range[1];
+    }
+    return true;
 }
 
 // Inclusive, self and waiting weights of every view node under the current
-// phase filter; children sorted heaviest first.
+// filters; children sorted heaviest first.
 function aggregate(V) {
     var n = V.count;
     var tot = new Float64Array(n);
@@ -327,8 +336,8 @@ function aggregate(V) {
 
 // ---- state --------------------------------------------------------------
 
-var state = {view: 'tree', showAll: false, phase: -1, query: '', zoom: 0,
-             sort: 'incl', matchIndex: -1};
+var state = {view: 'tree', showAll: false, phase: -1, range: null, query: '',
+             zoom: 0, sort: 'incl', matchIndex: -1};
 var views = {};
 var aggs = {};
 var dirty = {};
@@ -339,7 +348,7 @@ function current() {
     if (!views[key]) {
         views[key] = buildView(state.showAll);
     }
-    var akey = key + ':' + state.phase;
+    var akey = key + ':' + state.phase + ':' + (state.range ? state.range.join('-') : '');
     if (!aggs[akey]) {
         aggs[akey] = aggregate(views[key]);
     }
@@ -1095,10 +1104,14 @@ function renderTimeline() {
     }
     stack.classList.toggle('rp-searching', !!frameMatch);
 
+    if (state.range) {
+        showRangeOverlay(strip, state.range[0], state.range[1], 'rp-tl-sel');
+    }
+
     var legend = el('div', 'rp-legend');
-    [['rp-sw-cpu', 'on CPU'], ['rp-sw-wait', 'waiting'], ['rp-sw-out', 'other phases'],
+    [['rp-sw-cpu', 'on CPU'], ['rp-sw-wait', 'waiting'], ['rp-sw-out', 'filtered out'],
      ['rp-sw-none', 'no sample']].forEach(function (item) {
-        if (item[0] === 'rp-sw-out' && state.phase < 0) {
+        if (item[0] === 'rp-sw-out' && state.phase < 0 && !state.range) {
             return;
         }
         var span = el('span', 'rp-legend-item');
@@ -1107,9 +1120,70 @@ function renderTimeline() {
         legend.appendChild(span);
     });
     legend.appendChild(el('span', 'rp-note', 'Time since httpd read the request; ' + n +
-        ' buckets of ' + fmtMs(T.width / 1000) + '. "stack" shows the heaviest stack of each bucket.'));
+        ' buckets of ' + fmtMs(T.width / 1000) + '. "stack" shows the heaviest stack of each bucket.' +
+        ' Drag across it to keep only that span of time in every view.'));
     tlBox.appendChild(legend);
 }
+
+// A span of the timeline, in microseconds since the request began, drawn
+// over a lane's body.
+function showRangeOverlay(body, t0, t1, cls) {
+    var old = body.querySelector('.' + cls);
+    if (old) {
+        body.removeChild(old);
+    }
+    var W = tlState.W;
+    var x0 = Math.max(0, W * t0 / tlState.T.end);
+    var x1 = Math.min(W, W * t1 / tlState.T.end);
+    var box = el('div', cls);
+    box.style.left = x0.toFixed(1) + 'px';
+    box.style.width = Math.max(x1 - x0, 1).toFixed(1) + 'px';
+    body.appendChild(box);
+}
+
+function timeAt(body, clientX) {
+    var x = clientX - body.getBoundingClientRect().left;
+    return Math.max(0, Math.min(tlState.T.end, x / tlState.W * tlState.T.end));
+}
+
+// Dragging across any lane chooses a span; a click without a drag is not
+// a choice (the tooltips stay as they are).
+var tlDrag = null;
+
+tlBox.addEventListener('mousedown', function (ev) {
+    var body = ev.target.closest('.rp-tl-body');
+    if (!tlState || !body || ev.button !== 0) {
+        return;
+    }
+    ev.preventDefault();
+    tlDrag = {body: tlBox.querySelector('.rp-tl-samples .rp-tl-body'), x: ev.clientX,
+              t: timeAt(body, ev.clientX)};
+});
+
+doc.addEventListener('mousemove', function (ev) {
+    if (!tlDrag || Math.abs(ev.clientX - tlDrag.x) < 3) {
+        return;
+    }
+    var t = timeAt(tlDrag.body, ev.clientX);
+    showRangeOverlay(tlDrag.body, Math.min(t, tlDrag.t), Math.max(t, tlDrag.t), 'rp-tl-dragging');
+});
+
+doc.addEventListener('mouseup', function (ev) {
+    if (!tlDrag) {
+        return;
+    }
+    var drag = tlDrag;
+    tlDrag = null;
+    if (Math.abs(ev.clientX - drag.x) < 3) {
+        var ghost = drag.body.querySelector('.rp-tl-dragging');
+        if (ghost) {
+            drag.body.removeChild(ghost);
+        }
+        return;
+    }
+    var t = timeAt(drag.body, ev.clientX);
+    setRange([Math.min(t, drag.t), Math.max(t, drag.t)]);
+});
 
 tlBox.addEventListener('mousemove', function (ev) {
     if (!tlState) {
@@ -1132,7 +1206,7 @@ tlBox.addEventListener('mousemove', function (ev) {
     var lines = [(b.t0 / 1000).toFixed(1) + ' to ' + (b.t1 / 1000).toFixed(1) + ' ms'];
     lines.push('phase: ' + (b.phase >= 0 ? PH[b.phase] : 'no sample'));
     lines.push({text: 'on CPU ' + fmtMs(wMs(b.cpu)) + ', waiting ' + fmtMs(wMs(b.wait)) +
-        (b.out > 0 ? ', other phases ' + fmtMs(wMs(b.out)) : ''), cls: 'rp-tip-split'});
+        (b.out > 0 ? ', filtered out ' + fmtMs(wMs(b.out)) : ''), cls: 'rp-tip-split'});
     var fr = ev.target.closest('.rp-tl-fr');
     if (fr) {
         lines.push('frame: ' + vName(A.V, fr.rpV) + '  (' + vObj(A.V, fr.rpV) + ')');
@@ -1440,6 +1514,24 @@ function setPhase(p) {
     refresh();
 }
 
+var rangeBox = $('rp-range');
+
+function setRange(range) {
+    state.range = range;
+    state.zoom = 0;
+    rangeBox.hidden = !range;
+    if (range) {
+        $('rp-range-text').textContent = (range[0] / 1000).toFixed(1) + ' to ' +
+            (range[1] / 1000).toFixed(1) + ' ms';
+    }
+    describeMatches();
+    refresh();
+}
+
+$('rp-range-clear').addEventListener('click', function () {
+    setRange(null);
+});
+
 phaseSelect.addEventListener('change', function () {
     setPhase(phaseSelect.value === '' ? -1 : +phaseSelect.value);
 });
@@ -1515,6 +1607,10 @@ window.addEventListener('resize', function () {
 });
 
 doc.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Escape' && state.range) {
+        setRange(null);
+        return;
+    }
     if (ev.key === '/' && doc.activeElement !== $('rp-search') &&
             !(doc.activeElement && /^(INPUT|SELECT|TEXTAREA)$/.test(doc.activeElement.tagName))) {
         ev.preventDefault();

@@ -346,6 +346,27 @@ class Page:
         x, y = self.center_of(selector)
         self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
 
+    def drag(self, selector, from_frac, to_frac, steps=8):
+        """Presses the left button at from_frac of the element's width (at
+        its mid-height), moves to to_frac in steps and releases there."""
+        box = self.evaluate(
+            "(function(){var e=document.querySelector(%s);if(!e)return null;"
+            "e.scrollIntoView({block:'center'});var r=e.getBoundingClientRect();"
+            "return {x:r.left,y:r.top+r.height/2,w:r.width};})()" % json.dumps(selector))
+        if box is None or box["w"] <= 0:
+            raise BrowserError("no rendered element matches %s" % selector)
+        xs = [box["x"] + box["w"] * (from_frac + (to_frac - from_frac) * i / steps)
+              for i in range(steps + 1)]
+        self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": xs[0], "y": box["y"]})
+        self.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": xs[0], "y": box["y"],
+                                               "button": "left", "clickCount": 1})
+        for x in xs[1:]:
+            self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": box["y"],
+                                                   "button": "left", "buttons": 1})
+        self.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": xs[-1],
+                                               "y": box["y"], "button": "left",
+                                               "clickCount": 1})
+
     def type_text(self, text):
         """Types text into the focused element, as an input method would."""
         self.send("Input.insertText", {"text": text})

@@ -475,6 +475,42 @@ def check_views(server, page):
     page.wait_for("document.getElementById('rp-phase-filter').value === ''")
     assert js_count(page, "#rp-timeline .rp-tl-out") == 0
 
+    # ---- time range: dragging across the timeline keeps that span in
+    # every view. /work/mixed burns CPU first, then waits: the span before
+    # the first waiting bucket has the CPU work and none of the wait.
+    switch(page, "timeline")
+    t0s = page.evaluate("Array.from(document.querySelectorAll('#rp-timeline .rp-tl-b'))"
+                        ".map(function(b){return +b.dataset.t0Ms;})")
+    end_ms = t0s[-1] + (t0s[1] - t0s[0])
+    first_wait_ms = min(b[0] for b in wait if b[1] == 0)  # waiting only
+    assert page.evaluate("document.getElementById('rp-range').hidden") is True
+    page.drag("#rp-timeline .rp-tl-samples .rp-tl-body", 0.0, 0.9 * first_wait_ms / end_ms)
+    page.wait_for("!document.getElementById('rp-range').hidden")
+    assert " ms" in page.evaluate("document.getElementById('rp-range-text').textContent")
+    assert js_count(page, "#rp-timeline .rp-tl-sel") == 1
+    assert js_count(page, "#rp-timeline .rp-tl-out") > 0, "the rest not shown as filtered out"
+    shot(page, "timeline-range")
+    switch(page, "tree")
+    assert js_count(page, node_sel("wait_in_poll")) == 0
+    assert js_count(page, node_sel("work_alpha")) >= 1
+    switch(page, "modules")
+    assert js_count(page, '#rp-modules tr[data-obj="mod_rpwork.so"]') == 1
+    page.press_key("Escape", key_code=27)
+    page.wait_for("document.getElementById('rp-range').hidden")
+    switch(page, "tree")
+    assert js_count(page, node_sel("wait_in_poll")) == 1
+    # A span of the waiting part only, then back with the button.
+    switch(page, "timeline")
+    page.drag("#rp-timeline .rp-tl-samples .rp-tl-body", 0.99,
+              min(1.0, 1.05 * first_wait_ms / end_ms) if first_wait_ms / end_ms < 0.9 else 0.95)
+    page.wait_for("!document.getElementById('rp-range').hidden")
+    switch(page, "tree")
+    assert js_count(page, node_sel("wait_in_poll")) == 1
+    assert js_count(page, node_sel("work_alpha")) == 0
+    page.click("#rp-range-clear")
+    page.wait_for("document.getElementById('rp-range').hidden")
+    assert js_count(page, node_sel("work_alpha")) >= 1
+
     # The views switch without a reload: one document all along.
     navigations = [e for e in page.events[loaded:] if e[0] == "Page.frameNavigated"]
     assert navigations == [], "a view switch reloaded the page"

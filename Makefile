@@ -1,6 +1,6 @@
 # mod_reqprof — build, test, demo and install.
 #   make demo     build and start a throwaway httpd with the module and a workload
-#   make test     unit tests (plain and under valgrind) and integration tests
+#   make test     unit tests (plain, under valgrind, under ASan+UBSan) and integration tests
 #   make install  install into the system httpd (apxs -i) and Debian's mods-available
 #   make bench    overhead, accuracy and report-cost figures into README.md
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (make test: 8 s)
@@ -33,7 +33,7 @@ WORKLOAD  := $(OUT)/mod_rpwork.so
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(OUT)/unit_tests
 
-.PHONY: all deps module test unit unit-valgrind integration demo install \
+.PHONY: all deps module test unit unit-valgrind unit-asan integration demo install \
         format lint clean bench fuzz fuzz-build soak
 
 all: $(MODULE) $(WORKLOAD)
@@ -78,11 +78,35 @@ unit-valgrind: $(UNIT_BIN)
 	  --leak-check=full --errors-for-leak-kinds=definite \
 	  $(UNIT_BIN)
 
+# The same unit tests with the core built under AddressSanitizer and
+# UndefinedBehaviorSanitizer (any report fails the run).
+ASAN_OUT  := $(OUT)/asan
+ASAN_SAN  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=all
+ASAN_CORE := $(CORE_SRC:mod_reqprof/%.c=$(ASAN_OUT)/%.o)
+ASAN_GEN  := $(filter-out $(CORE_SRC:mod_reqprof/%.c=$(OUT)/%.o),$(CORE_OBJ))
+
+$(ASAN_OUT):
+	mkdir -p $@
+
+$(ASAN_OUT)/%.o: mod_reqprof/%.c mod_reqprof/*.h | $(ASAN_OUT)
+	$(CC) $(ASAN_SAN) -std=gnu11 -Wall -Wextra -Werror $(APR_CFLAGS) \
+	  -Imod_reqprof -c $< -o $@
+
+$(ASAN_OUT)/unit_tests: $(UNIT_SRC) tests/unit/*.h $(ASAN_CORE) $(ASAN_GEN)
+	$(CC) $(ASAN_SAN) -std=gnu11 $(APR_CFLAGS) -Imod_reqprof -o $@ $(UNIT_SRC) \
+	  $(ASAN_CORE) $(ASAN_GEN) $(shell pkg-config --libs check) $(APR_LIBS) \
+	  $(CORE_LIBS) -lrt -lm
+
+unit-asan: $(ASAN_OUT)/unit_tests
+	CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_OUT)/unit_tests
+
 integration: all
 	/usr/bin/python3 -m pytest -q tests/integration
 
 test: deps
-	$(MAKE) all unit unit-valgrind integration
+	$(MAKE) all unit unit-valgrind unit-asan integration
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 demo: deps

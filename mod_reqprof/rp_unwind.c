@@ -54,6 +54,16 @@ static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
     return tid == u->thread->tid;
 }
 
+/* One word of another thread's stack. Reading a live stack from outside is
+ * this file's purpose, so AddressSanitizer (which poisons the redzones
+ * around that thread's locals) is told not to check it; every caller has
+ * checked that addr lies in the thread's stack, above its stack pointer. */
+__attribute__((no_sanitize("address"))) static uintptr_t
+peek_stack_word(uintptr_t addr)
+{
+    return *(const volatile uintptr_t *)addr;
+}
+
 /* Reads only the blocked thread's own stack, above its stack pointer:
  * memory that exists and does not change while the thread waits. */
 static bool read_stack_word(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result,
@@ -64,7 +74,7 @@ static bool read_stack_word(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result,
     if (!in_stack(u->thread, (uintptr_t)addr)) {
         return false;
     }
-    uintptr_t value = *(const volatile uintptr_t *)(uintptr_t)addr;
+    uintptr_t value = peek_stack_word((uintptr_t)addr);
     *result = value;
     rp_stack_check_t *c = u->check;
     if (c != NULL) {
@@ -169,8 +179,8 @@ static int looks_like_frame_record(rp_unwinder_t *u, uintptr_t slot)
         !in_stack(t, slot + 8)) {
         return 0;
     }
-    uintptr_t saved_bp = *(const volatile uintptr_t *)slot;
-    uintptr_t ret = *(const volatile uintptr_t *)(slot + 8);
+    uintptr_t saved_bp = peek_stack_word(slot);
+    uintptr_t ret = peek_stack_word(slot + 8);
     if (saved_bp != 0 && (saved_bp <= slot || !in_stack(t, saved_bp))) {
         return 0;
     }
@@ -225,7 +235,7 @@ int rp_stack_check_still_valid(const rp_stack_check_t *check)
         return 0;
     }
     for (int i = 0; i < check->count; i++) {
-        if (*(const volatile uintptr_t *)check->addr[i] != check->value[i]) {
+        if (peek_stack_word(check->addr[i]) != check->value[i]) {
             return 0;
         }
     }

@@ -504,7 +504,7 @@ def cache_server(extra="", conf=CACHE_CONF):
     os.chown(cache_dir, pw.pw_uid, pw.pw_gid)
     with open(s.conf_path, "a") as f:
         f.write(conf % dict(root=s.root) + extra)
-    for name in ("a", "b", "c", "d", "e"):
+    for name in ("a", "b", "c", "d", "e", "f"):
         with open(os.path.join(s.docroot, name + ".html"), "w") as f:
             f.write(("<p>cached page %s</p>\n" % name) * 40)
     return s.start()
@@ -601,6 +601,40 @@ def test_cache_that_ignores_cache_control_answers_with_the_original_and_says_so(
         assert resp.status == 200 and x_cache(resp) == "HIT", resp.raw_head
         assert resp.body == (b"<p>cached page e</p>\n" * 40)
         assert "mod_cache" in (resp.header("x-reqprofile") or ""), resp.raw_head
+    finally:
+        crashes = s.crash_lines()
+        s.cleanup()
+        assert not crashes
+
+
+LOCATION_RULE = """
+<Location /f.html>
+  ReqProfileRequire "-R '203.0.113.0/24'"
+</Location>
+"""
+THIRD = {"X-Client-IP": "198.51.100.7"}
+
+
+@pytest.mark.parametrize("quick", ["On", "Off"])
+def test_rule_set_only_in_a_location(quick):
+    """The server's rule refuses OTHER, a <Location> admits it. With
+    CacheQuickHandler Off (what README advises for such rules) mod_cache
+    steps aside and OTHER gets its report; in quick-handler mode mod_cache
+    answers before any <Location> is read: the cached original, intact."""
+    s = cache_server("CacheQuickHandler %s\n%s" % (quick, LOCATION_RULE))
+    try:
+        path = "/f.html?profile=1"
+        for expected in ("MISS", "HIT"):
+            resp = get(s.port, path, headers=THIRD)  # refused everywhere
+            assert x_cache(resp) == expected and not is_report(resp.body), resp.raw_head
+            settle()
+        resp = get(s.port, path, headers=OTHER)
+        if quick == "Off":
+            check_report(resp)
+            assert resp.header("x-cache") is None, resp.raw_head
+        else:
+            assert resp.status == 200 and x_cache(resp) == "HIT", resp.raw_head
+            assert resp.body == b"<p>cached page f</p>\n" * 40
     finally:
         crashes = s.crash_lines()
         s.cleanup()

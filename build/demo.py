@@ -34,16 +34,25 @@ def demo_port():
             return None
 
 
+# Dumpable children (CoreDumpDirectory): the sampler reads a waiting
+# thread's stack in place, so waits show where they happen. README explains
+# the trade-off for production; DEMO_DUMPABLE=0 shows httpd's default.
+DUMPABLE_CONF = "CoreDumpDirectory /tmp\n"
+
+
 def main():
     mpm = os.environ.get("MPM", "event")
-    server = Httpd(mpm, extra="ReqProfile On\n", port=demo_port())
+    dumpable = os.environ.get("DEMO_DUMPABLE", "1") != "0"
+    extra = (DUMPABLE_CONF if dumpable else "") + "ReqProfile On\n"
+    server = Httpd(mpm, extra=extra, port=demo_port())
     with open(os.path.join(server.docroot, "index.html"), "w") as f:
         f.write(INDEX)
     server.start()
     stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    print("mod_reqprof demo: httpd (%s MPM) on %s" % (mpm, server.url))
+    print("mod_reqprof demo: httpd (%s MPM%s) on %s" % (
+        mpm, ", dumpable children: exact wait stacks" if dumpable else "", server.url))
     print("  without profiling: %s/work/mixed?cpu=120&wait=80" % server.url)
     print("  profiled:          %s/work/mixed?cpu=120&wait=80&profile=1" % server.url)
     print("  more examples:     %s/" % server.url)

@@ -1,5 +1,6 @@
 #include "rp_export.h"
 
+#include <apr_strings.h>
 #include <stdint.h>
 
 static void collect(rp_frames_t *fr, const rp_node_t *node, apr_pool_t *pool)
@@ -27,6 +28,31 @@ void rp_frames_collect(rp_frames_t *fr, const rp_tree_t *tree, apr_pool_t *pool)
         apr_hash_this(hi, &key, NULL, &val);
         fr->funcs[(uintptr_t)val - 1] = *(const rp_func_t *const *)key;
     }
+}
+
+static void number_nodes(apr_hash_t *index, const rp_node_t *node,
+                         uintptr_t *next, apr_pool_t *pool)
+{
+    /* apr_hash keeps the key's address: the pointer is stored in the pool. */
+    const rp_node_t **key = apr_pmemdup(pool, &node, sizeof(node));
+    apr_hash_set(index, key, sizeof(node), (void *)++*next);
+    for (const rp_node_t *n = node->first_child; n; n = n->next_sibling) {
+        number_nodes(index, n, next, pool);
+    }
+}
+
+void rp_node_ids_assign(rp_node_ids_t *ids, const rp_tree_t *tree,
+                        apr_pool_t *pool)
+{
+    uintptr_t next = 0;
+    ids->index = apr_hash_make(pool);
+    number_nodes(ids->index, &tree->root, &next, pool);
+}
+
+unsigned rp_node_id(const rp_node_ids_t *ids, const rp_node_t *node)
+{
+    uintptr_t id = (uintptr_t)apr_hash_get(ids->index, &node, sizeof(node));
+    return id ? (unsigned)(id - 1) : 0u;
 }
 
 int rp_frames_index(const rp_frames_t *fr, const rp_func_t *f)

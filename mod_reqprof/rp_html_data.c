@@ -12,16 +12,15 @@ _Static_assert(RP_PHASE_COUNT <= 16, "phase numbers must fit in 4 bits");
 typedef struct {
     rp_buf_t *b;
     const rp_frames_t *frames;
-    apr_hash_t *node_ids; /* node pointer -> id + 1 */
+    rp_node_ids_t node_ids;
     apr_pool_t *pool;
-    unsigned next_id;
 } data_ctx_t;
 
+/* Each node after the root as its parent's number and its frame: nodes are
+ * listed in the order rp_node_ids numbers them. */
 static void render_nodes(data_ctx_t *c, const rp_node_t *node)
 {
-    unsigned id = c->next_id++;
-    const rp_node_t **k = apr_pmemdup(c->pool, &node, sizeof(node));
-    apr_hash_set(c->node_ids, k, sizeof(node), (void *)(uintptr_t)(id + 1));
+    unsigned id = rp_node_id(&c->node_ids, node);
     for (const rp_node_t *n = node->first_child; n; n = n->next_sibling) {
         rp_buf_printf(c->b, ",%u,%d", id, rp_frames_index(c->frames, n->func));
         render_nodes(c, n);
@@ -82,16 +81,13 @@ static void render_samples(data_ctx_t *c, const rp_profile_t *p)
     rp_buf_puts(c->b, ",\n\"samples\":[");
     for (unsigned i = 0; i < count; i++) {
         const rp_profile_sample_t *s = &samples[i];
-        const rp_node_t *leaf = s->leaf ? s->leaf : &p->tree->root;
-        uintptr_t id =
-            (uintptr_t)apr_hash_get(c->node_ids, &leaf, sizeof(leaf));
         uint64_t t_ns = s->t_ns > prev_ns ? s->t_ns : prev_ns;
         uint64_t dt_us = t_ns / 1000 - prev_ns / 1000;
         unsigned phase = s->phase < RP_PHASE_COUNT ? s->phase : 0;
         prev_ns = t_ns;
         rp_buf_printf(c->b, "%s%" APR_UINT64_T_FMT ",%u,%" APR_UINT64_T_FMT,
                       i ? (i % 16 ? "," : ",\n") : "", (apr_uint64_t)dt_us,
-                      id ? (unsigned)(id - 1) : 0u,
+                      rp_node_id(&c->node_ids, s->leaf),
                       (apr_uint64_t)s->weight * 32 + phase * 2 +
                           (s->waiting ? 1 : 0));
     }
@@ -189,10 +185,8 @@ void rp_html_data(rp_buf_t *out, const rp_profile_t *p, apr_pool_t *pool)
                     (apr_size_t)p->sample_count * 16);
     render_header(&b, p);
     render_frames(&b, &fr, scratch);
-    data_ctx_t c = {.b = &b,
-                    .frames = &fr,
-                    .node_ids = apr_hash_make(scratch),
-                    .pool = scratch};
+    data_ctx_t c = {.b = &b, .frames = &fr, .pool = scratch};
+    rp_node_ids_assign(&c.node_ids, p->tree, scratch);
     rp_buf_puts(&b, ",\n\"nodes\":[-1,-1");
     render_nodes(&c, &p->tree->root);
     rp_buf_puts(&b, "]");

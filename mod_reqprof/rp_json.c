@@ -11,9 +11,7 @@
 typedef struct {
     rp_buf_t *b;
     const rp_frames_t *frames;
-    apr_hash_t *node_ids; /* node pointer -> id + 1 */
-    apr_pool_t *pool;
-    unsigned next_id;
+    rp_node_ids_t node_ids;
 } json_ctx_t;
 
 static void key(rp_buf_t *b, const char *name, int first)
@@ -175,11 +173,7 @@ static void render_frames(rp_buf_t *b, const rp_frames_t *fr)
 static void render_node(json_ctx_t *c, const rp_node_t *node)
 {
     rp_buf_t *b = c->b;
-    unsigned id = c->next_id++;
-    /* apr_hash keeps the key's address: store the pointer in the pool. */
-    const rp_node_t **k = apr_pmemdup(c->pool, &node, sizeof(node));
-    apr_hash_set(c->node_ids, k, sizeof(node), (void *)(uintptr_t)(id + 1));
-    rp_buf_printf(b, "{\"id\":%u,\"frame\":", id);
+    rp_buf_printf(b, "{\"id\":%u,\"frame\":", rp_node_id(&c->node_ids, node));
     if (node->func == NULL) {
         rp_buf_puts(b, "null");
     } else {
@@ -196,16 +190,13 @@ static void render_node(json_ctx_t *c, const rp_node_t *node)
     rp_buf_puts(b, "]}");
 }
 
-static void render_samples(json_ctx_t *c, const rp_profile_t *p,
-                           const rp_profile_sample_t *samples, unsigned count)
+static void render_samples(json_ctx_t *c, const rp_profile_sample_t *samples,
+                           unsigned count)
 {
     rp_buf_t *b = c->b;
     rp_buf_puts(b, ",\n\"samples\":[");
     for (unsigned i = 0; i < count; i++) {
         const rp_profile_sample_t *s = &samples[i];
-        const rp_node_t *leaf = s->leaf ? s->leaf : &p->tree->root;
-        uintptr_t id =
-            (uintptr_t)apr_hash_get(c->node_ids, &leaf, sizeof(leaf));
         rp_buf_printf(b,
                       "%s{\"t_us\":%" APR_UINT64_T_FMT
                       ",\"weight\":%u,\"waiting\":%s,\"phase\":\"%s\","
@@ -218,7 +209,7 @@ static void render_samples(json_ctx_t *c, const rp_profile_t *p,
         } else {
             rp_buf_puts(b, "null");
         }
-        rp_buf_printf(b, ",\"node\":%u}", id ? (unsigned)(id - 1) : 0u);
+        rp_buf_printf(b, ",\"node\":%u}", rp_node_id(&c->node_ids, s->leaf));
     }
     rp_buf_puts(b, "]");
 }
@@ -244,13 +235,11 @@ const char *rp_json_render(const rp_profile_t *p, apr_pool_t *pool,
     render_phases(&b, p, samples, count);
     render_views(&b, p);
     render_frames(&b, &fr);
-    json_ctx_t c = {.b = &b,
-                    .frames = &fr,
-                    .node_ids = apr_hash_make(scratch),
-                    .pool = scratch};
+    json_ctx_t c = {.b = &b, .frames = &fr};
+    rp_node_ids_assign(&c.node_ids, p->tree, scratch);
     rp_buf_puts(&b, ",\n\"tree\":");
     render_node(&c, &p->tree->root);
-    render_samples(&c, p, samples, count);
+    render_samples(&c, samples, count);
     rp_buf_puts(&b, "}\n");
     apr_pool_destroy(scratch);
     *len = b.len;

@@ -84,6 +84,20 @@ static const char *entity_for(unsigned char c)
     }
 }
 
+int rp_hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 apr_size_t rp_utf8_length(const unsigned char *p, apr_size_t avail)
 {
     apr_size_t n;

@@ -42,6 +42,9 @@ void rp_buf_plain(rp_buf_t *b, const char *s, const char *also);
  * zeros ("1", "0.25", "12.5"); non-finite values as 0. */
 void rp_buf_decimal(rp_buf_t *b, double v, int decimals);
 
+/* The value of a hexadecimal digit (either case), or -1. */
+int rp_hex_value(char c);
+
 /* Length of the valid UTF-8 sequence at p (at most avail bytes), or 0 when
  * it is not one (overlong forms, surrogates and code points past U+10FFFF
  * included). */

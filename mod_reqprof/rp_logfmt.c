@@ -174,20 +174,6 @@ void rp_logfmt_num(rp_buf_t *b, const char *key, double value, int decimals)
 
 /* ---- reading ------------------------------------------------------------ */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static int read_hex4(const char *p, const char *end, unsigned *out)
 {
     if (end - p < 4) {
@@ -195,7 +181,7 @@ static int read_hex4(const char *p, const char *end, unsigned *out)
     }
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hex_value(p[i]);
+        int h = rp_hex_value(p[i]);
         if (h < 0) {
             return 0;
         }

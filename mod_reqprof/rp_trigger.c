@@ -1,17 +1,9 @@
 #include "rp_trigger.h"
 
-#include <apr_lib.h>
 #include <apr_strings.h>
 #include <string.h>
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = (char)apr_tolower(c);
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
+#include "rp_buf.h"
 
 /* Decodes [begin, end) into out (capacity RP_TRIGGER_MAX_FIELD + 1).
  * Returns 0 when the field is malformed, too long or holds a NUL. */
@@ -23,10 +15,11 @@ static int decode_field(const char *begin, const char *end, char *out)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            if (end - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0) {
+            if (end - p < 3 || rp_hex_value(p[1]) < 0 ||
+                rp_hex_value(p[2]) < 0) {
                 return 0;
             }
-            c = hex_value(p[1]) * 16 + hex_value(p[2]);
+            c = rp_hex_value(p[1]) * 16 + rp_hex_value(p[2]);
             p += 2;
         }
         if (c == 0 || n == RP_TRIGGER_MAX_FIELD) {

@@ -84,6 +84,7 @@ class Httpd:
             "TypesConfig /etc/mime.types",
             "KeepAlive On",
             "Timeout 30",
+            "GracefulShutdownTimeout 3",
             "<Directory %s>" % self.docroot,
             "  Require all granted",
             "  AllowOverride All",
@@ -134,11 +135,24 @@ class Httpd:
         raise RuntimeError("httpd did not start listening:\n" + self.read_error_log())
 
     def stop(self):
+        """Stops httpd. worker and event get a graceful stop first: their
+        hard stop (SIGTERM) has a race of httpd's own, close_worker_sockets
+        reading a socket an exiting worker is freeing, that crashes a child
+        now and then even without mod_reqprof loaded (4 stops in 80 of an
+        event server that had just served three requests, here; none in 80
+        with a graceful stop). GracefulShutdownTimeout bounds the wait."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
+            signals = [signal.SIGTERM]
+            if self.mpm != "prefork":
+                signals.insert(0, signal.SIGWINCH)
+            for sig in signals:
+                self.proc.send_signal(sig)
+                try:
+                    self.proc.wait(timeout=15)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            if self.proc.poll() is None:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         self.proc = None

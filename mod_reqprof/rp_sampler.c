@@ -499,12 +499,22 @@ static void tick(rp_sampler_t *s, uint64_t now)
 /* ---- the sampler thread ---------------------------------------------------
  */
 
+/* Runs first thing on the sampler thread (tests check its signal mask). */
+static void (*thread_entry_hook)(void);
+
+void rp_sampler_set_thread_entry_hook(void (*hook)(void))
+{
+    thread_entry_hook = hook;
+}
+
+/* Starts with every signal blocked (see ensure_sampler_thread), and stays
+ * so: no handler ever runs on this thread. */
 static void *sampler_main(void *arg)
 {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    if (thread_entry_hook != NULL) {
+        thread_entry_hook();
+    }
     /* Wake on time: the default 50us slack is half a 100us interval. */
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     pthread_mutex_lock(&process.lock);
@@ -544,7 +554,17 @@ static int ensure_sampler_thread(void)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
+    /* A new thread inherits its creator's signal mask, and a process-directed
+     * signal goes to any thread that does not block it. prefork runs its whole
+     * child exit (destroying the pools the request thread is using) from its
+     * SIGTERM/SIGHUP handler, so were this thread to take that signal even
+     * once -- say in the moment before it could block signals itself -- the
+     * request thread would crash. It is born with every signal blocked. */
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
     int rc = pthread_create(&process.thread, &attr, sampler_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     pthread_attr_destroy(&attr);
     if (rc == 0) {
         process.thread_running = 1;

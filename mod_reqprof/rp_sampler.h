@@ -119,4 +119,8 @@ const rp_sample_t *rp_sampler_next(const rp_sampler_t *s,
  * Does nothing while a session runs or when called from another thread. */
 void rp_sampler_discard(rp_sampler_t *s);
 
+/* For tests: a function the sampler thread calls first thing, before it
+ * does anything else (NULL: none). */
+void rp_sampler_set_thread_entry_hook(void (*hook)(void));
+
 #endif

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "rp_sampler.h"
 #include "rp_symbols.h"
@@ -1007,6 +1009,66 @@ START_TEST(shutdown_then_sample_again)
 }
 END_TEST
 
+/* prefork runs a child's whole exit from its SIGTERM/SIGHUP handler, and a
+ * process-directed signal goes to any thread that does not block it. The
+ * sampler thread must never be that thread, not even in its first moment:
+ * a signal raised by the sampler thread itself, as the first thing it does,
+ * is handled by this (the only other) thread. Were the sampler thread to
+ * block signals only once it runs, the kernel would hand the signal to the
+ * sender, which does not block it yet. */
+static volatile pid_t handled_on_tid;
+static volatile int entry_mask_full = -1;
+
+static void note_handling_thread(int signo)
+{
+    (void)signo;
+    handled_on_tid = (pid_t)syscall(SYS_gettid);
+}
+
+static void raise_exit_like_signal_on_entry(void)
+{
+    sigset_t m;
+    pthread_sigmask(SIG_SETMASK, NULL, &m);
+    entry_mask_full = sigismember(&m, SIGTERM) && sigismember(&m, SIGHUP) &&
+                      sigismember(&m, SIGUSR2) && sigismember(&m, SIGINT);
+    kill(getpid(), SIGUSR2);
+}
+
+START_TEST(sampler_thread_never_handles_process_signals)
+{
+    /* A fresh sampler thread, whatever earlier tests left running. */
+    rp_sampler_shutdown_process();
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = note_handling_thread;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR2, &sa, &old_sa), 0);
+    sigset_t usr2, saved;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &usr2, &saved);
+    handled_on_tid = 0;
+    entry_mask_full = -1;
+    rp_sampler_set_thread_entry_hook(raise_exit_like_signal_on_entry);
+
+    rp_sampler_t *s = rp_sampler_for_this_thread();
+    uint64_t session = 0;
+    ck_assert_int_eq(ut_start(s, RP_CLOCK_WALL, 1000, &session), APR_SUCCESS);
+    /* The signal is pending for this thread until it is delivered here. */
+    for (int i = 0; i < 2000 && handled_on_tid == 0; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    ut_stop(s, session);
+    rp_sampler_set_thread_entry_hook(NULL);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    sigaction(SIGUSR2, &old_sa, NULL);
+
+    ck_assert_int_eq(handled_on_tid, (pid_t)syscall(SYS_gettid));
+    ck_assert_int_eq(entry_mask_full, 1);
+}
+END_TEST
+
 Suite *sampler_suite(void)
 {
     Suite *s = suite_create("rp_sampler");
@@ -1033,6 +1095,7 @@ Suite *sampler_suite(void)
     tcase_add_test(tc, stop_from_another_thread);
     tcase_add_test(tc, exited_thread_sampler_is_reused);
     tcase_add_test(tc, shutdown_then_sample_again);
+    tcase_add_test(tc, sampler_thread_never_handles_process_signals);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -476,13 +476,43 @@ def test_stop_under_load(mpm):
         server.cleanup()
 
 
-def alive(pid):
-    """True while pid exists and is not a zombie."""
+def start_time(pid):
+    """The process's start time in clock ticks (/proc stat field 22), or None."""
     try:
         with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def alive(pid, started_at=None):
+    """True while pid exists and is not a zombie. With started_at, only the
+    process that started then counts: a busy machine reuses PIDs quickly
+    (pid_max may be 32768), and a new process under an old PID is not a
+    child that failed to exit."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
         return False
+    if len(fields) < 20 or fields[0] == "Z":
+        return False
+    return started_at is None or int(fields[19]) == started_at
+
+
+def thread_states(pid):
+    """State and wait channel of every thread of pid, for a hang report."""
+    out = []
+    try:
+        for tid in sorted(os.listdir("/proc/%d/task" % pid)):
+            base = "/proc/%d/task/%s/" % (pid, tid)
+            with open(base + "stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(base + "wchan") as f:
+                out.append("%s:%s:%s" % (tid, state, f.read().strip()))
+    except OSError:
+        pass
+    return " ".join(out)
 
 
 def test_prefork_hard_restarts_while_profiling_never_hang():
@@ -504,13 +534,14 @@ def test_prefork_hard_restarts_while_profiling_never_hang():
         time.sleep(0.8)
         parent = server.proc.pid
         for n in range(40):
-            old = children_of(parent)
+            old = {p: start_time(p) for p in children_of(parent)}
             started = time.monotonic()
             os.kill(parent, signal.SIGHUP)
-            while any(alive(p) for p in old) and time.monotonic() - started < 4:
+            while (any(alive(p, t) for p, t in old.items())
+                   and time.monotonic() - started < 4):
                 time.sleep(0.02)
-            hung = [p for p in old if alive(p)]
-            assert not hung, "restart %d: children %s still running after 4 s" % (n, hung)
+            hung = ["%d (%s)" % (p, thread_states(p)) for p, t in old.items() if alive(p, t)]
+            assert not hung, "restart %d: children still running after 4 s: %s" % (n, hung)
             time.sleep(0.15)
         assert not bad_log_lines(server), bad_log_lines(server)
     finally:

@@ -19,7 +19,7 @@ CORE_LIBS := -lunwind -ldw -lpthread -lz
 APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
 CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_trigger.c \
-             rp_sampler.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
+             rp_sampler.c rp_syscall_site.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
              rp_html_data.c rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c \
              rp_pprof.c)
 # Log mode and saved profiles: logfmt records, the profile store, the index.

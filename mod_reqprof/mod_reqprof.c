@@ -10,7 +10,9 @@
  * configuration is known in fixups), and the phase marks that split the
  * request into httpd's stages. */
 #include "mod_reqprof.h"
+#include "rp_proc.h"
 
+#include "mpm_common.h"
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
@@ -578,6 +580,19 @@ static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
     apr_pool_pre_cleanup_register(pchild, NULL, mark_exiting);
 }
 
+/* Runs in each child before mod_unixd switches to the server's User: a
+ * child that is not dumpable can no longer open its own threads'
+ * /proc/.../syscall afterwards, but a descriptor opened now keeps working.
+ * prefork serves requests on this very thread, whose waits are then read
+ * from /proc exactly, without a signal. */
+static int reqprof_keep_proc_access(apr_pool_t *pchild, server_rec *s)
+{
+    (void)pchild;
+    (void)s;
+    rp_proc_preopen_this_thread();
+    return DECLINED;
+}
+
 static int reqprof_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                apr_pool_t *ptemp, server_rec *s)
 {
@@ -590,6 +605,8 @@ static int reqprof_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_drop_privileges(reqprof_keep_proc_access, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST);
     ap_hook_child_init(reqprof_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_open_logs(rp_log_open_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(reqprof_post_config, NULL, NULL, APR_HOOK_MIDDLE);

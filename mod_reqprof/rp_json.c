@@ -93,6 +93,8 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p)
     u64_member(b, "signals", st->signals);
     u64_member(b, "wait_signals", st->wait_signals);
     u64_member(b, "interrupted_waits", st->interrupted_waits);
+    u64_member(b, "broken_waits", st->broken_waits);
+    u64_member(b, "unsignalled_waits", st->unsignalled_waits);
     u64_member(b, "remote_unwinds", st->remote_unwinds);
     u64_member(b, "stale_unwinds", st->stale_unwinds);
     u64_member(b, "late_intervals", st->late_intervals);

@@ -119,19 +119,122 @@ static int open_task_file(long tid, const char *name)
     return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-int rp_proc_open(rp_proc_thread_t *t, long tid)
+static int read_text(int fd, char *buf, size_t size);
+
+/* The thread whose files were opened ahead (rp_proc_preopen_this_thread). */
+static struct {
+    long tid;
+    rp_proc_thread_t files;
+} preopened = {-1, {-1, -1, -1, -1}};
+
+static int usable_syscall_fd(int fd)
+{
+    /* Opening can succeed where reading is refused: try once. */
+    char probe[160];
+    if (fd >= 0 && pread(fd, probe, sizeof(probe), 0) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void open_all(rp_proc_thread_t *t, long tid)
 {
     t->stat_fd = open_task_file(tid, "stat");
-    t->syscall_fd = open_task_file(tid, "syscall");
-    if (t->syscall_fd >= 0) {
-        /* Opening can succeed where reading is refused: try once. */
-        char probe[160];
-        if (pread(t->syscall_fd, probe, sizeof(probe), 0) < 0) {
-            close(t->syscall_fd);
-            t->syscall_fd = -1;
+    t->syscall_fd = usable_syscall_fd(open_task_file(tid, "syscall"));
+    t->wchan_fd = open_task_file(tid, "wchan");
+    t->status_fd = open_task_file(tid, "status");
+}
+
+static int dup_or_none(int fd)
+{
+    return fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+}
+
+int rp_proc_open(rp_proc_thread_t *t, long tid)
+{
+    if (tid == preopened.tid && tid >= 0) {
+        t->stat_fd = dup_or_none(preopened.files.stat_fd);
+        t->syscall_fd = dup_or_none(preopened.files.syscall_fd);
+        t->wchan_fd = dup_or_none(preopened.files.wchan_fd);
+        t->status_fd = dup_or_none(preopened.files.status_fd);
+        if (t->syscall_fd >= 0) {
+            return t->stat_fd >= 0;
+        }
+        rp_proc_close(t); /* the copies failed: open afresh */
+    }
+    open_all(t, tid);
+    return t->stat_fd >= 0;
+}
+
+void rp_proc_preopen_this_thread(void)
+{
+    if (preopened.tid >= 0) {
+        rp_proc_close(&preopened.files);
+    }
+    preopened.tid = (long)syscall(SYS_gettid);
+    open_all(&preopened.files, preopened.tid);
+}
+
+int rp_proc_read_wchan(const rp_proc_thread_t *t, char *buf, size_t size)
+{
+    if (t->wchan_fd < 0 || size < 2) {
+        return 0;
+    }
+    ssize_t n = pread(t->wchan_fd, buf, size - 1, 0);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    return 1;
+}
+
+int rp_proc_parse_voluntary_switches(const char *text, uint64_t *out)
+{
+    static const char key[] = "\nvoluntary_ctxt_switches:";
+    const char *at = strstr(text, key);
+    if (at == NULL) {
+        return 0;
+    }
+    at += sizeof(key) - 1;
+    while (*at == ' ' || *at == '\t') {
+        at++;
+    }
+    if (*at < '0' || *at > '9') {
+        return 0;
+    }
+    uint64_t n = 0;
+    for (; *at >= '0' && *at <= '9'; at++) {
+        if (n > (UINT64_MAX - 9) / 10) {
+            return 0;
+        }
+        n = n * 10 + (uint64_t)(*at - '0');
+    }
+    if (*at != '\n' && *at != '\0') {
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
+int rp_proc_read_voluntary_switches(const rp_proc_thread_t *t, uint64_t *out)
+{
+    char buf[4096];
+    return t->status_fd >= 0 && read_text(t->status_fd, buf, sizeof(buf)) &&
+           rp_proc_parse_voluntary_switches(buf, out);
+}
+
+int rp_proc_wchan_restartable(const char *wchan)
+{
+    /* Kernel function names vary between versions; these parts do not. */
+    static const char *const final_waits[] = {
+        "sigsuspend", "sigtimedwait", "pause", "connect", "wait_for_peer"};
+    for (size_t i = 0; i < sizeof(final_waits) / sizeof(final_waits[0]); i++) {
+        if (strstr(wchan, final_waits[i]) != NULL) {
+            return 0;
         }
     }
-    return t->stat_fd >= 0;
+    return 1;
 }
 
 void rp_proc_close(rp_proc_thread_t *t)
@@ -142,7 +245,13 @@ void rp_proc_close(rp_proc_thread_t *t)
     if (t->stat_fd >= 0) {
         close(t->stat_fd);
     }
-    t->syscall_fd = t->stat_fd = -1;
+    if (t->wchan_fd >= 0) {
+        close(t->wchan_fd);
+    }
+    if (t->status_fd >= 0) {
+        close(t->status_fd);
+    }
+    t->syscall_fd = t->stat_fd = t->wchan_fd = t->status_fd = -1;
 }
 
 static int read_text(int fd, char *buf, size_t size)

@@ -34,10 +34,36 @@ int rp_proc_parse_stat(const char *text, rp_thread_status_t *out);
 typedef struct rp_proc_thread {
     int syscall_fd;
     int stat_fd;
+    int wchan_fd;  /* readable whatever the process's dumpability */
+    int status_fd; /* likewise */
 } rp_proc_thread_t;
 
-/* Opens the thread's files. Returns 0 if not even stat can be opened. */
+/* Opens the thread's files. Returns 0 if not even stat can be opened. A
+ * thread whose files were opened by rp_proc_preopen_this_thread gets
+ * copies of those descriptors. */
 int rp_proc_open(rp_proc_thread_t *t, long tid);
+
+/* Opens the calling thread's files now, for a later rp_proc_open of the
+ * same thread: call it while the process still has the privileges to read
+ * them (before a server drops root, after which a process that is not
+ * dumpable may no longer open its own .../syscall). One thread per
+ * process; a later call replaces the earlier. */
+void rp_proc_preopen_this_thread(void);
+
+/* The kernel function a blocked thread waits in (/proc/.../wchan), e.g.
+ * "do_epoll_wait". Returns 0 if unreadable. */
+int rp_proc_read_wchan(const rp_proc_thread_t *t, char *buf, size_t size);
+
+/* Parses voluntary_ctxt_switches from the text of /proc/.../status: how
+ * often the thread has blocked. Returns 0 if absent or malformed. */
+int rp_proc_parse_voluntary_switches(const char *text, uint64_t *out);
+
+/* The thread's voluntary_ctxt_switches. Returns 0 if unreadable. */
+int rp_proc_read_voluntary_switches(const rp_proc_thread_t *t, uint64_t *out);
+
+/* 0 for waits that a signal would end for good whatever its handler does
+ * (sigsuspend, sigtimedwait, pause, a blocking connect), 1 otherwise. */
+int rp_proc_wchan_restartable(const char *wchan);
 void rp_proc_close(rp_proc_thread_t *t);
 
 /* Reads the thread's status: from syscall where readable, else from stat.

@@ -97,18 +97,29 @@ double rp_profile_weight_ms(const rp_profile_t *profile, uint64_t weight)
     return (double)weight * (double)profile->stats.interval_us / 1000.0;
 }
 
+static const char *wait_method(const rp_sampler_stats_t *st)
+{
+    if (st->proc_readable) {
+        return "waits read from /proc, never interrupted";
+    }
+    if (st->broken_waits > 0) {
+        return "process not dumpable: waits signalled once each until one "
+               "could not be restarted, then filed under the last stack known";
+    }
+    return "process not dumpable: each wait signalled once, its stack "
+           "captured and the call restarted";
+}
+
 const char *rp_profile_sampling_summary(const rp_profile_t *p, apr_pool_t *pool)
 {
     const rp_sampler_stats_t *st = &p->stats;
     return apr_psprintf(
         pool,
-        "%s; %u signals (%u caught a thread entering a wait, which was "
-        "restarted), %u stacks unwound without a signal, %u late intervals; "
-        "sampler thread CPU %.3f ms",
-        st->proc_readable
-            ? "waits read from /proc, never interrupted"
-            : "process not dumpable: waits filed under the stack last seen on "
-              "CPU",
-        st->signals, st->interrupted_waits, st->remote_unwinds,
-        st->late_intervals, (double)st->sampler_cpu_ns / 1e6);
+        "%s; %u signals (%u to waiting threads), %u broken calls restarted, "
+        "%u broken for good, %u stacks unwound without a signal, %u late "
+        "intervals; sampler thread CPU %.3f ms",
+        wait_method(st), st->signals, st->wait_signals,
+        st->interrupted_waits - st->broken_waits, st->broken_waits,
+        st->remote_unwinds, st->late_intervals,
+        (double)st->sampler_cpu_ns / 1e6);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "rp_proc.h"
+#include "rp_syscall_site.h"
 #include "rp_unwind.h"
 
 #define SAMPLER_MAGIC 0x52505332u /* "RPS2" */
@@ -22,6 +23,9 @@
 /* The handler's own frame and the signal trampoline sit above the
  * interrupted frame in what unw_backtrace returns. */
 #define HANDLER_FRAMES 4
+/* CPU time a signalled thread may use between its handler's end and its
+ * return into the restarted wait (sigreturn, the call's entry). */
+#define SIGNALLED_WAIT_SLACK_NS 30000u
 
 /* The handshake between the sampler thread and the signal handler: the
  * sampler sets REQUESTED and signals; the handler, and only then, fills the
@@ -31,9 +35,12 @@ enum { MAILBOX_IDLE = 0, MAILBOX_REQUESTED = 1, MAILBOX_FILLED = 2 };
 /* The stack a blocked thread is waiting in, reused while it stays there. */
 typedef struct wait_stack {
     int valid;
-    int from_proc;   /* unwound from /proc registers (else the stack last
-                        seen on CPU) */
-    uint64_t cpu_ns; /* thread CPU clock while blocked in it */
+    int from_proc;   /* unwound from /proc registers */
+    int from_signal; /* captured by the thread's own handler, once */
+    int confirmed;   /* seen back in its wait after the handler */
+    int switches_known;
+    uint64_t switches; /* voluntary context switches once back in it */
+    uint64_t cpu_ns;   /* thread CPU clock while blocked in it */
     uintptr_t sp, pc;
     long syscall;
     uint16_t depth;
@@ -66,6 +73,11 @@ struct rp_sampler {
     uint64_t max_duration_ns;
     int seen_blocked;
     uint64_t cpu_seen_blocked;
+    int no_wait_signals; /* a signal broke a call that could not be restarted:
+                            blocked threads are left alone from then on */
+    int wait_request_switches_known;
+    uint64_t wait_request_switches; /* the thread's voluntary context
+                                       switches when signalled in a wait */
     wait_stack_t wait;
 
     /* Mailbox: written by the handler while REQUESTED, read by the sampler
@@ -76,7 +88,9 @@ struct rp_sampler {
     uint64_t mailbox_t_ns;
     uint16_t mailbox_depth;
     uint16_t mailbox_truncated;
-    uint16_t mailbox_interrupted; /* the signal broke a system call */
+    uint16_t mailbox_interrupted; /* a BROKEN_* value */
+    int32_t mailbox_syscall;      /* the call the thread was in, or -1 */
+    uint64_t mailbox_cpu_ns;      /* its CPU clock as the handler ended */
 
     /* The last stack captured on CPU, under lock. */
     uint16_t last_cpu_depth;
@@ -151,44 +165,80 @@ static uint64_t sampler_thread_cpu_ns(void)
 
 /* ---- the signal handler (async-signal-safe) ------------------------------ */
 
-/* I/O waits that return EINTR to a caught signal even with SA_RESTART. */
-static int is_restartable_wait(long nr)
+/* What the signal did to a system call the thread was in. */
+enum { BROKE_NOTHING = 0, BROKE_RESTARTED = 1, BROKE_FOR_GOOD = 2 };
+
+/* The bytes before the `syscall` instruction at pc - 2, within its page
+ * (which is certainly mapped: the thread just executed from it). */
+static long syscall_number_before(uintptr_t pc)
 {
-    return nr == SYS_poll || nr == SYS_ppoll || nr == SYS_select ||
-           nr == SYS_pselect6 || nr == SYS_epoll_wait || nr == SYS_epoll_pwait;
+    const uintptr_t page = ~(uintptr_t)4095;
+    uintptr_t end = pc - 2;
+    uintptr_t from =
+        end > RP_SYSCALL_SITE_WINDOW ? end - RP_SYSCALL_SITE_WINDOW : 0;
+    if ((from & page) != (end & page)) {
+        from = end & page;
+    }
+    return rp_syscall_site_number((const unsigned char *)from,
+                                  (size_t)(end - from));
 }
 
-/* A thread signalled as it enters a wait has the wait broken: poll() and
- * epoll_wait() return EINTR, and some callers fail the request on it (e.g.
- * mod_reqtimeout's body reader answers 400). When the interrupted
- * instruction is glibc's "mov $NR,%eax; syscall" for such a wait, rewind it
- * as the kernel does for restartable calls: the arguments are still in
- * their registers, so the wait simply begins again. Returns 1 if the signal
- * broke a system call (restarted or not), 0 otherwise. */
-static int restart_broken_wait(ucontext_t *uc)
+static int is_syscall_instruction(uintptr_t at)
 {
-    greg_t *regs = uc->uc_mcontext.gregs;
-    if (regs[REG_RAX] != -EINTR) {
+    const uintptr_t page = ~(uintptr_t)4095;
+    if (((at + 1) & page) != (at & page)) {
         return 0;
     }
+    const unsigned char *code = (const unsigned char *)at;
+    return code[0] == 0x0f && code[1] == 0x05;
+}
+
+/* The signal broke a relative sleep: Linux wrote the time still to sleep
+ * into the caller's remainder argument, so sleep that, not the whole. */
+static void sleep_only_the_rest(greg_t *regs, long nr)
+{
+    if (nr == SYS_nanosleep && regs[REG_RSI] != 0) {
+        regs[REG_RDI] = regs[REG_RSI];
+    } else if (nr == SYS_clock_nanosleep && regs[REG_RSI] == 0 &&
+               regs[REG_R10] != 0) {
+        regs[REG_RDX] = regs[REG_R10];
+    }
+}
+
+/* A signal that lands in a blocking call breaks it: poll(), epoll_wait(),
+ * nanosleep() and friends return EINTR even with SA_RESTART, and callers
+ * such as mod_reqtimeout's body reader fail the request on it. When the
+ * call was issued by code that loads its number as an immediate (glibc's
+ * wrappers), it is issued again, as the kernel does for restartable calls:
+ * the arguments are still in their registers. *nr receives the call the
+ * thread was in (-1 if none or unknown). */
+static int restart_broken_call(ucontext_t *uc, int32_t *nr_out)
+{
+    greg_t *regs = uc->uc_mcontext.gregs;
     uintptr_t pc = (uintptr_t)regs[REG_RIP];
-    const uintptr_t page = ~(uintptr_t)4095;
-    /* Read only within the page of the syscall instruction just executed,
-     * which is certainly mapped. */
-    if (pc < 7 || ((pc - 7) & page) != ((pc - 1) & page)) {
-        return 1;
+    *nr_out = -1;
+    if (regs[REG_RAX] != -EINTR) {
+        /* SA_RESTART calls (read, futex, ...) were rewound by the kernel:
+         * the thread is about to issue the call in %rax again. */
+        if (is_syscall_instruction(pc) && regs[REG_RAX] >= 0 &&
+            regs[REG_RAX] < 1024) {
+            *nr_out = (int32_t)regs[REG_RAX];
+        }
+        return BROKE_NOTHING;
     }
-    const unsigned char *code = (const unsigned char *)pc;
-    if (code[-2] != 0x0f || code[-1] != 0x05 || code[-7] != 0xb8) {
-        return 1;
+    if (pc < 2 || !is_syscall_instruction(pc - 2)) {
+        return BROKE_NOTHING; /* not a system call's return value */
     }
-    int32_t nr;
-    memcpy(&nr, code - 6, sizeof(nr));
-    if (is_restartable_wait(nr)) {
-        regs[REG_RIP] = (greg_t)(pc - 2);
-        regs[REG_RAX] = nr;
+    long nr = syscall_number_before(pc);
+    if (nr < 0 || !rp_syscall_restartable(nr)) {
+        *nr_out = (int32_t)nr;
+        return BROKE_FOR_GOOD;
     }
-    return 1;
+    sleep_only_the_rest(regs, nr);
+    regs[REG_RIP] = (greg_t)(pc - 2);
+    regs[REG_RAX] = nr;
+    *nr_out = (int32_t)nr;
+    return BROKE_RESTARTED;
 }
 
 static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc)
@@ -217,8 +267,14 @@ static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc)
     }
     s->mailbox_depth = (uint16_t)depth;
     s->mailbox_truncated = truncated;
-    s->mailbox_interrupted = restart_broken_wait(uc);
+    s->mailbox_interrupted =
+        (uint16_t)restart_broken_call(uc, &s->mailbox_syscall);
     s->mailbox_tag = __atomic_load_n(&s->tag, __ATOMIC_RELAXED);
+    /* Where a blocked thread goes back to its wait: while its clock stays
+     * here, it has not left it (see wait_stack_current). */
+    struct timespec cpu;
+    s->mailbox_cpu_ns =
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0 ? ts_ns(&cpu) : 0;
 }
 
 static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
@@ -271,6 +327,28 @@ static void append_sample(rp_sampler_t *s, const uintptr_t *ips, int depth,
     }
 }
 
+static void append_wait_sample(rp_sampler_t *s, uint32_t weight, uint64_t t_ns);
+
+/* The stack a blocked thread's handler captured becomes its wait stack,
+ * reused until the thread runs again. */
+static void keep_signalled_wait(rp_sampler_t *s, uint16_t flags)
+{
+    wait_stack_t *w = &s->wait;
+    w->valid = 1;
+    w->from_proc = 0;
+    w->from_signal = 1;
+    w->confirmed = 0;
+    /* Woken by the signal, it blocks once more as it goes back into the
+     * restarted call; blocking again means another wait. */
+    w->switches_known = s->wait_request_switches_known;
+    w->switches = s->wait_request_switches + 1;
+    w->cpu_ns = s->mailbox_cpu_ns;
+    w->syscall = s->mailbox_syscall;
+    w->depth = s->mailbox_depth;
+    w->flags = (uint16_t)(flags & RP_SAMPLE_TRUNCATED);
+    memcpy(w->ips, s->mailbox_ips, sizeof(uintptr_t) * s->mailbox_depth);
+}
+
 static void collect_mailbox(rp_sampler_t *s)
 {
     if (__atomic_load_n(&s->mailbox_state, __ATOMIC_ACQUIRE) !=
@@ -281,14 +359,25 @@ static void collect_mailbox(rp_sampler_t *s)
     if (s->mailbox_truncated) {
         flags |= RP_SAMPLE_TRUNCATED;
     }
-    append_sample(s, s->mailbox_ips, s->mailbox_depth, s->mailbox_weight, flags,
-                  -1, s->mailbox_tag, s->mailbox_t_ns);
-    s->stats.interrupted_waits += s->mailbox_interrupted;
-    /* Kept for the waits /proc cannot show (see sample_waiting). */
-    s->last_cpu_depth = s->mailbox_depth;
-    s->last_cpu_flags = flags;
-    memcpy(s->last_cpu_ips, s->mailbox_ips,
-           sizeof(uintptr_t) * s->mailbox_depth);
+    if (s->mailbox_interrupted != BROKE_NOTHING) {
+        s->stats.interrupted_waits++;
+    }
+    if (s->mailbox_interrupted == BROKE_FOR_GOOD) {
+        s->stats.broken_waits++;
+        s->no_wait_signals = 1;
+    }
+    if (flags & RP_SAMPLE_WAITING) {
+        keep_signalled_wait(s, flags);
+        append_wait_sample(s, s->mailbox_weight, s->mailbox_t_ns);
+    } else {
+        append_sample(s, s->mailbox_ips, s->mailbox_depth, s->mailbox_weight,
+                      flags, -1, s->mailbox_tag, s->mailbox_t_ns);
+        /* Kept for the waits nothing else can show (see sample_waiting). */
+        s->last_cpu_depth = s->mailbox_depth;
+        s->last_cpu_flags = flags;
+        memcpy(s->last_cpu_ips, s->mailbox_ips,
+               sizeof(uintptr_t) * s->mailbox_depth);
+    }
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
 }
 
@@ -339,6 +428,28 @@ static int same_blocked_place(const wait_stack_t *w,
            w->syscall == st->syscall;
 }
 
+/* After its handler a signalled thread spends a few microseconds going back
+ * into the restarted call. More CPU than that, or blocking more than once
+ * since the signal (a short wait ended and another began), and it is no
+ * longer the wait whose stack the handler caught. Once confirmed, the wait
+ * stack holds while the thread's CPU clock stands still. */
+static int confirm_signalled_wait(rp_sampler_t *s, uint64_t cpu)
+{
+    wait_stack_t *w = &s->wait;
+    if (cpu < w->cpu_ns || cpu - w->cpu_ns > SIGNALLED_WAIT_SLACK_NS) {
+        return 0;
+    }
+    uint64_t switches;
+    if (w->switches_known &&
+        (!rp_proc_read_voluntary_switches(&s->proc, &switches) ||
+         switches != w->switches)) {
+        return 0;
+    }
+    w->confirmed = 1;
+    w->cpu_ns = cpu;
+    return 1;
+}
+
 /* Whether the cached wait stack is still where the thread waits. */
 static int wait_stack_current(rp_sampler_t *s, const rp_thread_status_t *st,
                               uint64_t cpu)
@@ -350,6 +461,9 @@ static int wait_stack_current(rp_sampler_t *s, const rp_thread_status_t *st,
     if (w->from_proc && st->has_registers) {
         return same_blocked_place(w, st) &&
                rp_stack_check_still_valid(&w->check);
+    }
+    if (w->from_signal && !w->confirmed) {
+        return confirm_signalled_wait(s, cpu);
     }
     return cpu == w->cpu_ns;
 }
@@ -395,6 +509,7 @@ static int unwind_blocked(rp_sampler_t *s, const rp_thread_status_t *st,
     }
     w->valid = 1;
     w->from_proc = 1;
+    w->from_signal = 0;
     w->cpu_ns = cpu;
     w->sp = st->sp;
     w->pc = st->pc;
@@ -422,11 +537,30 @@ static void use_last_cpu_stack(rp_sampler_t *s, uint64_t cpu)
     wait_stack_t *w = &s->wait;
     w->valid = 1;
     w->from_proc = 0;
+    w->from_signal = 0;
     w->cpu_ns = cpu;
     w->syscall = RP_SYSCALL_UNREADABLE;
     w->depth = s->last_cpu_depth;
     w->flags = s->last_cpu_flags;
     memcpy(w->ips, s->last_cpu_ips, sizeof(uintptr_t) * w->depth);
+}
+
+/* Whether a blocked thread may be asked for its stack: once per blocking
+ * episode, where /proc hides its registers, unless a signal already broke
+ * a call of this session for good, or the kernel says the thread waits for
+ * a signal itself or in a call that cannot be issued twice. */
+static int may_signal_blocked(rp_sampler_t *s)
+{
+    if (s->no_wait_signals) {
+        return 0;
+    }
+    char wchan[64];
+    if (rp_proc_read_wchan(&s->proc, wchan, sizeof(wchan)) &&
+        !rp_proc_wchan_restartable(wchan)) {
+        s->stats.unsignalled_waits++;
+        return 0;
+    }
+    return 1;
 }
 
 static void sample_waiting(rp_sampler_t *s, const rp_thread_status_t *st,
@@ -435,6 +569,14 @@ static void sample_waiting(rp_sampler_t *s, const rp_thread_status_t *st,
     if (!wait_stack_current(s, st, cpu)) {
         int unwound = st->has_registers ? unwind_blocked(s, st, cpu) : 0;
         if (unwound < 0) {
+            return;
+        }
+        if (unwound == 0 && !st->has_registers && may_signal_blocked(s)) {
+            /* The handler captures the stack and restarts the wait; the
+             * sample is filed when the sampler collects it. */
+            s->wait_request_switches_known = rp_proc_read_voluntary_switches(
+                &s->proc, &s->wait_request_switches);
+            request_stack(s, weight, RP_SAMPLE_WAITING, t_ns);
             return;
         }
         if (unwound == 0) {
@@ -639,10 +781,20 @@ static rp_sampler_t *create_sampler(void)
     s->magic = SAMPLER_MAGIC;
     s->arena = arena;
     s->arena_words = process.arena_words;
-    s->proc.syscall_fd = s->proc.stat_fd = -1;
+    s->proc.syscall_fd = s->proc.stat_fd = s->proc.wchan_fd =
+        s->proc.status_fd = -1;
     s->next = process.registry;
     process.registry = s;
     return s;
+}
+
+/* For tests: threads adopted from now on are sampled as in a process that
+ * is not dumpable, whose blocked threads' registers /proc hides. */
+static int hide_proc_registers;
+
+void rp_sampler_hide_proc_registers(int hide)
+{
+    hide_proc_registers = hide;
 }
 
 static void adopt(rp_sampler_t *s)
@@ -655,6 +807,10 @@ static void adopt(rp_sampler_t *s)
         s->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
     }
     rp_proc_open(&s->proc, s->tid);
+    if (hide_proc_registers && s->proc.syscall_fd >= 0) {
+        close(s->proc.syscall_fd);
+        s->proc.syscall_fd = -1;
+    }
     pthread_attr_t attr;
     void *addr;
     size_t size;
@@ -735,12 +891,20 @@ static void restore_signal_mask(rp_sampler_t *s)
     s->mask_changed = 0;
 }
 
-/* The thread's outermost frame, where every full unwind of it ends. */
-static uintptr_t outermost_frame(void)
+/* frames[0..n) as unw_backtrace gave them in the caller: the stack last
+ * known for this thread, without frames[0] (the caller itself). Under
+ * lock. */
+static void keep_known_stack(rp_sampler_t *s, void *const *frames, int n)
 {
-    void *frames[RP_MAX_DEPTH];
-    int n = unw_backtrace(frames, RP_MAX_DEPTH);
-    return n > 0 && n < RP_MAX_DEPTH ? (uintptr_t)frames[n - 1] : 0;
+    if (n <= 1) {
+        return;
+    }
+    int depth = n - 1 > RP_MAX_DEPTH ? RP_MAX_DEPTH : n - 1;
+    for (int i = 0; i < depth; i++) {
+        s->last_cpu_ips[i] = (uintptr_t)frames[i + 1];
+    }
+    s->last_cpu_depth = (uint16_t)depth;
+    s->last_cpu_flags = n - 1 >= RP_MAX_DEPTH ? RP_SAMPLE_TRUNCATED : 0;
 }
 
 static void reset_session(rp_sampler_t *s, rp_clock_e clock,
@@ -756,6 +920,7 @@ static void reset_session(rp_sampler_t *s, rp_clock_e clock,
     s->stats.proc_readable = s->proc.syscall_fd >= 0;
     s->cpu_carry_ns = 0;
     s->seen_blocked = 0;
+    s->no_wait_signals = 0;
     s->wait.valid = 0;
     s->last_cpu_depth = 0;
     s->tag = 0;
@@ -774,8 +939,12 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
         return APR_EBUSY;
     }
     /* The first unwind in a thread allocates libunwind's per-thread cache
-     * and thread-local storage; do it here, never in the handler. */
-    s->root_pc = outermost_frame();
+     * and thread-local storage; do it here, never in the handler. It also
+     * gives the thread's outermost frame, where every full unwind of it
+     * ends, and the first stack known for the session. */
+    void *frames[RP_MAX_DEPTH + 1];
+    int n = unw_backtrace(frames, RP_MAX_DEPTH + 1);
+    s->root_pc = n > 0 && n < RP_MAX_DEPTH ? (uintptr_t)frames[n - 1] : 0;
     apr_status_t rv = unblock_signal(s);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -788,6 +957,7 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
         return rc;
     }
     reset_session(s, clock, interval_us);
+    keep_known_stack(s, frames, n);
     clock_gettime(CLOCK_MONOTONIC, &s->start_wall);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &s->start_cpu);
     s->stop_wall = s->start_wall;
@@ -843,10 +1013,26 @@ void rp_sampler_set_limits(rp_sampler_t *s, unsigned max_samples,
     pthread_mutex_unlock(&process.lock);
 }
 
+/* The caller's own stack, as the last one known for this thread: a wait
+ * that nothing else can show is filed under it (use_last_cpu_stack), so it
+ * is never a root of its own. Skips this function's frame. */
+static void remember_known_stack(rp_sampler_t *s)
+{
+    void *frames[RP_MAX_DEPTH + 1];
+    int n = unw_backtrace(frames, RP_MAX_DEPTH + 1);
+    pthread_mutex_lock(&process.lock);
+    keep_known_stack(s, frames, n);
+    pthread_mutex_unlock(&process.lock);
+}
+
 void rp_sampler_set_tag(rp_sampler_t *s, uint32_t tag)
 {
-    if (s != NULL) {
-        __atomic_store_n(&s->tag, tag, __ATOMIC_RELAXED);
+    if (s == NULL) {
+        return;
+    }
+    __atomic_store_n(&s->tag, tag, __ATOMIC_RELAXED);
+    if (rp_sampler_is_active(s) && on_owning_thread(s)) {
+        remember_known_stack(s);
     }
 }
 

@@ -4,10 +4,13 @@
  * session. At each tick it asks /proc whether the thread is on CPU:
  *  - on CPU: it sends the thread a signal whose handler captures the stack
  *    with libunwind into a preallocated mailbox (async-signal-safe);
- *  - blocked: it does not interrupt the wait. Where /proc gives the blocked
- *    thread's stack and program counter (a dumpable process), it unwinds the
- *    stack itself; otherwise it signals once per blocking episode and reuses
- *    that stack while the thread stays blocked.
+ *  - blocked: where /proc gives the blocked thread's stack pointer and
+ *    program counter (a dumpable process, or a descriptor opened before the
+ *    process dropped its privileges), it unwinds the stack itself without
+ *    disturbing the wait. Otherwise it signals the thread once per blocking
+ *    episode: the handler captures the stack and issues the broken call
+ *    again (rp_syscall_site), and that stack is reused while the thread's
+ *    CPU clock says it has not run.
  * Knows nothing of httpd. */
 #ifndef RP_SAMPLER_H
 #define RP_SAMPLER_H
@@ -57,12 +60,19 @@ typedef struct rp_sampler_stats {
     /* How the samples were taken. */
     int proc_readable;          /* /proc gave blocked threads' registers */
     unsigned signals;           /* signals sent to the thread */
-    unsigned wait_signals;      /* of which went to a blocked thread (none:
-                                   blocked threads are never signalled) */
+    unsigned wait_signals;      /* of which went to a blocked thread, once
+                                   per blocking episode, where /proc hides
+                                   blocked threads' registers */
     unsigned remote_unwinds;    /* stacks unwound without a signal */
     unsigned stale_unwinds;     /* discarded: the thread moved meanwhile */
     unsigned late_intervals;    /* ticks the thread or the sampler missed */
     unsigned interrupted_waits; /* system calls a signal broke (EINTR) */
+    unsigned broken_waits;      /* of which could not be issued again: the
+                                   caller saw EINTR (then blocked threads are
+                                   no longer signalled in this session) */
+    unsigned unsignalled_waits; /* blocked episodes not signalled because
+                                   the kernel showed a wait that a signal
+                                   would end (sigsuspend, connect, ...) */
     uint64_t sampler_cpu_ns;    /* sampler thread CPU time, all sessions */
     int capped;                 /* sampling stopped at a limit */
 } rp_sampler_stats_t;
@@ -122,5 +132,9 @@ void rp_sampler_discard(rp_sampler_t *s);
 /* For tests: a function the sampler thread calls first thing, before it
  * does anything else (NULL: none). */
 void rp_sampler_set_thread_entry_hook(void (*hook)(void));
+
+/* For tests: threads that get their sampler from now on are sampled as in
+ * a process that is not dumpable (blocked threads' registers hidden). */
+void rp_sampler_hide_proc_registers(int hide);
 
 #endif

@@ -321,13 +321,16 @@ START_TEST(sampling_row)
     rp_profile_t *p = three_to_one_profile();
     p->stats.proc_readable = 1;
     p->stats.signals = 11;
+    p->stats.wait_signals = 4;
     p->stats.interrupted_waits = 2;
+    p->stats.broken_waits = 1;
     p->stats.remote_unwinds = 5;
     p->stats.late_intervals = 3;
     p->stats.sampler_cpu_ns = 1500000;
     const char *page = render(p);
     assert_contains(page, "data-key=\"sampling\"");
-    assert_contains(page, "11 signals (2 caught a thread entering a wait");
+    assert_contains(page, "11 signals (4 to waiting threads), 1 broken calls "
+                          "restarted, 1 broken for good");
     assert_contains(page, "5 stacks unwound without a signal");
     assert_contains(page, "3 late intervals");
     assert_contains(page, "1.500 ms");

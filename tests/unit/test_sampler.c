@@ -7,6 +7,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -1009,6 +1012,196 @@ START_TEST(shutdown_then_sample_again)
 }
 END_TEST
 
+/* ---- waits where /proc hides registers (a process that is not dumpable) */
+
+#define WAIT_POLL_NAME "rp_test_wait_poll"
+#define WAIT_SLEEP_NAME "rp_test_wait_sleep"
+#define WAIT_RCVTIMEO_NAME "rp_test_wait_rcvtimeo"
+#define WAIT_SELECT_NAME "rp_test_wait_select"
+
+/* Each waits ms once, directly, and returns how often its call failed with
+ * EINTR: a profiler must never make that happen. */
+__attribute__((noinline)) static int rp_test_wait_poll(int ms)
+{
+    int eintr = poll(NULL, 0, ms) < 0 && errno == EINTR;
+    __asm__ volatile("" : "+r"(eintr));
+    return eintr;
+}
+
+__attribute__((noinline)) static int rp_test_wait_sleep(int ms)
+{
+    struct timespec nap = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    int eintr = nanosleep(&nap, NULL) != 0 && errno == EINTR;
+    __asm__ volatile("" : "+r"(eintr));
+    return eintr;
+}
+
+__attribute__((noinline)) static int rp_test_wait_rcvtimeo(int ms)
+{
+    int pair[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char byte;
+    ssize_t n = recv(pair[0], &byte, 1, 0);
+    int eintr = n < 0 && errno == EINTR;
+    close(pair[0]);
+    close(pair[1]);
+    __asm__ volatile("" : "+r"(eintr));
+    return eintr;
+}
+
+__attribute__((noinline)) static int rp_test_wait_select(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    int eintr = select(0, NULL, NULL, NULL, &tv) < 0 && errno == EINTR;
+    __asm__ volatile("" : "+r"(eintr));
+    return eintr;
+}
+
+typedef struct wait_kind {
+    const char *name;
+    int (*fn)(int);
+    uint64_t plain_ns, profiled_ns;
+    int eintr;
+    uint64_t under; /* waiting intervals with this function on the stack */
+} wait_kind_t;
+
+static wait_kind_t wait_kinds[] = {
+    {WAIT_POLL_NAME, rp_test_wait_poll, 0, 0, 0, 0},
+    {WAIT_SLEEP_NAME, rp_test_wait_sleep, 0, 0, 0, 0},
+    {WAIT_RCVTIMEO_NAME, rp_test_wait_rcvtimeo, 0, 0, 0, 0},
+    {WAIT_SELECT_NAME, rp_test_wait_select, 0, 0, 0, 0},
+};
+#define WAIT_KINDS (sizeof(wait_kinds) / sizeof(wait_kinds[0]))
+
+typedef struct hidden_run {
+    int ms;
+    apr_interval_time_t interval_us;
+    rp_sampler_stats_t st;
+    uint64_t waiting_total;
+    uint64_t depth_one_roots; /* waiting samples with no caller at all */
+} hidden_run_t;
+
+static uint64_t timed_wait(wait_kind_t *k, int ms, int *eintr)
+{
+    uint64_t t0 = ut_now_ns(CLOCK_MONOTONIC);
+    *eintr += k->fn(ms);
+    return ut_now_ns(CLOCK_MONOTONIC) - t0;
+}
+
+static void attribute_waits(const rp_sampler_t *s, hidden_run_t *run)
+{
+    for (const rp_sample_t *x = rp_sampler_next(s, NULL); x != NULL;
+         x = rp_sampler_next(s, x)) {
+        if (!(x->flags & RP_SAMPLE_WAITING)) {
+            continue;
+        }
+        run->waiting_total += x->weight;
+        run->depth_one_roots += x->depth <= 1;
+        for (size_t k = 0; k < WAIT_KINDS; k++) {
+            for (int i = 0; i < x->depth; i++) {
+                const rp_func_t *f =
+                    rp_symbols_lookup(symbols, x->ips[i], i > 0);
+                if (strcmp(f->name, wait_kinds[k].name) == 0) {
+                    wait_kinds[k].under += x->weight;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* On a thread of its own, adopted with /proc's registers hidden: each wait
+ * once unprofiled, then once more in one session. */
+static void *run_hidden_waits(void *arg)
+{
+    hidden_run_t *run = arg;
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    sigaddset(&unblock, UT_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+    rp_sampler_t *s = rp_sampler_for_this_thread();
+    ck_assert_ptr_nonnull(s);
+    int ignored = 0;
+    for (size_t k = 0; k < WAIT_KINDS; k++) {
+        wait_kinds[k].plain_ns = timed_wait(&wait_kinds[k], run->ms, &ignored);
+        wait_kinds[k].profiled_ns = 0;
+        wait_kinds[k].eintr = 0;
+        wait_kinds[k].under = 0;
+    }
+    uint64_t session = 0;
+    ck_assert_int_eq(ut_start(s, RP_CLOCK_WALL, run->interval_us, &session),
+                     APR_SUCCESS);
+    for (size_t k = 0; k < WAIT_KINDS; k++) {
+        wait_kinds[k].profiled_ns =
+            timed_wait(&wait_kinds[k], run->ms, &wait_kinds[k].eintr);
+    }
+    ut_stop(s, session);
+    rp_sampler_stats(s, &run->st);
+    attribute_waits(s, run);
+    rp_sampler_discard(s);
+    return NULL;
+}
+
+static void check_hidden_waits(apr_interval_time_t interval_us)
+{
+    hidden_run_t run = {.ms = ut_under_valgrind() ? 60 : 120,
+                        .interval_us = interval_us};
+    pthread_t thread;
+    rp_sampler_hide_proc_registers(1);
+    ck_assert_int_eq(pthread_create(&thread, NULL, run_hidden_waits, &run), 0);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    rp_sampler_hide_proc_registers(0);
+
+    ck_assert_int_eq(run.st.proc_readable, 0);
+    for (size_t k = 0; k < WAIT_KINDS; k++) {
+        wait_kind_t *w = &wait_kinds[k];
+        /* Never EINTR because of sampling. */
+        ck_assert_msg(w->eintr == 0, "%s saw EINTR", w->name);
+    }
+    ck_assert_uint_eq(run.st.broken_waits, 0);
+    if (ut_under_valgrind()) {
+        return; /* valgrind's scheduling makes the shares meaningless */
+    }
+    ck_assert_uint_eq(run.depth_one_roots, 0);
+    ck_assert_uint_gt(run.st.wait_signals, 0);
+    /* Once per blocking episode, not once per interval: four waits of
+     * 120 intervals or more each. */
+    ck_assert_msg(run.st.wait_signals <= 4 * 4, "%u signals to waiting threads",
+                  run.st.wait_signals);
+    for (size_t k = 0; k < WAIT_KINDS; k++) {
+        wait_kind_t *w = &wait_kinds[k];
+        uint64_t expected = (uint64_t)run.ms * 1000u / (uint64_t)interval_us;
+        /* Nearly all of each wait is under its own function (the first
+         * interval may pass before the sampler sees it blocked). */
+        ck_assert_msg(w->under * 100 >= expected * 90,
+                      "%s: %llu of ~%llu waiting intervals under it", w->name,
+                      (unsigned long long)w->under,
+                      (unsigned long long)expected);
+        /* Its timeout ends on time: within one interval, plus 10 % and
+         * 5 ms for a busy machine's scheduling, of the same wait
+         * unprofiled in this run. */
+        uint64_t bound = w->plain_ns + w->plain_ns / 10 +
+                         (uint64_t)interval_us * 1000u + 5000000u;
+        ck_assert_msg(w->profiled_ns <= bound,
+                      "%s took %.2f ms profiled, %.2f ms plain", w->name,
+                      (double)w->profiled_ns / 1e6, (double)w->plain_ns / 1e6);
+    }
+}
+
+START_TEST(hidden_registers_waits_at_1ms)
+{
+    check_hidden_waits(1000);
+}
+END_TEST
+
+START_TEST(hidden_registers_waits_at_100us)
+{
+    check_hidden_waits(100);
+}
+END_TEST
+
 /* prefork runs a child's whole exit from its SIGTERM/SIGHUP handler, and a
  * process-directed signal goes to any thread that does not block it. The
  * sampler thread must never be that thread, not even in its first moment:
@@ -1096,6 +1289,8 @@ Suite *sampler_suite(void)
     tcase_add_test(tc, exited_thread_sampler_is_reused);
     tcase_add_test(tc, shutdown_then_sample_again);
     tcase_add_test(tc, sampler_thread_never_handles_process_signals);
+    tcase_add_test(tc, hidden_registers_waits_at_1ms);
+    tcase_add_test(tc, hidden_registers_waits_at_100us);
     suite_add_tcase(s, tc);
     return s;
 }

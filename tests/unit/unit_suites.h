@@ -17,5 +17,6 @@ Suite *profile_suite(void);
 Suite *proc_suite(void);
 Suite *unwind_suite(void);
 Suite *logstore_suite(void);
+Suite *syscall_site_suite(void);
 
 #endif

@@ -93,6 +93,19 @@ class Report(HTMLParser):
     def find(self, func):
         return [n for n in self.nodes if n.func == func]
 
+    def wait_under(self, match):
+        """Waiting weight under the nodes for which match(node) is true,
+        counting each sample once (the outermost matching node)."""
+        def walk(node):
+            if match(node):
+                return node.wait
+            return sum(walk(c) for c in node.children)
+        return sum(walk(r) for r in self.roots)
+
+    @property
+    def wait(self):
+        return sum(r.wait for r in self.roots)
+
 
 class ProfileData:
     """The embedded profile data, decoded: per sample its time (us since the

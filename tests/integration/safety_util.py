@@ -271,13 +271,6 @@ def check_report(resp, status="200", func=None, obj=None, phase="handler", sampl
     return report
 
 
-def waits_unwound(report):
-    """True when the report says blocked threads' stacks were read from
-    /proc (dumpable children): waits then sit under the function that
-    waited. Otherwise where a thread waits is not readable."""
-    return report.summary.get("sampling", "").startswith("waits read from /proc")
-
-
 def phase_rows(html):
     rows = {}
     for m in re.finditer(r'<tr data-phase="([a-z_]+)" data-total-us="(\d+)" '

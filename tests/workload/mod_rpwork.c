@@ -3,6 +3,9 @@
  *   /cpu?ms=N     N ms of thread CPU, split 3:1 between work_alpha and
  *                 work_beta (two static functions)
  *   /wait?ms=N    N ms waiting in poll(), inside wait_in_poll
+ *   /sleep?ms=N   one nanosleep() of N ms, inside wait_in_nanosleep
+ *   /rcvtimeo?ms=N  one recv() that times out after N ms (SO_RCVTIMEO),
+ *                 inside wait_in_recv_timeout
  *   /mixed?cpu=N&wait=M
  *   /big?kb=N     a body of N KiB, written in 8 KiB pieces
  *   /status?code=N  an error status from the handler
@@ -13,7 +16,8 @@
  * Every response carries X-Rpwork-Wall-Us and X-Rpwork-Cpu-Us: the wall and
  * thread CPU time the action took, measured inside the handler, and
  * X-Rpwork-Saw-Cache-Control: the request's Cache-Control as the handler saw
- * it ("-" for none).
+ * it ("-" for none), and X-Rpwork-Interrupted: how often the wait's call
+ * failed with EINTR.
  * The last path segment selects the action. */
 #include "httpd.h"
 #include "http_config.h"
@@ -23,6 +27,10 @@
 #include <apr_strings.h>
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -100,6 +108,37 @@ static __attribute__((noinline, noclone)) int wait_in_poll(double ms)
     return interrupted;
 }
 
+/* One nanosleep() of ms, not resumed: returns 1 if it ended early with
+ * EINTR (a profiler must never make that happen). */
+static __attribute__((noinline, noclone)) int wait_in_nanosleep(double ms)
+{
+    struct timespec nap = {
+        (time_t)(ms / 1000),
+        (long)((ms - 1000 * (double)(long)(ms / 1000)) * 1e6)};
+    int eintr = nanosleep(&nap, NULL) != 0 && errno == EINTR;
+    __asm__ volatile("" : "+r"(eintr));
+    return eintr;
+}
+
+/* One recv() on a socket nobody writes to, with SO_RCVTIMEO of ms: it must
+ * end with EAGAIN after ms, never with EINTR. */
+static __attribute__((noinline, noclone)) int wait_in_recv_timeout(double ms)
+{
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
+        return -1;
+    }
+    struct timeval tv = {(time_t)(ms / 1000),
+                         (suseconds_t)((long)ms % 1000) * 1000};
+    setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char byte;
+    int eintr = recv(pair[0], &byte, 1, 0) < 0 && errno == EINTR;
+    close(pair[0]);
+    close(pair[1]);
+    __asm__ volatile("" : "+r"(eintr));
+    return eintr;
+}
+
 static long arg_value(request_rec *r, const char *name, long fallback, long max)
 {
     if (r->args == NULL) {
@@ -144,6 +183,11 @@ static int rpwork_handler(request_rec *r)
         burn_cpu_split((double)arg_value(r, "ms", 200, 60000));
     } else if (strcmp(action, "wait") == 0) {
         interrupted = wait_in_poll((double)arg_value(r, "ms", 200, 60000));
+    } else if (strcmp(action, "sleep") == 0) {
+        interrupted = wait_in_nanosleep((double)arg_value(r, "ms", 200, 60000));
+    } else if (strcmp(action, "rcvtimeo") == 0) {
+        interrupted =
+            wait_in_recv_timeout((double)arg_value(r, "ms", 200, 60000));
     } else if (strcmp(action, "mixed") == 0) {
         burn_cpu_split((double)arg_value(r, "cpu", 100, 60000));
         interrupted = wait_in_poll((double)arg_value(r, "wait", 100, 60000));

@@ -8,11 +8,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from httpd_harness import MPMS, Httpd  # noqa: E402
 
 # Contexts every test server shares: each <Location> exercises one directive.
-# CoreDumpDirectory keeps children dumpable, so /proc shows where a thread
-# waits and waits are unwound exactly (test_sampler.py covers the default,
-# non-dumpable path).
+# Children run as httpd's default has them: privileges dropped, not dumpable
+# (test_waits.py and test_sampler.py also cover dumpable children, with
+# CoreDumpDirectory).
 PROFILE_CONF = r"""
-CoreDumpDirectory /tmp
 ReqProfile On
 ReqProfileMaxConcurrent 16
 <Location /work/off>

@@ -34,15 +34,15 @@ def demo_port():
             return None
 
 
-# Dumpable children (CoreDumpDirectory): the sampler reads a waiting
-# thread's stack in place, so waits show where they happen. README explains
-# the trade-off for production; DEMO_DUMPABLE=0 shows httpd's default.
+# httpd's default: children that dropped privileges and are not dumpable
+# (waits show where they happen all the same). DEMO_DUMPABLE=1 adds
+# CoreDumpDirectory, whose children let /proc show waits without a signal.
 DUMPABLE_CONF = "CoreDumpDirectory /tmp\n"
 
 
 def main():
     mpm = os.environ.get("MPM", "event")
-    dumpable = os.environ.get("DEMO_DUMPABLE", "1") != "0"
+    dumpable = os.environ.get("DEMO_DUMPABLE", "0") not in ("", "0")
     extra = (DUMPABLE_CONF if dumpable else "") + "ReqProfile On\n"
     server = Httpd(mpm, extra=extra, port=demo_port())
     with open(os.path.join(server.docroot, "index.html"), "w") as f:
@@ -52,7 +52,7 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     print("mod_reqprof demo: httpd (%s MPM%s) on %s" % (
-        mpm, ", dumpable children: exact wait stacks" if dumpable else "", server.url))
+        mpm, ", dumpable children" if dumpable else "", server.url))
     print("  without profiling: %s/work/mixed?cpu=120&wait=80" % server.url)
     print("  profiled:          %s/work/mixed?cpu=120&wait=80&profile=1" % server.url)
     print("  more examples:     %s/" % server.url)

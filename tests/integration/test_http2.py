@@ -10,7 +10,7 @@ import pytest
 from httpd_harness import Httpd
 from report_parser import Report
 
-H2_CONF = "CoreDumpDirectory /tmp\nReqProfile On\nProtocols h2c http/1.1\n"
+H2_CONF = "ReqProfile On\nProtocols h2c http/1.1\n"
 
 
 def curl_h2(server, paths):

@@ -10,7 +10,7 @@ import pytest
 from http_util import request
 from httpd_harness import MPMS, Httpd
 from report_parser import Report
-from safety_util import children_of
+from safety_util import SlowBackend, children_of
 
 CONFIGS = {"not-dumpable": "", "dumpable": "CoreDumpDirectory /tmp\n"}
 # (workload action, the function that waits in it)
@@ -19,7 +19,8 @@ WAITS = [("wait", "wait_in_poll"), ("sleep", "wait_in_nanosleep"),
 WAIT_MS = 300
 
 
-def wait_server(mpm, config):
+def wait_server(mpm, config, backend_port):
+    cgi = "cgi" if mpm == "prefork" else "cgid"
     conf = CONFIGS[config] + """ReqProfile On
 ReqProfileMaxConcurrent 16
 <Location /fast>
@@ -28,19 +29,36 @@ ReqProfileMaxConcurrent 16
 <Location /fast/work>
   SetHandler rpwork
 </Location>
-"""
-    return Httpd(mpm, extra=conf)
+ProxyPass /backend/ http://127.0.0.1:%d/
+ScriptAlias /cgi/ "@ROOT@/cgi/"
+""" % backend_port
+    if cgi == "cgid":
+        conf += "ScriptSock logs/cgid.sock\n"
+    server = Httpd(mpm, extra=conf, modules=("proxy", "proxy_http", cgi))
+    cgi_dir = os.path.join(server.root, "cgi")
+    os.makedirs(cgi_dir)
+    script = os.path.join(cgi_dir, "slow.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\nsleep 0.5\nprintf 'Content-Type: text/plain\\r\\n\\r\\nslow\\n'\n")
+    os.chmod(script, 0o755)
+    with open(server.conf_path) as f:
+        text = f.read().replace("@ROOT@", server.root)
+    with open(server.conf_path, "w") as f:
+        f.write(text)
+    return server
 
 
 @pytest.fixture(scope="module", params=[(m, c) for c in CONFIGS for m in MPMS],
                 ids=lambda p: "%s-%s" % p)
 def server(request):
     mpm, config = request.param
-    s = wait_server(mpm, config)
+    backend = SlowBackend(delay=0.4)
+    s = wait_server(mpm, config, backend.port)
     s.start()
     yield s
     crashes = s.crash_lines()
     s.cleanup()
+    backend.close()
     assert not crashes, crashes
 
 
@@ -110,3 +128,19 @@ def test_not_dumpable_children_really_are_not(server):
             assert owner != 0
         else:
             assert owner == 0, "children are dumpable"
+
+
+@pytest.mark.parametrize("path,objects,min_wait", [
+    ("/backend/slow", ("mod_proxy_http.so", "mod_proxy.so"), 350),
+    ("/cgi/slow.sh", ("mod_cgi.so", "mod_cgid.so"), 450),
+])
+def test_proxy_and_cgi_waits_sit_under_their_modules(server, path, objects, min_wait):
+    """A slow backend behind mod_proxy and a slow CGI script: the time spent
+    waiting for them is under the module's frames that waited."""
+    status, headers, body = request(server, path + "?profile=1")
+    assert status == 200
+    report = Report(body.decode())
+    waited = report.wait
+    assert waited >= min_wait, (waited, report.summary)
+    under = report.wait_under(lambda n: n.obj in objects)
+    assert under >= 0.95 * waited, (under, waited, sorted({n.obj for n in report.nodes}))

@@ -33,7 +33,7 @@ WORKLOAD  := $(OUT)/mod_rpwork.so
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(OUT)/unit_tests
 
-.PHONY: all deps module test unit unit-valgrind unit-asan integration demo install \
+.PHONY: all deps module test unit unit-valgrind unit-asan integration demo install bench-waits \
         format lint clean bench fuzz fuzz-build soak
 
 all: $(MODULE) $(WORKLOAD)
@@ -118,6 +118,15 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	/usr/bin/python3 bench/run.py
+
+# Which blocking calls the sampler can interrupt and restart where /proc
+# hides blocked threads' registers (a table for docs/internals.md).
+$(OUT)/wait_restart: bench/wait_restart.c $(CORE_OBJ)
+	$(CC) $(CFLAGS) $(APR_CFLAGS) -Imod_reqprof -o $@ $< $(CORE_OBJ) \
+	  $(APR_LIBS) $(CORE_LIBS) -lrt
+
+bench-waits: $(OUT)/wait_restart
+	$(OUT)/wait_restart
 
 install: $(MODULE)
 	$(APXS) -i -n reqprof $(MODULE)

@@ -42,11 +42,21 @@
 
 static rp_symbols_t *symbols;
 
-static uint64_t now_ns(void)
+static uint64_t clock_now_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+    return clock_now_ns(CLOCK_MONOTONIC);
+}
+
+static uint64_t cpu_ns(void)
+{
+    return clock_now_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 static struct timespec ms_ts(int ms)
@@ -306,6 +316,7 @@ static const wait_case_t cases[] = {
 typedef struct result {
     int eintr;
     double plain_ms, profiled_ms;
+    double plain_cpu_us, profiled_cpu_us;
     rp_sampler_stats_t st;
     uint64_t under, waiting;
 } result_t;
@@ -341,8 +352,9 @@ static void *run_case(void *arg)
     sigaddset(&sampling, SIGNO);
     pthread_sigmask(SIG_UNBLOCK, &sampling, NULL);
     rp_sampler_t *s = rp_sampler_for_this_thread();
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), c0 = cpu_ns();
     job->c->fn();
+    job->r.plain_cpu_us = (double)(cpu_ns() - c0) / 1e3;
     job->r.plain_ms = (double)(now_ns() - t0) / 1e6;
     uint64_t session;
     if (rp_sampler_start(s, RP_CLOCK_WALL, 1000, &session) != APR_SUCCESS) {
@@ -350,7 +362,9 @@ static void *run_case(void *arg)
         exit(1);
     }
     t0 = now_ns();
+    c0 = cpu_ns();
     job->r.eintr = job->c->fn();
+    job->r.profiled_cpu_us = (double)(cpu_ns() - c0) / 1e3;
     job->r.profiled_ms = (double)(now_ns() - t0) / 1e6;
     rp_sampler_stop(s, session);
     rp_sampler_stats(s, &job->r.st);
@@ -371,8 +385,9 @@ int main(void)
     }
     rp_sampler_hide_proc_registers(1);
     printf("| call | caller saw EINTR | signals to the waiting thread | "
-           "wait under its function | time, unprofiled → sampled |\n");
-    printf("|---|---|---|---|---|\n");
+           "wait under its function | time, unprofiled → sampled | "
+           "thread CPU, unprofiled → sampled |\n");
+    printf("|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         job_t job = {.c = &cases[i]};
         pthread_t t; /* a fresh thread each: its own sampler, hidden /proc */
@@ -382,11 +397,13 @@ int main(void)
         const char *note = r->st.broken_waits        ? " (not restartable)"
                            : r->st.unsignalled_waits ? " (left alone)"
                                                      : "";
-        printf("| `%s` | %s | %u%s | %.0f %% | %.1f → %.1f ms |\n",
+        printf("| `%s` | %s | %u%s | %.0f %% | %.1f → %.1f ms | "
+               "%.0f → %.0f µs |\n",
                cases[i].call, r->eintr ? "**yes**" : "no", r->st.wait_signals,
                note,
                r->waiting ? 100.0 * (double)r->under / (double)r->waiting : 0.0,
-               r->plain_ms, r->profiled_ms);
+               r->plain_ms, r->profiled_ms, r->plain_cpu_us,
+               r->profiled_cpu_us);
         fflush(stdout);
     }
     return 0;

@@ -56,10 +56,78 @@ static int client_is_loopback(const request_rec *r)
     return 0;
 }
 
-int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf)
+/* Request headers that say a proxy forwarded the request for another
+ * client. A loopback request carrying any of them, whatever its value,
+ * came through a proxy on this host (or pretends to): its real client is
+ * unknown, so the default rule refuses it. */
+static const char *const forwarding_headers[] = {
+    "Forwarded",           /* RFC 7239, the standard form */
+    "X-Forwarded-For",     /* mod_proxy_http, nginx, HAProxy, Varnish, most
+                              load balancers */
+    "X-Real-IP",           /* nginx's usual proxy_set_header */
+    "Via",                 /* RFC 9110: every proxy should add it; ProxyVia,
+                              Squid, Varnish */
+    "X-Forwarded-Host",    /* mod_proxy_http (the client's Host), Traefik */
+    "X-Forwarded-Server",  /* mod_proxy_http (the proxy's ServerName) */
+    "X-Client-IP",         /* load balancers and CDNs */
+    "True-Client-IP",      /* Akamai, Cloudflare Enterprise */
+    "CF-Connecting-IP",    /* Cloudflare */
+    "Fastly-Client-IP",    /* Fastly */
+    "X-Cluster-Client-IP", /* clustering load balancers */
+    "Client-IP",           /* older proxies; what HTTP_CLIENT_IP reads */
+};
+
+/* The default rule's verdict, as a reason to refuse or NULL. */
+typedef struct {
+    const char *refusal;
+} default_verdict_t;
+
+#define DEFAULT_VERDICT_KEY "mod_reqprof.default_rule"
+
+/* The default rule (no ReqProfileRequire): a loopback client. Where a module
+ * (mod_remoteip, from a header or the PROXY protocol) has set the real
+ * client's address for this request, that address alone decides. Otherwise
+ * a loopback request must not carry a forwarding header.
+ *
+ * Judged once per request, on the headers as they arrived (after
+ * mod_remoteip): reqprof_post_read_request asks first, and later phases,
+ * internal redirects and ErrorDocuments (which share the request's pool)
+ * get the same answer whatever has changed the headers since. */
+static const char *default_rule_refusal(request_rec *r)
+{
+    void *memo = NULL;
+    apr_pool_userdata_get(&memo, DEFAULT_VERDICT_KEY, r->pool);
+    if (memo != NULL) {
+        return ((const default_verdict_t *)memo)->refusal;
+    }
+    default_verdict_t *verdict = apr_pcalloc(r->pool, sizeof(*verdict));
+    if (!client_is_loopback(r)) {
+        verdict->refusal = "the client is not loopback";
+    } else if (r->useragent_addr == r->connection->client_addr) {
+        /* httpd was not told who the real client is: the headers tell. */
+        for (size_t i = 0;
+             i < sizeof(forwarding_headers) / sizeof(forwarding_headers[0]);
+             i++) {
+            if (apr_table_get(r->headers_in, forwarding_headers[i]) != NULL) {
+                verdict->refusal = apr_pstrcat(
+                    r->pool, "the loopback request carries ",
+                    forwarding_headers[i],
+                    ", so it came through a proxy (ReqProfileRequire or "
+                    "mod_remoteip can admit it)",
+                    NULL);
+                break;
+            }
+        }
+    }
+    apr_pool_userdata_setn(verdict, DEFAULT_VERDICT_KEY, NULL, r->pool);
+    return verdict->refusal;
+}
+
+/* Why conf's rule refuses r's client, or NULL if it admits it. */
+static const char *client_refusal(request_rec *r, const rp_dir_conf_t *conf)
 {
     if (!conf->require_set) {
-        return client_is_loopback(r);
+        return default_rule_refusal(r);
     }
     const char *err = NULL;
     int rc = ap_expr_exec(r, conf->require, &err);
@@ -67,9 +135,14 @@ int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RP_LOG_TAG "ReqProfileRequire failed, not profiling: %s",
                       err ? err : "unknown error");
-        return 0;
+        return "ReqProfileRequire failed";
     }
-    return rc;
+    return rc ? NULL : "ReqProfileRequire not met";
+}
+
+int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf)
+{
+    return client_refusal(r, conf) == NULL;
 }
 
 /* The query string the client sent: mod_rewrite may have replaced r->args
@@ -94,9 +167,10 @@ static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
     if (format == RP_FORMAT_NONE) {
         return RP_FORMAT_NONE;
     }
-    if (!rp_client_allowed(r, conf)) {
+    const char *refusal = client_refusal(r, conf);
+    if (refusal != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      RP_LOG_TAG "trigger ignored: ReqProfileRequire not met");
+                      RP_LOG_TAG "trigger ignored: %s", refusal);
         return RP_FORMAT_NONE;
     }
     return format;
@@ -342,12 +416,17 @@ static int reqprof_post_read_request(request_rec *r)
         rp_format_e format = conf->enabled == 1 && rp_process_symbols != NULL
                                  ? rp_trigger_find(r->args, rp_conf_param(conf))
                                  : RP_FORMAT_NONE;
+        /* The default rule is judged here, on the headers as they arrived,
+         * for every later phase (see default_rule_refusal). */
+        if (rp_conf_enabled_somewhere(r->server)) {
+            (void)default_rule_refusal(r);
+        }
         /* Only the default rule can be judged this early. An expression may
          * need what later phases provide (REMOTE_USER), and a client it will
          * refuse must not hold a profile slot meanwhile: fixups starts
          * those. */
         int early = format != RP_FORMAT_NONE && !conf->require_set &&
-                    client_is_loopback(r);
+                    default_rule_refusal(r) == NULL;
         int log = !early && log_wanted(r, conf);
         int counted_rate = 0, chosen = 0;
         if (log) {
@@ -612,7 +691,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(reqprof_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(rp_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(rp_index_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    /* After mod_remoteip: the loopback rule judges the real client. */
+    /* After mod_remoteip: the default rule judges the real client. */
     static const char *const remoteip[] = {"mod_remoteip.c", NULL};
     ap_hook_post_read_request(reqprof_post_read_request, remoteip, NULL,
                               APR_HOOK_REALLY_FIRST);

@@ -482,7 +482,7 @@ const command_rec rp_directives[] = {
     AP_INIT_TAKE1("ReqProfileRequire", set_require, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "Expression that must be true for the trigger to count "
-                  "(default: loopback clients only)"),
+                  "(default: loopback clients not forwarded by a proxy)"),
     AP_INIT_TAKE1("ReqProfileSignal", set_signal, NULL, RSRC_CONF,
                   "Realtime signal used for sampling (default SIGRTMIN+5)"),
     AP_INIT_FLAG("ReqProfileServerTiming", set_server_timing, NULL, RSRC_CONF,

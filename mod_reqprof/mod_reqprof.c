@@ -75,6 +75,9 @@ static const char *const forwarding_headers[] = {
     "Fastly-Client-IP",    /* Fastly */
     "X-Cluster-Client-IP", /* clustering load balancers */
     "Client-IP",           /* older proxies; what HTTP_CLIENT_IP reads */
+    "X-Forwarded-Proto",   /* TLS terminators, load balancers, Traefik */
+    "X-Forwarded-Port",    /* the same, with the client's port */
+    "X-Forwarded-Ssl",     /* older TLS terminators */
 };
 
 /* The default rule's verdict, as a reason to refuse or NULL. */

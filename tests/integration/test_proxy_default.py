@@ -24,7 +24,8 @@ from safety_util import check_report, get, is_report
 # Each counts on its own, whatever its value.
 FORWARDING = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "Via", "X-Forwarded-Host",
               "X-Forwarded-Server", "X-Client-IP", "True-Client-IP", "CF-Connecting-IP",
-              "Fastly-Client-IP", "X-Cluster-Client-IP", "Client-IP")
+              "Fastly-Client-IP", "X-Cluster-Client-IP", "Client-IP",
+              "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Ssl")
 
 REFUSED_CASES = [(name, "203.0.113.9") for name in FORWARDING] + [
     ("Forwarded", "for=203.0.113.9"),

@@ -47,7 +47,8 @@ typedef struct rp_dir_conf {
     apr_interval_time_t interval_us;
     int clock;
     const char *param;
-    ap_expr_info_t *require; /* unset: loopback clients only */
+    ap_expr_info_t *require; /* unset: loopback clients not forwarded by a
+                                proxy (see rp_client_allowed) */
     int require_set;
     int max_samples;
     apr_interval_time_t max_duration_us;
@@ -144,7 +145,9 @@ extern int rp_process_module_count;
 rp_request_t *rp_request_find(const request_rec *r);
 /* The query string the client sent (mod_rewrite may have changed r->args). */
 const char *rp_client_query(const request_rec *r);
-/* conf's ReqProfileRequire (by default: a loopback client) admits r's client.
+/* conf's ReqProfileRequire (by default: a loopback client whose request
+ * carries no forwarding header, unless mod_remoteip named the client) admits
+ * r's client.
  */
 int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf);
 /* Closes the running phase at the response's end. */

@@ -308,6 +308,37 @@ static apr_status_t stop_on_request_end(void *data)
     return APR_SUCCESS;
 }
 
+/* How ReqProfileSignal spells the signal, and its number. */
+static const char *signal_name(apr_pool_t *pool, int signo)
+{
+    return apr_psprintf(pool, "SIGRTMIN+%d (%d)", signo - SIGRTMIN, signo);
+}
+
+static unsigned signal_taken_logged;
+
+/* Code that ran after child_init (another module's child_init, a library
+ * it loaded) replaced the sampler's handler: mod_reqprof leaves that
+ * handler alone and profiles nothing more in this process. Said once per
+ * process in the error log; a triggered request also says it in a header. */
+static void signal_taken_at_start(request_rec *r, rp_log_mode_e log_mode)
+{
+    int signo = rp_conf_signal(r->server);
+    if (log_mode == RP_LOG_OFF) {
+        apr_table_setn(r->err_headers_out, "X-ReqProfile",
+                       "not profiled: another handler took the sampling "
+                       "signal (see the error log)");
+    }
+    int first =
+        __atomic_exchange_n(&signal_taken_logged, 1, __ATOMIC_RELAXED) == 0;
+    ap_log_rerror(APLOG_MARK, first ? APLOG_ERR : APLOG_DEBUG, 0, r,
+                  RP_LOG_TAG
+                  "profiling disabled in this process: another module or "
+                  "library replaced mod_reqprof's handler of signal %s after "
+                  "the process started; set ReqProfileSignal to a realtime "
+                  "signal nothing else uses",
+                  signal_name(r->pool, signo));
+}
+
 /* log_mode: RP_LOG_OFF for a triggered report; otherwise the response
  * passes unchanged and a record is logged. */
 static int start_sampling(request_rec *r, rp_request_t *state,
@@ -332,6 +363,11 @@ static int start_sampling(request_rec *r, rp_request_t *state,
     uint64_t session;
     apr_status_t rv = rp_sampler_start(sampler, rp_conf_clock(conf),
                                        rp_conf_interval(conf), &session);
+    if (rv == RP_SAMPLER_SIGNAL_TAKEN) {
+        signal_taken_at_start(r, log_mode);
+        release_slot(state);
+        return 0;
+    }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       RP_LOG_TAG "cannot start sampling, serving the request "
@@ -645,6 +681,18 @@ static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
     map_module_objects(pchild);
     int signo = rp_conf_signal(s);
     apr_status_t rv = rp_sampler_init_process(signo, SAMPLE_ARENA_BYTES);
+    if (rv == RP_SAMPLER_SIGNAL_TAKEN) {
+        /* Another module's timer, say: taking its signal would break it. */
+        rp_process_symbols = NULL;
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     RP_LOG_TAG "profiling disabled in this process: signal "
+                                "%s already has a handler that another "
+                                "module or library installed, and mod_reqprof "
+                                "leaves it alone; set ReqProfileSignal to a "
+                                "realtime signal nothing else uses",
+                     signal_name(pchild, signo));
+        return;
+    }
     if (rv == APR_SUCCESS) {
         rv = rp_symbols_create(&rp_process_symbols, pchild);
     }

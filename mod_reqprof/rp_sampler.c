@@ -729,13 +729,35 @@ static void release_to_idle(void *arg)
     pthread_mutex_unlock(&process.lock);
 }
 
+/* What signo's disposition says: 1 this sampler's handler, 0 none (the
+ * default action, or ignored), -1 a handler someone else installed, or the
+ * disposition cannot be read. */
+static int signal_owner(int signo)
+{
+    struct sigaction now;
+    if (sigaction(signo, NULL, &now) != 0) {
+        return -1;
+    }
+    if (now.sa_flags & SA_SIGINFO) {
+        return now.sa_sigaction == on_sample_signal ? 1 : -1;
+    }
+    return now.sa_handler == SIG_DFL || now.sa_handler == SIG_IGN ? 0 : -1;
+}
+
 apr_status_t rp_sampler_init_process(int signo, apr_size_t arena_bytes)
 {
     if (signo < SIGRTMIN || signo > SIGRTMAX) {
         return APR_EINVAL;
     }
+    /* Another module's or library's handler on the signal (a timer of its
+     * own) is left alone: taking it over would break that code and feed it
+     * our signals. */
+    int owner = signal_owner(process.ready ? process.signo : signo);
     if (process.ready) {
-        return APR_SUCCESS;
+        return owner == 1 ? APR_SUCCESS : RP_SAMPLER_SIGNAL_TAKEN;
+    }
+    if (owner < 0) {
+        return RP_SAMPLER_SIGNAL_TAKEN;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -937,6 +959,12 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
     }
     if (rp_sampler_is_active(s)) {
         return APR_EBUSY;
+    }
+    /* Code that ran after init_process may have installed its own handler
+     * on the signal: it would get every sample request, and the default
+     * action of a realtime signal ends the process. */
+    if (signal_owner(process.signo) != 1) {
+        return RP_SAMPLER_SIGNAL_TAKEN;
     }
     /* The first unwind in a thread allocates libunwind's per-thread cache
      * and thread-local storage; do it here, never in the handler. It also

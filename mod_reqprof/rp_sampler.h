@@ -77,10 +77,17 @@ typedef struct rp_sampler_stats {
     int capped;                 /* sampling stopped at a limit */
 } rp_sampler_stats_t;
 
+/* The sampling signal has a handler that is not the sampler's: another
+ * module or library installed it (init_process leaves it in place), or
+ * replaced the sampler's own after init_process (start refuses). */
+#define RP_SAMPLER_SIGNAL_TAKEN (APR_OS_START_USERERR + 1)
+
 /* Installs the signal handler for this process (idempotent). arena_bytes is
  * the per-thread sample buffer, mapped lazily; untouched pages cost nothing.
  * The sampler thread starts with the first session. Returns APR_EINVAL for a
- * signal outside SIGRTMIN..SIGRTMAX. */
+ * signal outside SIGRTMIN..SIGRTMAX, RP_SAMPLER_SIGNAL_TAKEN if the signal
+ * (once initialised: the process's signal) has a handler other than the
+ * sampler's. */
 apr_status_t rp_sampler_init_process(int signo, apr_size_t arena_bytes);
 
 /* Ends every session, stops the sampler thread and unmaps the buffers of
@@ -92,7 +99,8 @@ void rp_sampler_shutdown_process(void);
 rp_sampler_t *rp_sampler_for_this_thread(void);
 
 /* Starts a session, whose number goes to *session. Must be called on the
- * sampler's own thread. */
+ * sampler's own thread. RP_SAMPLER_SIGNAL_TAKEN: the signal's handler is no
+ * longer the sampler's; nothing was started. */
 apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
                               apr_interval_time_t interval_us,
                               uint64_t *session);

@@ -255,6 +255,69 @@ START_TEST(init_rejects_bad_signal)
 }
 END_TEST
 
+/* Another module's handler on the sampling signal (its own timer) stays
+ * in place: init refuses the signal, and a session refuses to start once
+ * the sampler's handler has been replaced, so no sample request ever
+ * reaches the other handler. */
+static volatile sig_atomic_t foreign_handler_calls;
+
+static void foreign_handler(int signo)
+{
+    (void)signo;
+    foreign_handler_calls++;
+}
+
+START_TEST(refuses_signal_another_handler_holds)
+{
+    struct sigaction foreign, ours, now;
+    memset(&foreign, 0, sizeof foreign);
+    foreign.sa_handler = foreign_handler;
+    sigemptyset(&foreign.sa_mask);
+    ck_assert_int_eq(sigaction(UT_SIGNAL, &foreign, &ours), 0);
+    foreign_handler_calls = 0;
+
+    ck_assert_int_eq(rp_sampler_init_process(UT_SIGNAL, UT_ARENA_BYTES),
+                     RP_SAMPLER_SIGNAL_TAKEN);
+    ck_assert_int_eq(sigaction(UT_SIGNAL, NULL, &now), 0);
+    ck_assert_ptr_eq((void *)now.sa_handler, (void *)foreign_handler);
+
+    rp_sampler_t *s = rp_sampler_for_this_thread();
+    sigset_t before = current_mask();
+    uint64_t session = 0;
+    ck_assert_int_eq(rp_sampler_start(s, RP_CLOCK_WALL, 1000, &session),
+                     RP_SAMPLER_SIGNAL_TAKEN);
+    ck_assert_int_eq(rp_sampler_is_active(s), 0);
+    sigset_t after = current_mask();
+    ck_assert(same_mask(&before, &after));
+    burn_ms(scaled_ms(30), CLOCK_MONOTONIC);
+    ck_assert_int_eq(foreign_handler_calls, 0);
+    ck_assert_int_eq(sigaction(UT_SIGNAL, NULL, &now), 0);
+    ck_assert_ptr_eq((void *)now.sa_handler, (void *)foreign_handler);
+
+    /* The handler's own signal still reaches it. */
+    ck_assert_int_eq(pthread_kill(pthread_self(), UT_SIGNAL), 0);
+    ck_assert_int_eq(foreign_handler_calls, 1);
+
+    /* Its handler back, the sampler samples again. */
+    ck_assert_int_eq(sigaction(UT_SIGNAL, &ours, NULL), 0);
+    ck_assert_int_eq(rp_sampler_init_process(UT_SIGNAL, UT_ARENA_BYTES),
+                     APR_SUCCESS);
+    rp_sampler_stats_t st;
+    for (int attempt = 0;; attempt++) {
+        ck_assert_int_eq(ut_start(s, RP_CLOCK_WALL, 1000, &session),
+                         APR_SUCCESS);
+        burn_ms(scaled_ms(40), CLOCK_MONOTONIC);
+        ut_stop(s, session);
+        rp_sampler_stats(s, &st);
+        if (!try_again(attempt, st.samples > 0)) {
+            break;
+        }
+    }
+    ck_assert_uint_gt(st.samples, 0);
+    ck_assert_int_eq(foreign_handler_calls, 1);
+}
+END_TEST
+
 START_TEST(one_sampler_per_thread)
 {
     rp_sampler_t *s = rp_sampler_for_this_thread();
@@ -1269,6 +1332,7 @@ Suite *sampler_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, init_rejects_bad_signal);
+    tcase_add_test(tc, refuses_signal_another_handler_holds);
     tcase_add_test(tc, one_sampler_per_thread);
     tcase_add_test(tc, wall_clock_session);
     tcase_add_test(tc, cpu_clock_session);

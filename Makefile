@@ -2,6 +2,7 @@
 #   make demo     build and start a throwaway httpd with the module and a workload
 #   make test     unit tests (plain, under valgrind, under ASan+UBSan) and integration tests
 #   make install  install into the system httpd (apxs -i) and Debian's mods-available
+#   make deb      the Debian package libapache2-mod-reqprof into build/out/deb/
 #   make bench    overhead, accuracy and report-cost figures into README.md
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (make test: 8 s)
 #   make soak     the long soak: SOAK_REQUESTS (10000) mixed requests per MPM
@@ -30,13 +31,15 @@ ASSETS_C  := $(OUT)/rp_html_assets.c
 CORE_OBJ  := $(CORE_SRC:mod_reqprof/%.c=$(OUT)/%.o) $(OUT)/rp_html_assets.o
 MODULE    := $(OUT)/mod_reqprof.so
 WORKLOAD  := $(OUT)/mod_rpwork.so
+# A module with its own handler on a realtime signal (signal collision tests).
+SIGHOG    := $(OUT)/mod_rpsighog.so
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(OUT)/unit_tests
 
 .PHONY: all deps module test unit unit-valgrind unit-asan integration demo install bench-waits \
         format lint clean bench fuzz fuzz-build soak
 
-all: $(MODULE) $(WORKLOAD)
+all: $(MODULE) $(WORKLOAD) $(SIGHOG)
 
 deps:
 	bash build/install-deps.sh
@@ -45,14 +48,14 @@ $(OUT):
 	mkdir -p $(OUT)
 
 $(OUT)/%.o: mod_reqprof/%.c mod_reqprof/*.h | $(OUT)
-	$(CC) $(CFLAGS) $(APR_CFLAGS) $(HTTPD_INC) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(APR_CFLAGS) $(HTTPD_INC) -c $< -o $@
 
 $(ASSETS_C): build/embed_assets.py $(ASSETS) | $(OUT)
 	$(PYTHON) build/embed_assets.py $@ rp_html_app_js=mod_reqprof/rp_html_app.js \
 	  rp_html_app_css=mod_reqprof/rp_html_app.css
 
 $(OUT)/rp_html_assets.o: $(ASSETS_C) mod_reqprof/rp_html_assets.h
-	$(CC) $(CFLAGS) $(APR_CFLAGS) -Imod_reqprof -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(APR_CFLAGS) -Imod_reqprof -c $< -o $@
 
 GLUE_OBJ  := $(OUT)/mod_reqprof.o $(OUT)/mod_reqprof_config.o \
              $(OUT)/mod_reqprof_output.o
@@ -60,9 +63,15 @@ GLUE_OBJ  += $(OUT)/mod_reqprof_log.o $(OUT)/mod_reqprof_index.o \
              $(OUT)/mod_reqprof_cache.o
 
 $(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
-	$(CC) -shared -o $@ $^ $(CORE_LIBS)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(CORE_LIBS)
+
+# The module alone (what the Debian package builds and ships).
+module: $(MODULE)
 
 $(WORKLOAD): tests/workload/mod_rpwork.c | $(OUT)
+	$(CC) $(CFLAGS) $(APR_CFLAGS) $(HTTPD_INC) -shared -o $@ $<
+
+$(SIGHOG): tests/workload/mod_rpsighog.c | $(OUT)
 	$(CC) $(CFLAGS) $(APR_CFLAGS) $(HTTPD_INC) -shared -o $@ $<
 
 $(UNIT_BIN): $(UNIT_SRC) tests/unit/*.h $(CORE_OBJ)
@@ -132,6 +141,17 @@ install: $(MODULE)
 	$(APXS) -i -n reqprof $(MODULE)
 	install -m 644 conf-examples/reqprof.load conf-examples/reqprof.conf \
 	  $(shell $(APXS) -q SYSCONFDIR)/mods-available/
+
+# The Debian package (debian/), built by dpkg-buildpackage from a copy of the
+# working tree; the .deb files land in build/out/deb/. deb-test builds it,
+# checks it with lintian and installs, uses, removes and purges it in the
+# system's apache2 (root; part of the integration tests too).
+.PHONY: deb deb-test
+deb:
+	bash build/deb.sh $(OUT)
+
+deb-test:
+	/usr/bin/python3 -m pytest -q tests/integration/test_debian_package.py
 
 format:
 	clang-format -i mod_reqprof/*.c mod_reqprof/*.h tests/unit/*.c \

@@ -6,6 +6,7 @@
 #include "rp_buf.h"
 #include "rp_html_assets.h"
 #include "rp_html_data.h"
+#include "rp_version.h"
 
 /* The page's markup holds at most this many nodes of the call tree, the
  * heaviest (each shown with its callers); lighter ones are summed up in one
@@ -343,7 +344,9 @@ const char *rp_html_render(const rp_profile_t *p, apr_pool_t *pool,
                     (apr_size_t)p->sample_count * 16);
     rp_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
                     "charset=\"utf-8\"><meta name=\"viewport\" "
-                    "content=\"width=device-width\"><title>Profile: ");
+                    "content=\"width=device-width\"><meta "
+                    "name=\"generator\" content=\"mod_reqprof " RP_VERSION
+                    "\"><title>Profile: ");
     rp_buf_html(&b, p->method);
     rp_buf_puts(&b, " ");
     rp_buf_html(&b, p->uri);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rp_html.h"
+#include "rp_version.h"
 #include "unit_suites.h"
 
 static apr_pool_t *pool;
@@ -128,6 +129,9 @@ START_TEST(document_shape)
     const char *page = render(three_to_one_profile());
     ck_assert_int_eq(strncmp(page, "<!DOCTYPE html>", 15), 0);
     assert_contains(page, "<meta charset=\"utf-8\">");
+    assert_contains(page,
+                    "<meta name=\"generator\" content=\"mod_reqprof " RP_VERSION
+                    "\">");
     ck_assert_str_eq(page + strlen(page) - strlen("</html>\n"), "</html>\n");
     ck_assert_uint_eq(occurrences(page, "<html"), 1);
     ck_assert_uint_eq(occurrences(page, "<body>"), 1);

@@ -15,6 +15,9 @@ PACKAGES=(
   # make fuzz: clang with libFuzzer and the sanitizer runtimes
   # (-fsanitize=fuzzer,address,undefined); htpasswd for the security tests.
   clang libclang-rt-dev apache2-utils
+  # make deb and its test: dpkg-buildpackage with debhelper (dh_apache2 comes
+  # with apache2-dev), lintian on the package.
+  build-essential debhelper dpkg-dev lintian
 )
 
 missing=()

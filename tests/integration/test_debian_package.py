@@ -118,6 +118,9 @@ def preconditions():
                  "a2enmod", "a2dismod", "a2query"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (build/install-deps.sh installs it)")
+    arch = run("dpkg", "--print-architecture").stdout.strip()
+    if arch != "amd64":
+        pytest.skip(f"debian/control builds for amd64 only (this machine: {arch})")
     if pkg_status() != "not-installed":
         pytest.skip(f"{PKG} is already on this machine ({pkg_status()}); "
                     "the test would remove it")

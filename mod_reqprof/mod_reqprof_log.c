@@ -259,6 +259,9 @@ int rp_log_transaction(request_rec *r)
         return DECLINED;
     }
     state->pending = 0;
+    /* By now httpd knows whether the client got the whole response: it
+     * stayed to the end, or a write failed (its %X says X). */
+    state->profile->aborted = r->connection->aborted;
     sigset_t signals;
     rp_exit_signals_hold(&signals); /* rendering is malloc-heavy */
     char id[RP_STORE_ID_MAX];

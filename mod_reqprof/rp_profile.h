@@ -42,6 +42,9 @@ typedef struct rp_profile {
     const char *host;
     int status;                /* of the original response */
     apr_off_t discarded_bytes; /* original body, swallowed */
+    int aborted; /* the client's connection was lost before the response
+                    was complete (httpd's %X is X): known when the request is
+                    logged, so only records and sidecars say it */
 
     /* Where it ran. */
     const char *server;

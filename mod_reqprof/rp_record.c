@@ -215,6 +215,9 @@ static void record_line(rp_buf_t *b, const rp_profile_t *p,
         rp_logfmt_url(b, "query", q + 1, RP_LOGFMT_MAX_VALUE);
     }
     rp_logfmt_int(b, "status", p->status);
+    if (p->aborted) {
+        rp_logfmt_int(b, "aborted", 1);
+    }
     apr_interval_time_t dur = info->ended - p->request_started;
     rp_logfmt_num(b, "dur_ms", dur > 0 ? (double)dur / 1000.0 : 0.0, 3);
     rp_logfmt_num(b, "cpu_ms", (double)st->cpu_ns / 1e6, 3);

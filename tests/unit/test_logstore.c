@@ -373,6 +373,15 @@ START_TEST(record_line_is_one_parseable_line)
     ck_assert_ptr_null(rp_logfmt_get(kv, "top4")); /* no self time */
     ck_assert_str_eq(rp_logfmt_get(kv, "hot"), "my_handler;work \"alpha\"");
     ck_assert_ptr_null(rp_logfmt_get(kv, "capped"));
+    ck_assert_ptr_null(rp_logfmt_get(kv, "aborted"));
+    /* The client left before the whole response was sent. */
+    p->aborted = 1;
+    b.len = 0;
+    rp_record_line(&b, p, &info);
+    ck_assert_ptr_null(rp_logfmt_parse(b.data, b.len, pool, &kv));
+    ck_assert_str_eq(rp_logfmt_get(kv, "aborted"), "1");
+    ck_assert_str_eq(rp_logfmt_get(kv, "status"), "503");
+    ck_assert(strstr(rp_buf_str(&b), " status=503 aborted=1 dur_ms=") != NULL);
 }
 END_TEST
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -75,9 +76,6 @@ struct rp_sampler {
     uint64_t cpu_seen_blocked;
     int no_wait_signals; /* a signal broke a call that could not be restarted:
                             blocked threads are left alone from then on */
-    int wait_request_switches_known;
-    uint64_t wait_request_switches; /* the thread's voluntary context
-                                       switches when signalled in a wait */
     wait_stack_t wait;
 
     /* Mailbox: written by the handler while REQUESTED, read by the sampler
@@ -91,6 +89,8 @@ struct rp_sampler {
     uint16_t mailbox_interrupted; /* a BROKEN_* value */
     int32_t mailbox_syscall;      /* the call the thread was in, or -1 */
     uint64_t mailbox_cpu_ns;      /* its CPU clock as the handler ended */
+    int64_t mailbox_switches;     /* its voluntary context switches then,
+                                     or -1 */
 
     /* The last stack captured on CPU, under lock. */
     uint16_t last_cpu_depth;
@@ -205,44 +205,109 @@ static void sleep_only_the_rest(greg_t *regs, long nr)
     }
 }
 
+/* How a call the signal broke goes on. */
+typedef struct broken_call {
+    int outcome;   /* BROKE_* */
+    int32_t nr;    /* the call the thread was in, or -1 */
+    int resumable; /* Linux kept its restart state (see resume_broken_call) */
+} broken_call_t;
+
+/* Calls for which Linux keeps, until the handler returns, what it needs to
+ * go on where it stopped: poll's and relative sleeps' end time, a futex
+ * wait's deadline. */
+static int keeps_restart_state(const greg_t *regs, long nr)
+{
+    return nr == SYS_poll || nr == SYS_nanosleep || nr == SYS_futex ||
+           (nr == SYS_clock_nanosleep && !(regs[REG_RSI] & TIMER_ABSTIME));
+}
+
 /* A signal that lands in a blocking call breaks it: poll(), epoll_wait(),
  * nanosleep() and friends return EINTR even with SA_RESTART, and callers
  * such as mod_reqtimeout's body reader fail the request on it. When the
  * call was issued by code that loads its number as an immediate (glibc's
- * wrappers), it is issued again, as the kernel does for restartable calls:
- * the arguments are still in their registers. *nr receives the call the
- * thread was in (-1 if none or unknown). */
-static int restart_broken_call(ucontext_t *uc, int32_t *nr_out)
+ * wrappers), it goes on: see resume_broken_call. Only reads the context. */
+static broken_call_t classify_broken_call(const ucontext_t *uc)
 {
-    greg_t *regs = uc->uc_mcontext.gregs;
+    const greg_t *regs = uc->uc_mcontext.gregs;
     uintptr_t pc = (uintptr_t)regs[REG_RIP];
-    *nr_out = -1;
+    broken_call_t call = {BROKE_NOTHING, -1, 0};
     if (regs[REG_RAX] != -EINTR) {
         /* SA_RESTART calls (read, futex, ...) were rewound by the kernel:
          * the thread is about to issue the call in %rax again. */
         if (is_syscall_instruction(pc) && regs[REG_RAX] >= 0 &&
             regs[REG_RAX] < 1024) {
-            *nr_out = (int32_t)regs[REG_RAX];
+            call.nr = (int32_t)regs[REG_RAX];
         }
-        return BROKE_NOTHING;
+        return call;
     }
     if (pc < 2 || !is_syscall_instruction(pc - 2)) {
-        return BROKE_NOTHING; /* not a system call's return value */
+        return call; /* not a system call's return value */
     }
     long nr = syscall_number_before(pc);
+    call.nr = (int32_t)nr;
     if (nr < 0 || !rp_syscall_restartable(nr)) {
-        *nr_out = (int32_t)nr;
-        return BROKE_FOR_GOOD;
+        call.outcome = BROKE_FOR_GOOD;
+        return call;
     }
-    sleep_only_the_rest(regs, nr);
-    regs[REG_RIP] = (greg_t)(pc - 2);
-    regs[REG_RAX] = nr;
-    *nr_out = (int32_t)nr;
-    return BROKE_RESTARTED;
+    call.outcome = BROKE_RESTARTED;
+    call.resumable = keeps_restart_state(regs, nr);
+    return call;
 }
 
-static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc)
+/* getrusage(RUSAGE_THREAD) without errno: one system call. */
+static long raw_thread_usage(struct rusage *usage)
 {
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"((long)SYS_getrusage), "D"((long)RUSAGE_THREAD),
+                       "S"(usage)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static long raw_restart_syscall(void)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"((long)SYS_restart_syscall)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* Lets a broken call go on. Where Linux kept the call's restart state, the
+ * handler resumes it right here with restart_syscall(2): the wait ends when
+ * it would have (poll's and a sleep's end time are absolute there), and its
+ * result becomes the call's. Elsewhere -- or where another signal's handler
+ * cleared that state meanwhile -- the call is issued again from the start,
+ * as the kernel does for restartable calls: its arguments are still in
+ * their registers; select, pselect and ppoll have had their timeouts
+ * updated, and a relative sleep goes on with the time Linux said was
+ * left. */
+static void resume_broken_call(ucontext_t *uc, const broken_call_t *call)
+{
+    if (call->outcome != BROKE_RESTARTED) {
+        return;
+    }
+    greg_t *regs = uc->uc_mcontext.gregs;
+    if (call->resumable) {
+        long ret = raw_restart_syscall();
+        if (ret != -EINTR) {
+            regs[REG_RAX] = ret;
+            return;
+        }
+    }
+    sleep_only_the_rest(regs, call->nr);
+    regs[REG_RIP] -= 2;
+    regs[REG_RAX] = call->nr;
+}
+
+static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc,
+                                 const broken_call_t *call)
+{
+    s->mailbox_interrupted = (uint16_t)call->outcome;
+    s->mailbox_syscall = call->nr;
     void *frames[RP_MAX_DEPTH + HANDLER_FRAMES];
     int n = unw_backtrace(frames, RP_MAX_DEPTH + HANDLER_FRAMES);
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
@@ -267,14 +332,14 @@ static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc)
     }
     s->mailbox_depth = (uint16_t)depth;
     s->mailbox_truncated = truncated;
-    s->mailbox_interrupted =
-        (uint16_t)restart_broken_call(uc, &s->mailbox_syscall);
     s->mailbox_tag = __atomic_load_n(&s->tag, __ATOMIC_RELAXED);
     /* Where a blocked thread goes back to its wait: while its clock stays
      * here, it has not left it (see wait_stack_current). */
     struct timespec cpu;
     s->mailbox_cpu_ns =
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0 ? ts_ns(&cpu) : 0;
+    struct rusage usage;
+    s->mailbox_switches = raw_thread_usage(&usage) == 0 ? usage.ru_nvcsw : -1;
 }
 
 static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
@@ -282,13 +347,21 @@ static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
     (void)signo;
     int saved_errno = errno;
     rp_sampler_t *s = si->si_value.sival_ptr;
-    if (si->si_code == SI_QUEUE && si->si_pid == process.pid && s != NULL &&
-        s->magic == SAMPLER_MAGIC &&
-        __atomic_load_n(&s->mailbox_state, __ATOMIC_ACQUIRE) ==
-            MAILBOX_REQUESTED) {
-        capture_into_mailbox(s, (ucontext_t *)ucontext);
+    if (si->si_code != SI_QUEUE || si->si_pid != process.pid || s == NULL ||
+        s->magic != SAMPLER_MAGIC) {
+        errno = saved_errno;
+        return; /* not ours */
+    }
+    ucontext_t *uc = ucontext;
+    broken_call_t call = classify_broken_call(uc);
+    if (__atomic_load_n(&s->mailbox_state, __ATOMIC_ACQUIRE) ==
+        MAILBOX_REQUESTED) {
+        capture_into_mailbox(s, uc, &call);
         __atomic_store_n(&s->mailbox_state, MAILBOX_FILLED, __ATOMIC_RELEASE);
     }
+    /* Even a late signal (its session over) must not break a wait. After
+     * the mailbox is filled: resuming may block in here. */
+    resume_broken_call(uc, &call);
     errno = saved_errno;
 }
 
@@ -338,10 +411,10 @@ static void keep_signalled_wait(rp_sampler_t *s, uint16_t flags)
     w->from_proc = 0;
     w->from_signal = 1;
     w->confirmed = 0;
-    /* Woken by the signal, it blocks once more as it goes back into the
-     * restarted call; blocking again means another wait. */
-    w->switches_known = s->wait_request_switches_known;
-    w->switches = s->wait_request_switches + 1;
+    /* It blocks once more as it goes back into the call; blocking again
+     * means another wait. */
+    w->switches_known = s->mailbox_switches >= 0;
+    w->switches = (uint64_t)s->mailbox_switches + 1;
     w->cpu_ns = s->mailbox_cpu_ns;
     w->syscall = s->mailbox_syscall;
     w->depth = s->mailbox_depth;
@@ -366,9 +439,14 @@ static void collect_mailbox(rp_sampler_t *s)
         s->stats.broken_waits++;
         s->no_wait_signals = 1;
     }
-    if (flags & RP_SAMPLE_WAITING) {
+    if ((flags & RP_SAMPLE_WAITING) && s->mailbox_syscall >= 0) {
         keep_signalled_wait(s, flags);
         append_wait_sample(s, s->mailbox_weight, s->mailbox_t_ns);
+    } else if (flags & RP_SAMPLE_WAITING) {
+        /* The thread had left its wait by the time the signal came: where
+         * it is now is no wait stack to keep. */
+        append_sample(s, s->mailbox_ips, s->mailbox_depth, s->mailbox_weight,
+                      flags, -1, s->mailbox_tag, s->mailbox_t_ns);
     } else {
         append_sample(s, s->mailbox_ips, s->mailbox_depth, s->mailbox_weight,
                       flags, -1, s->mailbox_tag, s->mailbox_t_ns);
@@ -574,8 +652,6 @@ static void sample_waiting(rp_sampler_t *s, const rp_thread_status_t *st,
         if (unwound == 0 && !st->has_registers && may_signal_blocked(s)) {
             /* The handler captures the stack and restarts the wait; the
              * sample is filed when the sampler collects it. */
-            s->wait_request_switches_known = rp_proc_read_voluntary_switches(
-                &s->proc, &s->wait_request_switches);
             request_stack(s, weight, RP_SAMPLE_WAITING, t_ns);
             return;
         }

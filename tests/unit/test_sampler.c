@@ -1265,6 +1265,94 @@ START_TEST(hidden_registers_waits_at_100us)
 }
 END_TEST
 
+/* A wait that cannot be signalled (the kernel shows a signal wait) before
+ * the thread ever ran on CPU in the session: no stack of its own, but never
+ * a root either. It sits under the stack known when the session started,
+ * marked as unreadable. */
+#define KNOWN_STACK_NAME "rp_test_session_starter"
+
+__attribute__((noinline)) static int rp_test_wait_for_a_signal(int ms)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    int r = sigtimedwait(&set, NULL, &ts);
+    __asm__ volatile("" : "+r"(r));
+    return r;
+}
+
+typedef struct known_run {
+    rp_sampler_stats_t st;
+    unsigned waiting, unreadable, under_starter, roots;
+} known_run_t;
+
+__attribute__((noinline)) static void rp_test_session_starter(known_run_t *run)
+{
+    rp_sampler_t *s = rp_sampler_for_this_thread();
+    ck_assert_ptr_nonnull(s);
+    uint64_t session = 0;
+    ck_assert_int_eq(ut_start(s, RP_CLOCK_WALL, 1000, &session), APR_SUCCESS);
+    rp_test_wait_for_a_signal(ut_under_valgrind() ? 40 : 80);
+    ut_stop(s, session);
+    rp_sampler_stats(s, &run->st);
+    for (const rp_sample_t *x = rp_sampler_next(s, NULL); x != NULL;
+         x = rp_sampler_next(s, x)) {
+        if (!(x->flags & RP_SAMPLE_WAITING)) {
+            continue;
+        }
+        run->waiting++;
+        run->unreadable += x->syscall == RP_SYSCALL_UNREADABLE;
+        run->roots += x->depth == 0;
+        for (int i = 0; i < x->depth; i++) {
+            if (strcmp(rp_symbols_lookup(symbols, x->ips[i], i > 0)->name,
+                       KNOWN_STACK_NAME) == 0) {
+                run->under_starter++;
+                break;
+            }
+        }
+    }
+    rp_sampler_discard(s);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void (*volatile session_starter_fn)(known_run_t *) =
+    rp_test_session_starter;
+
+static void *run_known_stack_wait(void *arg)
+{
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    sigaddset(&unblock, UT_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+    session_starter_fn(arg);
+    return NULL;
+}
+
+START_TEST(unsignalled_wait_sits_under_the_known_stack)
+{
+    known_run_t run;
+    memset(&run, 0, sizeof(run));
+    pthread_t thread;
+    rp_sampler_hide_proc_registers(1);
+    ck_assert_int_eq(pthread_create(&thread, NULL, run_known_stack_wait, &run),
+                     0);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    rp_sampler_hide_proc_registers(0);
+    ck_assert_int_eq(run.st.proc_readable, 0);
+    ck_assert_uint_eq(run.roots, 0);
+    if (ut_under_valgrind()) {
+        return;
+    }
+    ck_assert_uint_gt(run.waiting, 0);
+    ck_assert_uint_eq(run.st.wait_signals, 0);
+    ck_assert_uint_gt(run.st.unsignalled_waits, 0);
+    ck_assert_uint_eq(run.unreadable, run.waiting);
+    ck_assert_uint_eq(run.under_starter, run.waiting);
+}
+END_TEST
+
 /* prefork runs a child's whole exit from its SIGTERM/SIGHUP handler, and a
  * process-directed signal goes to any thread that does not block it. The
  * sampler thread must never be that thread, not even in its first moment:
@@ -1355,6 +1443,7 @@ Suite *sampler_suite(void)
     tcase_add_test(tc, sampler_thread_never_handles_process_signals);
     tcase_add_test(tc, hidden_registers_waits_at_1ms);
     tcase_add_test(tc, hidden_registers_waits_at_100us);
+    tcase_add_test(tc, unsignalled_wait_sits_under_the_known_stack);
     suite_add_tcase(s, tc);
     return s;
 }

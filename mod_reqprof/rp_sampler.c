@@ -360,7 +360,14 @@ static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
         __atomic_store_n(&s->mailbox_state, MAILBOX_FILLED, __ATOMIC_RELEASE);
     }
     /* Even a late signal (its session over) must not break a wait. After
-     * the mailbox is filled: resuming may block in here. */
+     * the mailbox is filled: resuming may block in here. Where /proc shows
+     * blocked threads' registers, the sampler unwinds waits in place and
+     * would find this handler's frames on top of them: there the call is
+     * issued again instead (the signal caught it on entry, so nothing is
+     * lost). */
+    if (s->proc.syscall_fd >= 0) {
+        call.resumable = 0;
+    }
     resume_broken_call(uc, &call);
     errno = saved_errno;
 }

@@ -16,7 +16,7 @@ HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -fPIC $(WARN) -fno-omit-frame-pointer
-CORE_LIBS := -lunwind -ldw -lpthread -lz
+CORE_LIBS := -lunwind -ldw -lelf -lpthread -lz
 APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
 CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_trigger.c \

@@ -12,6 +12,9 @@ PACKAGES=(
   # Readers of the export formats in the tests: `go tool pprof` decodes the
   # pprof output, python3-jsonschema validates the speedscope output.
   golang-go python3-jsonschema
+  # test_permissions: libc's separate debug file names its static functions;
+  # libdebuginfod1 so that DEBUGINFOD_URLS would have a client to reach for.
+  libc6-dbg libdebuginfod1
   # make fuzz: clang with libFuzzer and the sanitizer runtimes
   # (-fsanitize=fuzzer,address,undefined); htpasswd for the security tests.
   clang libclang-rt-dev apache2-utils

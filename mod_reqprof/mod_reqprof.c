@@ -21,6 +21,7 @@
 #include <apr_strings.h>
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <unistd.h>
 #include <netinet/in.h>
 
 /* Per-thread sample buffer, mapped lazily (untouched pages cost nothing):
@@ -693,8 +694,8 @@ static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
                      signal_name(pchild, signo));
         return;
     }
-    if (rv == APR_SUCCESS) {
-        rv = rp_symbols_create(&rp_process_symbols, pchild);
+    if (rv == APR_SUCCESS && rp_process_symbols == NULL) {
+        rv = APR_ENOMEM; /* the symbol table (see reqprof_drop_privileges) */
     }
     if (rv != APR_SUCCESS) {
         rp_process_symbols = NULL;
@@ -710,16 +711,34 @@ static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
     apr_pool_pre_cleanup_register(pchild, NULL, mark_exiting);
 }
 
-/* Runs in each child before mod_unixd switches to the server's User: a
- * child that is not dumpable can no longer open its own threads'
- * /proc/.../syscall afterwards, but a descriptor opened now keeps working.
- * prefork serves requests on this very thread, whose waits are then read
- * from /proc exactly, without a signal. */
-static int reqprof_keep_proc_access(apr_pool_t *pchild, server_rec *s)
+/* Runs in each child before mod_unixd switches to the server's User (every
+ * MPM runs drop_privileges in the child before setuid and before
+ * child_init), while files only root may read are still readable:
+ * - a child that is not dumpable can no longer open its own threads'
+ *   /proc/.../syscall afterwards, but a descriptor opened now keeps
+ *   working. prefork serves requests on this very thread, whose waits are
+ *   then read from /proc exactly, without a signal.
+ * - the symbol table opens every loaded object's ELF file (and separate
+ *   debug file) now: a module kept where the User cannot read it (a 0700
+ *   directory) is still named later. Objects loaded after this are opened
+ *   when first seen, as the User.
+ * Returns DECLINED so that mod_unixd still drops privileges. */
+static int reqprof_drop_privileges(apr_pool_t *pchild, server_rec *s)
 {
-    (void)pchild;
-    (void)s;
     rp_proc_preopen_this_thread();
+    apr_time_t started = apr_time_now();
+    apr_status_t rv = rp_symbols_create(&rp_process_symbols, pchild);
+    if (rv != APR_SUCCESS) {
+        rp_process_symbols = NULL;
+        return DECLINED; /* child_init reports it */
+    }
+    /* Without a privilege drop to come, objects are opened when first
+     * needed, as before. */
+    int opened = geteuid() == 0 ? rp_symbols_open_all(rp_process_symbols) : 0;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 RP_LOG_TAG "symbol table ready before the privilege drop: "
+                            "%d objects opened in %" APR_TIME_T_FMT " us",
+                 opened, apr_time_now() - started);
     return DECLINED;
 }
 
@@ -735,7 +754,8 @@ static int reqprof_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
-    ap_hook_drop_privileges(reqprof_keep_proc_access, NULL, NULL,
+    /* Before mod_unixd's (APR_HOOK_MIDDLE), which calls setuid. */
+    ap_hook_drop_privileges(reqprof_drop_privileges, NULL, NULL,
                             APR_HOOK_REALLY_FIRST);
     ap_hook_child_init(reqprof_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_open_logs(rp_log_open_files, NULL, NULL, APR_HOOK_MIDDLE);

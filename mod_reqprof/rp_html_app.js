@@ -67,6 +67,7 @@ if (!D || !D.samples || D.samples.length < 3 || !D.nodes || D.nodes.length < 4) 
 var IV = D.interval_us || 1000;
 var T0 = D.t0_us || 0;
 var OBJ = D.objects || [];
+var OBJSYM = D.symbols || [];       // per object: 'own', 'debug file', 'none' or null
 var FILES = D.files || [];
 var PH = D.phases || [];
 var NF = D.frames.length;
@@ -1285,7 +1286,8 @@ function renderModules() {
     var table = el('table', 'rp-modtable');
     var head = el('tr');
     [['name', 'shared object'], [null, 'httpd module'], ['incl', 'inclusive'], [null, 'on CPU'],
-     [null, 'waiting'], ['self', 'self'], [null, 'on CPU'], [null, 'waiting']].forEach(function (h) {
+     [null, 'waiting'], ['self', 'self'], [null, 'on CPU'], [null, 'waiting'],
+     [null, 'symbols']].forEach(function (h) {
         var th = el('th');
         if (h[0]) {
             var btn = el('button', 'rp-sort' + (key === h[0] ? ' rp-sorted' : ''),
@@ -1312,6 +1314,7 @@ function renderModules() {
         tr.setAttribute('data-module', moduleOf[name] || '');
         tr.setAttribute('data-incl-weight', String(incl[o]));
         tr.setAttribute('data-self-weight', String(self[o]));
+        tr.setAttribute('data-symbols', OBJSYM[o] || '');
         var nameCell = el('td', 'rp-mod-obj', name || '(none)');
         if (objFolded[o]) {
             nameCell.appendChild(el('span', 'rp-tag', 'folded'));
@@ -1339,13 +1342,17 @@ function renderModules() {
         tr.appendChild(selfCell);
         tr.appendChild(el('td', 'rp-mod-cpu', fmtMs(wMs(self[o] - selfWait[o]))));
         tr.appendChild(el('td', 'rp-mod-wait', fmtMs(wMs(selfWait[o]))));
+        tr.appendChild(el('td', 'rp-mod-sym' + (OBJSYM[o] === 'none' ? ' rp-mod-nosym' : ''),
+            OBJSYM[o] || ''));
         tbody.appendChild(tr);
     });
     table.appendChild(tbody);
     modBox.appendChild(table);
     modBox.appendChild(el('p', 'rp-note', 'Inclusive: samples with at least one frame in the ' +
         'object (each counted once). Self: samples whose innermost frame is in it. Over full ' +
-        'stacks: folding does not apply here; folded objects are tagged.'));
+        'stacks: folding does not apply here; folded objects are tagged. Symbols: where the ' +
+        'function names came from (the object\'s own symbol table, its separate debug file, or ' +
+        'none: offsets only).'));
 }
 
 modBox.addEventListener('click', function (ev) {

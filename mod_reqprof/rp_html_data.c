@@ -47,17 +47,25 @@ static void render_frames(rp_buf_t *b, const rp_frames_t *fr, apr_pool_t *pool)
     apr_hash_t *objects = apr_hash_make(pool);
     apr_hash_t *files = apr_hash_make(pool);
     unsigned object_count = 0, file_count = 0;
-    rp_buf_t object_list, file_list;
+    rp_buf_t object_list, file_list, symbols_list;
     rp_buf_init(&object_list, pool, 1024);
     rp_buf_init(&file_list, pool, 1024);
+    rp_buf_init(&symbols_list, pool, 256);
     rp_buf_puts(b, ",\n\"frames\":[");
     for (unsigned i = 0; i < fr->count; i++) {
         const rp_func_t *f = fr->funcs[i];
         rp_buf_puts(b, i ? ",\n[" : "\n[");
         rp_buf_json_string(b, f->name ? f->name : "");
-        rp_buf_printf(b, ",%u,",
-                      intern(objects, &object_list, &object_count,
-                             f->object ? f->object : ""));
+        unsigned known = object_count;
+        unsigned object = intern(objects, &object_list, &object_count,
+                                 f->object ? f->object : "");
+        if (object_count > known) {
+            /* A new object: where its names came from, in the same order. */
+            rp_buf_puts(&symbols_list, known ? "," : "");
+            rp_buf_json_string(&symbols_list,
+                               rp_symbol_source_name(f->symbols));
+        }
+        rp_buf_printf(b, ",%u,", object);
         if (f->file != NULL) {
             rp_buf_printf(b, "%u,%d]",
                           intern(files, &file_list, &file_count, f->file),
@@ -70,6 +78,8 @@ static void render_frames(rp_buf_t *b, const rp_frames_t *fr, apr_pool_t *pool)
     rp_buf_append(b, object_list.data, object_list.len);
     rp_buf_puts(b, "],\n\"files\":[");
     rp_buf_append(b, file_list.data, file_list.len);
+    rp_buf_puts(b, "],\n\"symbols\":[");
+    rp_buf_append(b, symbols_list.data, symbols_list.len);
     rp_buf_puts(b, "]");
 }
 

@@ -172,6 +172,29 @@ static void render_frames(rp_buf_t *b, const rp_frames_t *fr)
     rp_buf_puts(b, "]");
 }
 
+/* Each object the frames name, once, in the order of its first frame, with
+ * where its function names came from (null for frames of no object). */
+static void render_objects(rp_buf_t *b, const rp_frames_t *fr, apr_pool_t *pool)
+{
+    apr_hash_t *seen = apr_hash_make(pool);
+    int first = 1;
+    rp_buf_puts(b, ",\n\"objects\":[");
+    for (unsigned i = 0; i < fr->count; i++) {
+        const rp_func_t *f = fr->funcs[i];
+        const char *object = f->object ? f->object : "";
+        if (apr_hash_get(seen, object, APR_HASH_KEY_STRING) != NULL) {
+            continue;
+        }
+        apr_hash_set(seen, object, APR_HASH_KEY_STRING, f);
+        rp_buf_puts(b, first ? "\n{" : ",\n{");
+        string_member(b, "object", object, 1);
+        string_member(b, "symbols", rp_symbol_source_name(f->symbols), 0);
+        rp_buf_puts(b, "}");
+        first = 0;
+    }
+    rp_buf_puts(b, "]");
+}
+
 static void render_node(json_ctx_t *c, const rp_node_t *node)
 {
     rp_buf_t *b = c->b;
@@ -237,6 +260,7 @@ const char *rp_json_render(const rp_profile_t *p, apr_pool_t *pool,
     render_phases(&b, p, samples, count);
     render_views(&b, p);
     render_frames(&b, &fr);
+    render_objects(&b, &fr, scratch);
     json_ctx_t c = {.b = &b, .frames = &fr};
     rp_node_ids_assign(&c.node_ids, p->tree, scratch);
     rp_buf_puts(&b, ",\n\"tree\":");

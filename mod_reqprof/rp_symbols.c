@@ -41,7 +41,7 @@ apr_status_t rp_symbols_create(rp_symbols_t **out, apr_pool_t *pool)
     t->pool = pool;
     t->by_address = apr_hash_make(pool);
     t->by_function = apr_hash_make(pool);
-    t->dwfl = rp_dwfl_begin_self();
+    t->dwfl = rp_dwfl_begin_self_debug();
     if (t->dwfl == NULL) {
         return APR_ENOMEM;
     }
@@ -50,6 +50,28 @@ apr_status_t rp_symbols_create(rp_symbols_t **out, apr_pool_t *pool)
                               apr_pool_cleanup_null);
     *out = t;
     return APR_SUCCESS;
+}
+
+int rp_symbols_open_all(rp_symbols_t *t)
+{
+    apr_thread_mutex_lock(t->lock);
+    int opened = rp_dwfl_open_all(t->dwfl);
+    apr_thread_mutex_unlock(t->lock);
+    return opened;
+}
+
+const char *rp_symbol_source_name(int source)
+{
+    switch (source) {
+    case RP_SYMBOLS_OWN:
+        return "own";
+    case RP_SYMBOLS_DEBUG_FILE:
+        return "debug file";
+    case RP_SYMBOLS_NONE:
+        return "none";
+    default:
+        return NULL;
+    }
 }
 
 void rp_symbols_destroy(rp_symbols_t *t)
@@ -76,6 +98,32 @@ static const rp_func_t *intern(rp_symbols_t *t, const rp_func_t *candidate)
         apr_hash_set(t->by_function, key, APR_HASH_KEY_STRING, known);
     }
     return known;
+}
+
+/* Whether the module's symbol table is its own (.symtab, or .dynsym alone
+ * in a stripped object) or its separate debug file's: libdwfl takes the
+ * debug file's only when the object has no .symtab. */
+static int symbol_source(Dwfl_Module *mod)
+{
+    int count = dwfl_module_getsymtab(mod);
+    GElf_Addr bias = 0;
+    Elf *own = dwfl_module_getelf(mod, &bias);
+    if (count <= 0 || own == NULL) {
+        return RP_SYMBOLS_NONE;
+    }
+    for (int i = 1; i < count; i++) {
+        GElf_Sym sym;
+        GElf_Addr value = 0;
+        GElf_Word shndx = SHN_UNDEF;
+        Elf *from = NULL;
+        Dwarf_Addr sym_bias = 0;
+        if (dwfl_module_getsym_info(mod, i, &sym, &value, &shndx, &from,
+                                    &sym_bias) != NULL &&
+            from != NULL) {
+            return from == own ? RP_SYMBOLS_OWN : RP_SYMBOLS_DEBUG_FILE;
+        }
+    }
+    return RP_SYMBOLS_OWN;
 }
 
 static void add_source_location(rp_symbols_t *t, Dwfl_Module *mod,
@@ -141,7 +189,9 @@ static rp_func_t describe(rp_symbols_t *t, uintptr_t addr)
     int in_vdso;
     const char *vdso_name = vdso_function(addr, &in_vdso);
     if (in_vdso) {
-        rp_func_t f = {.object = "[vdso]", .resolved = vdso_name != NULL};
+        rp_func_t f = {.object = "[vdso]",
+                       .resolved = vdso_name != NULL,
+                       .symbols = RP_SYMBOLS_OWN};
         f.name = vdso_name
                      ? apr_pstrdup(t->pool, vdso_name)
                      : apr_psprintf(
@@ -149,7 +199,8 @@ static rp_func_t describe(rp_symbols_t *t, uintptr_t addr)
                            (apr_uint64_t)(addr - getauxval(AT_SYSINFO_EHDR)));
         return f;
     }
-    rp_func_t f = {.name = NULL, .object = "[unknown]"};
+    rp_func_t f = {
+        .name = NULL, .object = "[unknown]", .symbols = RP_SYMBOLS_NONE};
     Dwfl_Module *mod = dwfl_addrmodule(t->dwfl, addr);
     if (mod == NULL &&
         apr_time_now() - t->last_refresh > apr_time_from_sec(1)) {
@@ -168,13 +219,19 @@ static rp_func_t describe(rp_symbols_t *t, uintptr_t addr)
         dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, &mainfile, NULL);
     const char *path = mainfile ? mainfile : (modname ? modname : "?");
     f.object = apr_pstrdup(t->pool, base_name(path));
+    f.symbols = symbol_source(mod);
 
     GElf_Off offset = 0;
     GElf_Sym sym;
     const char *name =
         dwfl_module_addrinfo(mod, addr, &offset, &sym, NULL, NULL, NULL);
     if (name != NULL && *name) {
-        f.name = apr_pstrdup(t->pool, name);
+        /* Full symbol tables (debug files) spell versioned symbols
+         * "clock_nanosleep@GLIBC_2.2.5" or "__libc_start_main@@GLIBC_2.34";
+         * the dynamic symbol table says "clock_nanosleep": keep one name. */
+        const char *at = strchr(name, '@');
+        f.name = at && at > name ? apr_pstrndup(t->pool, name, at - name)
+                                 : apr_pstrdup(t->pool, name);
         f.resolved = 1;
         add_source_location(t, mod, addr - offset, &f);
     } else {

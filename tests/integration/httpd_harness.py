@@ -41,12 +41,18 @@ def unprivileged_user():
 
 
 class Httpd:
-    """One httpd instance. `extra` is appended to the generated config."""
+    """One httpd instance. `extra` is appended to the generated config;
+    `reqprof_so` and `rpwork_so` load the modules from other paths than
+    build/out, and `env` adds to the server's environment."""
 
     def __init__(self, mpm="event", extra="", load_reqprof=True, modules=(),
-                 threads=8, port=None):
+                 threads=8, port=None, reqprof_so=REQPROF_SO, rpwork_so=RPWORK_SO,
+                 env=None):
         assert mpm in MPMS
         self.mpm = mpm
+        self.reqprof_so = reqprof_so
+        self.rpwork_so = rpwork_so
+        self.env = env
         self.port = port or free_port()
         self.root = tempfile.mkdtemp(prefix="reqprof-httpd-")
         os.chmod(self.root, 0o755)
@@ -69,8 +75,8 @@ class Httpd:
         for m in BASE_MODULES + tuple(modules):
             lines.append("LoadModule %s_module %s/mod_%s.so" % (m, MODULE_DIR, m))
         if load_reqprof:
-            lines.append("LoadModule reqprof_module %s" % REQPROF_SO)
-        lines.append("LoadModule rpwork_module %s" % RPWORK_SO)
+            lines.append("LoadModule reqprof_module %s" % self.reqprof_so)
+        lines.append("LoadModule rpwork_module %s" % self.rpwork_so)
         lines += [
             "Listen 127.0.0.1:%d" % self.port,
             "ServerName 127.0.0.1",
@@ -114,7 +120,8 @@ class Httpd:
         self.proc = subprocess.Popen(
             [APACHE2, "-f", self.conf_path, "-DFOREGROUND"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True)
+            start_new_session=True,
+            env=dict(os.environ, **self.env) if self.env else None)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

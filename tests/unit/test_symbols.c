@@ -218,6 +218,239 @@ START_TEST(concurrent_lookups)
 }
 END_TEST
 
+/* ---- separate debug files --------------------------------------------- */
+
+#include <elfutils/libdwelf.h>
+#include <fcntl.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "rp_dwfl.h"
+
+START_TEST(build_id_path)
+{
+    static const unsigned char id[] = {0x93, 0xac, 0x61, 0xec, 0x0f};
+    char out[64];
+    ck_assert_int_eq(rp_dwfl_build_id_path(out, sizeof(out), "/usr/lib/debug",
+                                           id, sizeof(id)),
+                     1);
+    ck_assert_str_eq(out, "/usr/lib/debug/.build-id/93/ac61ec0f.debug");
+    ck_assert_int_eq(rp_dwfl_build_id_path(out, sizeof(out), "/r", id, 2), 1);
+    ck_assert_str_eq(out, "/r/.build-id/93/ac.debug");
+    /* Too short an id, or no room: nothing. */
+    ck_assert_int_eq(rp_dwfl_build_id_path(out, sizeof(out), "/r", id, 1), 0);
+    ck_assert_int_eq(rp_dwfl_build_id_path(out, 24, "/r", id, 2), 0);
+    ck_assert_int_eq(rp_dwfl_build_id_path(out, 25, "/r", id, 2), 1);
+}
+END_TEST
+
+/* A scratch debug root, and this test binary's build-id: a copy of the
+ * binary is an ELF file carrying that build-id, as a debug file would. */
+static char debug_root[64];
+static char self_path[1024]; /* this binary (cp must not see /proc/self) */
+static unsigned char self_id[64];
+static size_t self_id_len;
+
+static void debug_setup(void)
+{
+    strcpy(debug_root, "/tmp/rp-debug-root-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(debug_root));
+    ssize_t len = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+    ck_assert_int_gt(len, 0);
+    self_path[len] = '\0';
+    elf_version(EV_CURRENT);
+    int fd = open(self_path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    const void *id = NULL;
+    ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+    ck_assert_msg(n > 0 && (size_t)n <= sizeof(self_id),
+                  "unit_tests has no build-id");
+    memcpy(self_id, id, (size_t)n);
+    self_id_len = (size_t)n;
+    elf_end(elf);
+    close(fd);
+}
+
+static void debug_teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", debug_root);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Puts a copy of src (or of text, when src is NULL) at path, making its
+ * directories. */
+static void plant(const char *path, const char *src, const char *text)
+{
+    char cmd[1024];
+    if (src != NULL) {
+        snprintf(cmd, sizeof(cmd),
+                 "mkdir -p \"$(dirname '%s')\" && cp '%s' '%s'", path, src,
+                 path);
+    } else {
+        snprintf(cmd, sizeof(cmd),
+                 "mkdir -p \"$(dirname '%s')\" && printf '%%s' '%s' > '%s'",
+                 path, text, path);
+    }
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static uint32_t file_crc(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    unsigned char buf[65536];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        crc = crc32(crc, buf, (uInt)n);
+    }
+    close(fd);
+    return (uint32_t)crc;
+}
+
+START_TEST(debug_file_found_by_build_id)
+{
+    char path[256];
+    ck_assert_int_eq(rp_dwfl_build_id_path(path, sizeof(path), debug_root,
+                                           self_id, self_id_len),
+                     1);
+    char *found = (char *)"unset";
+    /* Nothing installed yet. */
+    ck_assert_int_eq(rp_dwfl_open_debug_file(debug_root, self_id, self_id_len,
+                                             "/opt/app/libx.so", NULL, 0,
+                                             &found),
+                     -1);
+    ck_assert_ptr_null(found);
+    plant(path, self_path, NULL);
+    int fd = rp_dwfl_open_debug_file(debug_root, self_id, self_id_len,
+                                     "/opt/app/libx.so", NULL, 0, &found);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_ptr_nonnull(found);
+    ck_assert_str_eq(found, path);
+    free(found);
+    close(fd);
+}
+END_TEST
+
+START_TEST(debug_file_of_another_build_is_refused)
+{
+    /* An id whose path holds a file with another build-id (this binary's):
+     * never taken, nor a file that is no ELF, nor a directory. */
+    unsigned char other[20];
+    memset(other, 0x5a, sizeof(other));
+    char path[256];
+    ck_assert_int_eq(rp_dwfl_build_id_path(path, sizeof(path), debug_root,
+                                           other, sizeof(other)),
+                     1);
+    plant(path, self_path, NULL);
+    char *found = NULL;
+    ck_assert_int_eq(rp_dwfl_open_debug_file(debug_root, other, sizeof(other),
+                                             "/opt/app/libx.so", NULL, 0,
+                                             &found),
+                     -1);
+    ck_assert_ptr_null(found);
+    ck_assert_int_eq(rp_dwfl_build_id_path(path, sizeof(path), debug_root,
+                                           self_id, self_id_len),
+                     1);
+    plant(path, NULL, "not an ELF file");
+    ck_assert_int_eq(rp_dwfl_open_debug_file(debug_root, self_id, self_id_len,
+                                             "/opt/app/libx.so", NULL, 0,
+                                             &found),
+                     -1);
+    unlink(path);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    ck_assert_int_eq(rp_dwfl_open_debug_file(debug_root, self_id, self_id_len,
+                                             "/opt/app/libx.so", NULL, 0,
+                                             &found),
+                     -1);
+    ck_assert_ptr_null(found);
+}
+END_TEST
+
+START_TEST(debug_file_found_by_debuglink)
+{
+    /* root + the object's directory + the .gnu_debuglink name; with a
+     * build-id the file must carry it, without one its CRC must match. */
+    char path[256];
+    snprintf(path, sizeof(path), "%s/opt/app/libx.so.debug", debug_root);
+    plant(path, self_path, NULL);
+    uint32_t crc = file_crc(path);
+    char *found = NULL;
+    int fd =
+        rp_dwfl_open_debug_file(debug_root, self_id, self_id_len,
+                                "/opt/app/libx.so", "libx.so.debug", 0, &found);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_str_eq(found, path);
+    free(found);
+    close(fd);
+    fd = rp_dwfl_open_debug_file(debug_root, NULL, 0, "/opt/app/libx.so",
+                                 "libx.so.debug", crc, &found);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_str_eq(found, path);
+    free(found);
+    close(fd);
+    found = NULL;
+    ck_assert_int_eq(rp_dwfl_open_debug_file(debug_root, NULL, 0,
+                                             "/opt/app/libx.so",
+                                             "libx.so.debug", crc ^ 1, &found),
+                     -1);
+    static const unsigned char other[] = {1, 2, 3, 4};
+    ck_assert_int_eq(rp_dwfl_open_debug_file(debug_root, other, sizeof(other),
+                                             "/opt/app/libx.so",
+                                             "libx.so.debug", 0, &found),
+                     -1);
+    /* A name with a slash (a dwz alternate file) or a relative object path:
+     * not searched. */
+    ck_assert_int_eq(
+        rp_dwfl_open_debug_file(debug_root, NULL, 0, "/opt/app/libx.so",
+                                "../app/libx.so.debug", crc, &found),
+        -1);
+    ck_assert_int_eq(rp_dwfl_open_debug_file(debug_root, NULL, 0,
+                                             "opt/app/libx.so", "libx.so.debug",
+                                             crc, &found),
+                     -1);
+    ck_assert_ptr_null(found);
+}
+END_TEST
+
+START_TEST(objects_opened_at_once_and_sources_named)
+{
+    ck_assert_int_ge(rp_symbols_open_all(table), 3); /* us, libc, ld.so */
+    const rp_func_t *f = rp_symbols_lookup(table, target_address(), 0);
+    ck_assert_str_eq(f->name, "rp_test_symbols_target");
+    ck_assert_str_eq(rp_symbol_source_name(f->symbols), "own");
+    /* libc: its own dynamic symbols, or libc6-dbg's debug file. */
+    pid_t (*volatile fn)(void) = getpid;
+    const rp_func_t *g = rp_symbols_lookup(table, (uintptr_t)fn, 0);
+    ck_assert_int_eq(g->resolved, 1);
+    ck_assert_msg(strchr(g->name, '@') == NULL, "%s", g->name);
+    Dl_info info;
+    ck_assert_int_ne(dladdr((void *)fn, &info), 0);
+    int fd = open(info.dli_fname, O_RDONLY);
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    const void *id = NULL;
+    ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+    char path[256];
+    struct stat st;
+    int have_debug = n > 1 &&
+                     rp_dwfl_build_id_path(path, sizeof(path),
+                                           RP_DWFL_DEBUG_ROOT, id, (size_t)n) &&
+                     stat(path, &st) == 0;
+    elf_end(elf);
+    close(fd);
+    ck_assert_str_eq(rp_symbol_source_name(g->symbols),
+                     have_debug ? "debug file" : "own");
+    ck_assert_str_eq(
+        rp_symbol_source_name(rp_symbols_lookup(table, 0x10, 0)->symbols),
+        "none");
+    ck_assert_ptr_null(rp_symbol_source_name(RP_SYMBOLS_NOT_AN_OBJECT));
+}
+END_TEST
+
 Suite *symbols_suite(void)
 {
     Suite *s = suite_create("rp_symbols");
@@ -234,5 +467,17 @@ Suite *symbols_suite(void)
     tcase_add_test(tc, null_address);
     tcase_add_test(tc, concurrent_lookups);
     suite_add_tcase(s, tc);
+    TCase *debug = tcase_create("debug files");
+    tcase_add_checked_fixture(debug, debug_setup, debug_teardown);
+    tcase_add_test(debug, build_id_path);
+    tcase_add_test(debug, debug_file_found_by_build_id);
+    tcase_add_test(debug, debug_file_of_another_build_is_refused);
+    tcase_add_test(debug, debug_file_found_by_debuglink);
+    suite_add_tcase(s, debug);
+    TCase *opened = tcase_create("opened at once");
+    tcase_add_checked_fixture(opened, setup, teardown);
+    tcase_set_timeout(opened, 120);
+    tcase_add_test(opened, objects_opened_at_once_and_sources_named);
+    suite_add_tcase(s, opened);
     return s;
 }

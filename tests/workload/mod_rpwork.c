@@ -9,6 +9,9 @@
  *   /mixed?cpu=N&wait=M
  *   /big?kb=N     a body of N KiB, written in 8 KiB pieces
  *   /status?code=N  an error status from the handler
+ *   /sort?ms=N    N ms of thread CPU in qsort(), whose comparator
+ *                 (compare_slowly) does the work: glibc's static sort
+ *                 functions sit between it and sort_slowly
  *   /spin?kiter=N   a fixed amount of work (N thousand iterations), for
  *                 overhead measurements: its time varies, its work does not
  *   any path, ?access_ms=N  N ms of CPU in the access_checker phase
@@ -27,6 +30,7 @@
 #include <apr_strings.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -94,6 +98,33 @@ static __attribute__((noinline, noclone)) unsigned long spin_fixed(long kiter)
         }
     }
     return sink;
+}
+
+/* qsort's comparator, called back from glibc's (static) merge sort: each
+ * call burns a little CPU, so samples land here under libc's frames. */
+static __attribute__((noinline, noclone)) int compare_slowly(const void *a,
+                                                             const void *b)
+{
+    volatile unsigned long sink = 7;
+    for (int i = 0; i < 2000; i++) {
+        sink = sink * 6364136223846793005ul + 1442695040888963407ul;
+    }
+    long x = *(const long *)a, y = *(const long *)b;
+    return x < y ? -1 : x > y;
+}
+
+static __attribute__((noinline, noclone)) void sort_slowly(double ms)
+{
+    long values[256];
+    unsigned long seed = 1;
+    double until = thread_cpu_ms() + ms;
+    do {
+        for (int i = 0; i < 256; i++) {
+            seed = seed * 6364136223846793005ul + 1442695040888963407ul;
+            values[i] = (long)(seed >> 33);
+        }
+        qsort(values, 256, sizeof(values[0]), compare_slowly);
+    } while (thread_cpu_ms() < until);
 }
 
 static __attribute__((noinline, noclone)) int wait_in_poll(double ms)
@@ -181,6 +212,8 @@ static int rpwork_handler(request_rec *r)
         spin_fixed(arg_value(r, "kiter", 1000, 100000000));
     } else if (strcmp(action, "cpu") == 0) {
         burn_cpu_split((double)arg_value(r, "ms", 200, 60000));
+    } else if (strcmp(action, "sort") == 0) {
+        sort_slowly((double)arg_value(r, "ms", 200, 60000));
     } else if (strcmp(action, "wait") == 0) {
         interrupted = wait_in_poll((double)arg_value(r, "ms", 200, 60000));
     } else if (strcmp(action, "sleep") == 0) {

@@ -91,10 +91,13 @@ def run_pprof(body, *args):
 
 # ---- parsers -------------------------------------------------------------------
 
+# A row ends in "  +obj, obj" when library frames fold into it; the
+# "[folded frames only]" row has the folded objects in the object's place.
 TEXT_ROW = re.compile(
     r"^(?P<guide>(?:[\u2502 ] {2}|   )*(?:[\u251c\u2514]\u2500 )?)"
-    r"(?P<ms>\d+\.\d{3}) ms +(?P<pct>\d+\.\d)%  (?P<func>\S(?:.*?\S)?)  (?P<obj>\S+)"
-    r"(?:  (?P<src>\S+:\d+))?(?:  \[cpu (?P<cpu>\d+\.\d{3}) ms, waiting (?P<wait>\d+\.\d{3}) ms\])?$")
+    r"(?P<ms>\d+\.\d{3}) ms +(?P<pct>\d+\.\d)%  (?P<func>\S(?:.*?\S)?)  (?P<obj>\S+(?:, \S+)*)"
+    r"(?:  (?P<src>\S+:\d+))?(?:  \[cpu (?P<cpu>\d+\.\d{3}) ms, waiting (?P<wait>\d+\.\d{3}) ms\])?"
+    r"(?:  \+(?P<folded>\S+(?:, \S+)*))?$")
 TEXT_PRUNED = re.compile(
     r"^(?:[\u2502 ] {2}|   )*(?:[\u2514]\u2500 )?\u2026 (\d+) smaller frames? \((\d+\.\d{3}) ms\)$")
 
@@ -112,7 +115,8 @@ def parse_text(text):
         if m:
             depth = len(m.group("guide")) // 3
             rows.append(dict(depth=depth, ms=float(m.group("ms")), func=m.group("func"),
-                             obj=m.group("obj"), pct=float(m.group("pct"))))
+                             obj=m.group("obj"), pct=float(m.group("pct")),
+                             folded=m.group("folded").split(", ") if m.group("folded") else []))
             continue
         assert TEXT_PRUNED.match(line), "unexpected line: %r" % line
     assert rows

@@ -22,7 +22,7 @@ APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_trigger.c \
              rp_sampler.c rp_syscall_site.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
              rp_html_data.c rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c \
-             rp_pprof.c)
+             rp_pprof.c rp_collapse.c)
 # Log mode and saved profiles: logfmt records, the profile store, the index.
 CORE_SRC  += $(addprefix mod_reqprof/,rp_logfmt.c rp_record.c rp_store.c rp_index.c)
 # The report's script and stylesheet, compiled in as C strings.

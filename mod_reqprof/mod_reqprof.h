@@ -53,6 +53,7 @@ typedef struct rp_dir_conf {
     int max_samples;
     apr_interval_time_t max_duration_us;
     apr_array_header_t *collapse; /* of const char *; NULL: the default */
+    int collapse_none;            /* "none" given here (checked, not merged) */
     int log_mode;                 /* RP_UNSET or rp_log_mode_e */
     apr_interval_time_t log_slow_us;
     int sample_rate; /* 1 in N requests in log mode; RP_UNSET: 1 */

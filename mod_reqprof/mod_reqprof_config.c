@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "rp_collapse.h"
 #include "rp_interval.h"
 
 APLOG_USE_MODULE(reqprof);
@@ -28,14 +29,6 @@ APLOG_USE_MODULE(reqprof);
 #define DEFAULT_DIR_MAX_COUNT 100
 #define DEFAULT_DIR_MAX_BYTES ((apr_off_t)100 * 1024 * 1024)
 #define LIMIT_SAMPLE_RATE 1000000
-
-/* Frames of these objects fold into their nearest caller in the views by
- * default, as pyinstrument hides library frames: the C library, the loader,
- * APR, httpd's own binary and its MPMs. */
-static const char *const default_collapse[] = {
-    "libc.so*", "libpthread.so*", "ld-linux*",
-    "[vdso]",   "libapr-1.so*",   "libaprutil-1.so*",
-    "apache2",  "httpd",          "mod_mpm_*.so"};
 
 void *rp_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -289,23 +282,31 @@ static const char *set_max_concurrent(cmd_parms *cmd, void *dconf,
     return err;
 }
 
-/* "none" alone empties the list; otherwise each argument is a glob. */
+/* "none" alone empties the list; otherwise each argument is a pattern
+ * (rp_collapse's syntax). Repeating the directive in one context adds
+ * patterns; "none" cannot be mixed with them, in either order. */
 static const char *add_collapse(cmd_parms *cmd, void *dconf, const char *arg)
 {
     rp_dir_conf_t *c = dconf;
     if (c->collapse == NULL) {
         c->collapse = apr_array_make(cmd->pool, 8, sizeof(const char *));
     }
-    if (strcasecmp(arg, "none") == 0) {
-        if (c->collapse->nelts > 0) {
-            return apr_psprintf(cmd->pool, "%s: 'none' must stand alone",
-                                cmd->cmd->name);
-        }
+    int none = strcasecmp(arg, "none") == 0;
+    if (none ? c->collapse->nelts > 0 : c->collapse_none) {
+        return apr_psprintf(cmd->pool,
+                            "%s: 'none' must stand alone (it shows every "
+                            "frame; give patterns or none, not both)",
+                            cmd->cmd->name);
+    }
+    if (none) {
+        c->collapse_none = 1;
         return NULL;
     }
-    if (*arg == '\0' || strlen(arg) > 128) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable pattern",
-                            cmd->cmd->name, arg);
+    const char *why = rp_collapse_check(arg);
+    if (why != NULL) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable pattern: %s",
+                            cmd->cmd->name, ap_escape_logitem(cmd->pool, arg),
+                            why);
     }
     APR_ARRAY_PUSH(c->collapse, const char *) = arg;
     return NULL;
@@ -496,8 +497,9 @@ const command_rec rp_directives[] = {
                   "Time after which sampling stops (default 60s)"),
     AP_INIT_ITERATE("ReqProfileCollapse", add_collapse, NULL,
                     RSRC_CONF | ACCESS_CONF,
-                    "Shared objects (globs) whose frames fold into their "
-                    "callers by default, or none"),
+                    "Shared objects whose frames fold into their callers by "
+                    "default (patterns: * and ? wildcards, brackets "
+                    "literal), or none"),
     AP_INIT_TAKE1("ReqProfileMaxConcurrent", set_max_concurrent, NULL,
                   RSRC_CONF, "Profiles at once per child process (default 4)"),
     AP_INIT_TAKE12("ReqProfileLog", set_log, NULL, RSRC_CONF | ACCESS_CONF,
@@ -582,8 +584,8 @@ int rp_conf_max_concurrent(const server_rec *s)
 const char *const *rp_conf_collapse(const rp_dir_conf_t *conf, int *count)
 {
     if (conf->collapse == NULL) {
-        *count = (int)(sizeof(default_collapse) / sizeof(default_collapse[0]));
-        return default_collapse;
+        *count = rp_collapse_default_count;
+        return rp_collapse_default;
     }
     *count = conf->collapse->nelts;
     return (const char *const *)conf->collapse->elts;

@@ -168,7 +168,11 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
                           scratch);
     rp_sampler_discard(state->sampler);
     apr_size_t length;
-    const char *body = fmt->render(&profile, r->pool, &length);
+    const char *body =
+        fmt->format == RP_FORMAT_TEXT &&
+                rp_trigger_all_frames(rp_client_query(r))
+            ? rp_text_render_all_frames(&profile, r->pool, &length)
+            : fmt->render(&profile, r->pool, &length);
     rp_exit_signals_restore(&signals);
     if (rp_conf_dir(r->server) != NULL) {
         /* Saved once the response is out (log_transaction); the tree lives

@@ -113,93 +113,21 @@ var moduleOf = Object.create(null);
     }
 });
 
-// Shell glob matching (*, ?, [abc], [a-z], [!x]); a pattern also matches
-// a name equal to it, so "[vdso]" names the vDSO, not one of four letters.
-function classMatch(p, i, ch) {
-    var j = i + 1;
-    var neg = false;
-    if (p.charAt(j) === '!' || p.charAt(j) === '^') {
-        neg = true;
-        j++;
-    }
-    var ok = false;
-    var first = true;
-    while (j < p.length && (first || p.charAt(j) !== ']')) {
-        var lo = p.charAt(j);
-        if (p.charAt(j + 1) === '-' && j + 2 < p.length && p.charAt(j + 2) !== ']') {
-            if (ch >= lo && ch <= p.charAt(j + 2)) {
-                ok = true;
-            }
-            j += 3;
-        } else {
-            if (ch === lo) {
-                ok = true;
-            }
-            j++;
-        }
-        first = false;
-    }
-    if (j >= p.length) {
-        return -1;                      // no closing bracket: a literal '['
-    }
-    return ok !== neg ? j + 1 : 0;
-}
-
-function globMatch(p, s) {
-    if (p === s) {
-        return true;
-    }
-    var pi = 0;
-    var si = 0;
-    var star = -1;
-    var mark = 0;
-    while (si < s.length) {
-        var c = p.charAt(pi);
-        if (pi < p.length) {
-            if (c === '*') {
-                star = pi++;
-                mark = si;
-                continue;
-            }
-            if (c === '?') {
-                pi++;
-                si++;
-                continue;
-            }
-            if (c === '[') {
-                var end = classMatch(p, pi, s.charAt(si));
-                if (end > 0 || (end < 0 && s.charAt(si) === '[')) {
-                    pi = end > 0 ? end : pi + 1;
-                    si++;
-                    continue;
-                }
-            } else if (c === s.charAt(si)) {
-                pi++;
-                si++;
-                continue;
-            }
-        }
-        if (star < 0) {
-            return false;
-        }
-        pi = star + 1;
-        si = ++mark;
-    }
-    while (p.charAt(pi) === '*') {
-        pi++;
-    }
-    return pi === p.length;
-}
-
+// Objects whose frames fold into their callers (ReqProfileCollapse): the
+// module decides with its one matcher (rp_collapse.c) and lists them by
+// number in D.folded. The script never matches a pattern itself, so it
+// folds exactly the frames the text format and the log records fold.
 var objFolded = new Uint8Array(OBJ.length);
+(D.folded || []).forEach(function (o) {
+    if (o >= 0 && o < OBJ.length) {
+        objFolded[o] = 1;
+    }
+});
 var foldedPresent = [];
 OBJ.forEach(function (name, o) {
-    (D.collapse || []).forEach(function (g) {
-        if (!objFolded[o] && globMatch(String(g), name)) {
-            objFolded[o] = 1;
-            foldedPresent.push(name);
-        }
-    });
+    if (objFolded[o]) {
+        foldedPresent.push(name);
+    }
 });
 
 // ---- views of the tree: all frames, or folded --------------------------

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 #include <stdint.h>
 
+#include "rp_collapse.h"
 #include "rp_export.h"
 
 /* Three numbers per sample pack the phase into the code as phase * 2. */
@@ -153,6 +154,32 @@ static void render_views(rp_buf_t *b, const rp_profile_t *p)
     rp_buf_puts(b, "]");
 }
 
+/* The objects whose frames fold by the profile's rule, by their number in
+ * "objects" (numbered as render_frames numbers them: in the order of their
+ * first frame). The module decides (rp_collapse); the script folds exactly
+ * these and never matches a pattern itself. */
+static void render_folded(rp_buf_t *b, const rp_profile_t *p,
+                          const rp_frames_t *fr, apr_pool_t *pool)
+{
+    apr_hash_t *seen = apr_hash_make(pool);
+    unsigned number = 0;
+    int first = 1;
+    rp_buf_puts(b, ",\n\"folded\":[");
+    for (unsigned i = 0; i < fr->count; i++) {
+        const char *object = fr->funcs[i]->object ? fr->funcs[i]->object : "";
+        if (apr_hash_get(seen, object, APR_HASH_KEY_STRING) != NULL) {
+            continue;
+        }
+        apr_hash_set(seen, object, APR_HASH_KEY_STRING, object);
+        if (rp_collapse_folds(p->collapse, p->collapse_count, object)) {
+            rp_buf_printf(b, first ? "%u" : ",%u", number);
+            first = 0;
+        }
+        number++;
+    }
+    rp_buf_puts(b, "]");
+}
+
 /* Copies n bytes of JSON with '<', '>' and '&' as \u escapes. They occur
  * only inside strings (the structure has none), where the escape stands for
  * the same character. */
@@ -202,6 +229,7 @@ void rp_html_data(rp_buf_t *out, const rp_profile_t *p, apr_pool_t *pool)
     rp_buf_puts(&b, "]");
     render_samples(&c, p);
     render_views(&b, p);
+    render_folded(&b, p, &fr, scratch);
     rp_buf_puts(&b, "}");
     append_escaped(out, b.data, b.len);
     apr_pool_destroy(scratch);

@@ -22,8 +22,12 @@
  *                         order: microseconds since the previous sample (the
  *                         first: since sampling began), the node its stack
  *                         ends in, and weight * 32 + phase * 2 + waiting,
- *    "collapse":[glob,...] objects whose frames fold into their callers,
- *    "modules":[[object,module],...]  objects that are httpd modules}
+ *    "collapse":[glob,...] the ReqProfileCollapse patterns in force (shown
+ *                         to the reader only),
+ *    "modules":[[object,module],...]  objects that are httpd modules,
+ *    "folded":[object,...] numbers in "objects" of the objects whose frames
+ *                         fold into their callers, as rp_collapse decides:
+ *                         the script folds exactly these}
  * Totals are not included: the script sums the samples. */
 #ifndef RP_HTML_DATA_H
 #define RP_HTML_DATA_H

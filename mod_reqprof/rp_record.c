@@ -5,40 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rp_collapse.h"
 #include "rp_logfmt.h"
-
-int rp_glob_match(const char *pattern, const char *text)
-{
-    const char *star = NULL, *resume = NULL;
-    while (*text) {
-        if (*pattern == '*') {
-            star = pattern++;
-            resume = text;
-        } else if (*pattern == '?' || *pattern == *text) {
-            pattern++;
-            text++;
-        } else if (star != NULL) {
-            pattern = star + 1;
-            text = ++resume;
-        } else {
-            return 0;
-        }
-    }
-    while (*pattern == '*') {
-        pattern++;
-    }
-    return *pattern == '\0';
-}
 
 static int is_folded(const rp_profile_t *p, const rp_func_t *f)
 {
-    const char *object = f->object ? f->object : "";
-    for (int i = 0; i < p->collapse_count; i++) {
-        if (rp_glob_match(p->collapse[i], object)) {
-            return 1;
-        }
-    }
-    return 0;
+    return rp_collapse_folds(p->collapse, p->collapse_count, f->object);
 }
 
 /* ---- per function ------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "rp_buf.h"
+#include "rp_collapse.h" /* rp_glob_match */
 #include "rp_profile.h"
 
 /* The record's version ("v=1"); raised when a key changes meaning or goes. */
@@ -33,10 +34,6 @@ typedef struct rp_func_stat {
     uint64_t total; /* weight of the samples with it on the stack (a
                        recursive function counts each sample once) */
 } rp_func_stat_t;
-
-/* Shell-style match of a whole string: '*' any run, '?' one byte, anything
- * else (brackets included: "[vdso]") literally. */
-int rp_glob_match(const char *pattern, const char *text);
 
 /* Per-function totals of the profile's tree, heaviest inclusive first (ties:
  * more self time, then by name). Returns the count; *out in pool. */

@@ -51,12 +51,12 @@ rp_format_e rp_trigger_format(const char *value)
     return RP_FORMAT_NONE;
 }
 
-rp_format_e rp_trigger_find(const char *args, const char *param)
+int rp_trigger_value(const char *args, const char *param,
+                     char value[RP_TRIGGER_MAX_FIELD + 1])
 {
     char name[RP_TRIGGER_MAX_FIELD + 1];
-    char value[RP_TRIGGER_MAX_FIELD + 1];
     if (args == NULL || param == NULL) {
-        return RP_FORMAT_NONE;
+        return 0;
     }
     const char *pair = args;
     while (*pair) {
@@ -64,15 +64,25 @@ rp_format_e rp_trigger_find(const char *args, const char *param)
         const char *eq = memchr(pair, '=', (apr_size_t)(pair_end - pair));
         const char *name_end = eq ? eq : pair_end;
         if (decode_field(pair, name_end, name) && strcmp(name, param) == 0) {
-            if (eq == NULL) {
-                return RP_FORMAT_NONE;
-            }
-            if (!decode_field(eq + 1, pair_end, value)) {
-                return RP_FORMAT_NONE;
-            }
-            return rp_trigger_format(value);
+            return eq != NULL && decode_field(eq + 1, pair_end, value);
         }
         pair = *pair_end ? pair_end + 1 : pair_end;
     }
-    return RP_FORMAT_NONE;
+    return 0;
+}
+
+rp_format_e rp_trigger_find(const char *args, const char *param)
+{
+    char value[RP_TRIGGER_MAX_FIELD + 1];
+    if (!rp_trigger_value(args, param, value)) {
+        return RP_FORMAT_NONE;
+    }
+    return rp_trigger_format(value);
+}
+
+int rp_trigger_all_frames(const char *args)
+{
+    char value[RP_TRIGGER_MAX_FIELD + 1];
+    return rp_trigger_value(args, RP_TRIGGER_FRAMES_PARAM, value) &&
+           strcasecmp(value, "all") == 0;
 }

@@ -23,6 +23,18 @@ typedef enum {
  * Returns the requested format, or RP_FORMAT_NONE. */
 rp_format_e rp_trigger_find(const char *args, const char *param);
 
+/* The value of param's first occurrence in args, decoded as
+ * rp_trigger_find decodes it, into value. Returns 0 (value undefined) when
+ * param is absent, or its first occurrence has no '=' or a malformed or
+ * over-long value. */
+int rp_trigger_value(const char *args, const char *param,
+                     char value[RP_TRIGGER_MAX_FIELD + 1]);
+
+/* With the trigger, "frames=all" (the value in any case; the first "frames"
+ * decides) asks the text format for every frame, library frames unfolded. */
+#define RP_TRIGGER_FRAMES_PARAM "frames"
+int rp_trigger_all_frames(const char *args);
+
 /* Maps a trigger value ("1", "html", "text", "speedscope", "collapsed",
  * "pprof", "json"; any case) to a format. */
 rp_format_e rp_trigger_format(const char *value);

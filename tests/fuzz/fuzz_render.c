@@ -15,7 +15,12 @@
  *  - json, speedscope: one strict JSON value, no raw C1 control;
  *  - collapsed: valid UTF-8; each line "frame;frame;... count", every frame
  *    "name [object]" (or a bracketed marker) with no ';' inside;
- *  - pprof: a gzip stream. */
+ *  - pprof: a gzip stream.
+ * The profile folds by ReqProfileCollapse patterns taken from the input (the
+ * first function's file field, and "apache2", the outermost frame's object):
+ * the text is checked folded and with every frame, and rp_glob_match against
+ * a reference of its syntax ('*' any run, '?' one byte, all else itself) for
+ * every pattern and object. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
@@ -26,6 +31,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "rp_collapse.h"
 #include "rp_collapsed.h"
 #include "rp_html.h"
 #include "rp_json.h"
@@ -208,6 +214,44 @@ FUZZ_NOCOV static void check_text(const char *text, size_t len)
     }
 }
 
+/* The syntax by dynamic programming over (pattern, text) prefixes; small
+ * inputs only (the caller bounds the product of the lengths). */
+FUZZ_NOCOV static int ref_glob(const char *p, const char *t)
+{
+    size_t m = strlen(t);
+    unsigned char *row = calloc(m + 1, 1), *next = calloc(m + 1, 1);
+    if (row == NULL || next == NULL) {
+        abort();
+    }
+    row[0] = 1; /* empty pattern, empty text */
+    for (; *p; p++) {
+        next[0] = *p == '*' && row[0];
+        for (size_t j = 1; j <= m; j++) {
+            if (*p == '*') {
+                next[j] = row[j] || next[j - 1];
+            } else {
+                next[j] = row[j - 1] && (*p == '?' || *p == t[j - 1]);
+            }
+        }
+        unsigned char *swap = row;
+        row = next;
+        next = swap;
+    }
+    int match = row[m];
+    free(row);
+    free(next);
+    return match;
+}
+
+FUZZ_NOCOV static void check_glob(const char *pattern, const char *text)
+{
+    if (strlen(pattern) * (strlen(text) + 1) > 1 << 16) {
+        return;
+    }
+    FUZZ_CHECK(rp_glob_match(pattern, text) == ref_glob(pattern, text),
+               "'%s' against '%s': %d", pattern, text, rp_glob_match(pattern, text));
+}
+
 FUZZ_NOCOV static int has_raw_c1(const char *s, size_t len)
 {
     for (size_t i = 0; i + 1 < len; i++) {
@@ -238,7 +282,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     built_t b;
     build(&b, field, data + (at < size ? at : size), at < size ? size - at : 0);
+    const char *patterns[] = {field[7], "apache2"};
+    b.p.collapse = patterns;
+    b.p.collapse_count = 2;
     const rp_profile_t *p = &b.p;
+    for (int i = 5; i < FIELDS; i++) {
+        check_glob(field[7], field[i]);
+        check_glob(field[i], field[7]);
+    }
 
     unsigned open, close;
     render_html(p, &open, &close, 1);
@@ -249,6 +300,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_size_t len = 0;
     const char *text = rp_text_render(p, pool, &len);
     FUZZ_CHECK(text != NULL && len == strlen(text), "text length");
+    check_text(text, len);
+    text = rp_text_render_all_frames(p, pool, &len);
+    FUZZ_CHECK(text != NULL && len == strlen(text), "all frames text length");
     check_text(text, len);
 
     const char *json = rp_json_render(p, pool, &len);

@@ -96,10 +96,19 @@ def check_png(path):
 
 # ---- fixtures -------------------------------------------------------------
 
+# /work/brackets folds by patterns whose brackets a shell glob would read as
+# character classes: the module reads them as themselves (rp_collapse), so
+# "[kernel]*" folds the kernel's frames and "mod_rp[w]ork.so" folds nothing.
+SERVER_CONF = """ReqProfile On
+<Location /work/brackets>
+  ReqProfileCollapse [kernel]* libc.so* mod_rp[w]ork.so
+</Location>
+"""
+
 @pytest.fixture(scope="module")
 def server():
     # httpd's default: children not dumpable; waits still show wait_in_poll.
-    with Httpd("event", extra="ReqProfile On") as h:
+    with Httpd("event", extra=SERVER_CONF) as h:
         yield h
         crashes = h.crash_lines()
     assert not crashes, "httpd children crashed:\n" + "\n".join(crashes)
@@ -517,6 +526,55 @@ def check_views(server, page):
     page.drain()
     found, ignored = page.problems(since=mark, ignore=favicon_only)
     assert found == [], "errors in the report page:\n" + "\n".join(found)
+
+
+BRACKETS_PATH = "/work/brackets/mixed?cpu=150&wait=100&profile=1"
+
+
+def test_script_folds_what_the_module_decided(server, page):
+    """The script folds exactly the objects the module lists in the data
+    ("folded", decided by rp_collapse), whatever the patterns look like: in
+    the call tree, the folding note and the modules table."""
+    found, _, _ = load(page, server.url + BRACKETS_PATH)
+    assert found == [], "errors while loading the report:\n" + "\n".join(found)
+    data = page.evaluate("JSON.parse(document.getElementById('rp-data').textContent)")
+    assert data["collapse"] == ["[kernel]*", "libc.so*", "mod_rp[w]ork.so"]
+    objects = data["objects"]
+    folded = [objects[i] for i in data["folded"]]
+    # The module's decision: brackets are themselves.
+    assert "[kernel]" in objects and "[kernel]" in folded, (objects, folded)
+    assert "libc.so.6" in folded and "mod_rpwork.so" not in folded, folded
+    assert set(folded) == {o for o in objects if o == "[kernel]" or o.startswith("libc.so")}
+    # Every node of the tree (all built: Expand all) is of an object the
+    # module did not fold; every such object of the profile is there.
+    page.click('button[data-rp-open="1"]')
+    tree_objs = page.evaluate(
+        "Array.from(document.querySelectorAll('.rp-tree li.rp-node')).filter(function(l){"
+        "return l.dataset.func !== '[folded frames only]';}).map(function(l){"
+        "return l.dataset.obj;})")
+    present = {objects[data["frames"][f][1]] for f in data["nodes"][3::2]}
+    assert set(tree_objs) == present - set(folded), (sorted(set(tree_objs)), folded)
+    assert js_count(page, node_sel("work_alpha")) >= 1
+    poll = page.evaluate("(function(){var l=document.querySelector(%s);return l&&"
+                         "[+l.dataset.totalWeight,+l.dataset.waitWeight,"
+                         "l.querySelectorAll('li.rp-node').length];})()"
+                         % json.dumps(node_sel("wait_in_poll")))
+    assert poll and poll[1] >= 0.8 * poll[0] and poll[2] == 0, poll
+    note = page.evaluate("document.getElementById('rp-collapse-note').textContent")
+    assert note == "folded into callers: " + ", ".join(folded), note
+    switch(page, "modules")
+    tagged = page.evaluate("Array.from(document.querySelectorAll('#rp-modules tr.rp-lib'))"
+                           ".map(function(r){return r.dataset.obj;})")
+    assert sorted(tagged) == sorted(folded), (tagged, folded)
+    # "Show all frames" brings the kernel's frames back (deep in the tree:
+    # Expand all builds it).
+    switch(page, "tree")
+    page.click("#rp-show-all")
+    page.wait_for("document.querySelectorAll(%s).length > 0"
+                  % json.dumps(node_sel(obj="libc.so.6")))
+    page.click('button[data-rp-open="1"]')
+    page.wait_for("document.querySelectorAll(%s).length > 0"
+                  % json.dumps(node_sel(obj="[kernel]")))
 
 
 def test_report_without_script(server, page):

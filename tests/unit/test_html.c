@@ -578,7 +578,9 @@ START_TEST(embedded_data_content)
     assert_contains(data, "\"samples\":[1000,3,52,2500,2,75]");
     assert_contains(data, "\"collapse\":[\"libc.so*\",\"[vdso]\"]");
     assert_contains(data, "\"modules\":[[\"mod_\\\"evil\\\".so\","
-                          "\"evil_module\"]]}");
+                          "\"evil_module\"]],");
+    /* Objects whose frames fold, by number: libc.so.6 (rp_collapse). */
+    assert_contains(data, "\"folded\":[1]}");
 }
 END_TEST
 

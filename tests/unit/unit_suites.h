@@ -18,5 +18,6 @@ Suite *proc_suite(void);
 Suite *unwind_suite(void);
 Suite *logstore_suite(void);
 Suite *syscall_site_suite(void);
+Suite *collapse_suite(void);
 
 #endif

@@ -3,9 +3,11 @@
 #define _GNU_SOURCE /* pthread_sigqueue */
 #endif
 #include <apr_pools.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/select.h>
@@ -778,11 +780,16 @@ START_TEST(deep_stacks_truncate_and_fill_the_buffer)
 {
     /* 200 frames deep, sampled every 100us: each sample keeps
      * RP_MAX_DEPTH frames (~1 KiB), so the 1 MiB buffer holds about a
-     * thousand samples, and the rest are dropped. */
+     * thousand samples, and the rest are dropped. On a busy machine late
+     * intervals merge into fewer samples: a session that ended before the
+     * buffer was full is run again, twice as long, until it fills (up to
+     * about 16 s in all). */
     rp_sampler_t *s = rp_sampler_for_this_thread();
-    unsigned ms = ut_under_valgrind() ? 60 : 250;
+    unsigned ms = 250;
     rp_sampler_stats_t st;
     scan_t r;
+    uint64_t per_sample =
+        sizeof(rp_sample_t) + RP_MAX_DEPTH * sizeof(uintptr_t);
     for (int attempt = 0;; attempt++) {
         uint64_t session = 0;
         ck_assert_int_eq(ut_start(s, RP_CLOCK_WALL, 100, &session),
@@ -791,27 +798,38 @@ START_TEST(deep_stacks_truncate_and_fill_the_buffer)
         ut_stop(s, session);
         rp_sampler_stats(s, &st);
         r = scan_samples(s);
-        if (!try_again(attempt, r.samples > 0)) {
+        if (st.dropped > 0 || attempt == 5) {
             break;
         }
+        ms *= 2;
     }
     ck_assert_uint_gt(r.samples, 0);
-    uint64_t per_sample =
-        sizeof(rp_sample_t) + RP_MAX_DEPTH * sizeof(uintptr_t);
     ck_assert_uint_le(r.bytes, UT_ARENA_BYTES);
+    if (st.dropped == 0 && ut_under_valgrind()) {
+        /* Valgrind gives the sampler thread a turn now and then (about 150
+         * samples a second here) and its unwinds often stop short of
+         * RP_MAX_DEPTH: the buffer may not fill in 8 s. Plain and ASan
+         * runs check it. */
+        fprintf(stderr,
+                "deep_stacks_truncate_and_fill_the_buffer: fill SKIPPED "
+                "under valgrind (%u samples, %llu bytes in %u ms)\n",
+                r.samples, (unsigned long long)r.bytes, ms);
+    } else {
+        /* The buffer filled: samples were dropped, and only once the next
+         * would not have fit. */
+        ck_assert_msg(st.dropped > 0,
+                      "buffer never filled: %u samples, %llu of %llu bytes, "
+                      "%llu intervals in %u ms",
+                      r.samples, (unsigned long long)r.bytes,
+                      (unsigned long long)UT_ARENA_BYTES,
+                      (unsigned long long)st.weight, ms);
+        ck_assert_uint_gt(r.bytes + per_sample, UT_ARENA_BYTES);
+    }
     if (!ut_under_valgrind()) {
+        /* Stacks deeper than RP_MAX_DEPTH keep RP_MAX_DEPTH frames,
+         * marked. */
         ck_assert_uint_gt(r.truncated, 0);
         ck_assert_uint_eq(r.max_depth, RP_MAX_DEPTH);
-        /* Samples are dropped only when the next would not fit, and then
-         * counted. On an idle machine the buffer fills up (about 2500
-         * intervals for room for about 1000 samples); on a busy one late
-         * intervals merge, and it may not. */
-        if (st.dropped > 0) {
-            ck_assert_uint_gt(r.bytes + per_sample, UT_ARENA_BYTES);
-        }
-        if (r.bytes + per_sample <= UT_ARENA_BYTES) {
-            ck_assert_uint_eq(st.dropped, 0);
-        }
         /* Dropped intervals are counted, none is lost silently. */
         ck_assert_uint_le(st.weight + st.dropped, st.wall_ns / 100000u + 1);
         ck_assert_uint_ge(st.weight + st.dropped, ms * 10u / 4);
@@ -856,6 +874,39 @@ static void *sampling_thread(void *arg)
     }
     return NULL;
 }
+
+/* The sampler thread carries a name: ps -L, top -H and the bench (which
+ * measures its CPU from /proc) find it by it. */
+START_TEST(sampler_thread_is_named)
+{
+    rp_sampler_t *s = rp_sampler_for_this_thread();
+    uint64_t session = 0;
+    ck_assert_int_eq(ut_start(s, RP_CLOCK_WALL, 1000, &session), APR_SUCCESS);
+    burn_ms(5, CLOCK_MONOTONIC);
+    ut_stop(s, session);
+    int named = 0;
+    DIR *tasks = opendir("/proc/self/task");
+    ck_assert_ptr_nonnull(tasks);
+    for (struct dirent *e = readdir(tasks); e != NULL; e = readdir(tasks)) {
+        char path[300], comm[32] = "";
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            continue; /* a thread that just ended */
+        }
+        if (fgets(comm, sizeof(comm), f) != NULL &&
+            strcmp(comm, "reqprof-sampler\n") == 0) {
+            named++;
+        }
+        fclose(f);
+    }
+    closedir(tasks);
+    ck_assert_int_eq(named, 1);
+}
+END_TEST
 
 START_TEST(second_thread_has_its_own_sampler)
 {
@@ -1436,6 +1487,7 @@ Suite *sampler_suite(void)
     tcase_add_test(tc, mask_restored_when_blocked);
     tcase_add_test(tc, discard_empties_the_buffer);
     tcase_add_test(tc, deep_stacks_truncate_and_fill_the_buffer);
+    tcase_add_test(tc, sampler_thread_is_named);
     tcase_add_test(tc, second_thread_has_its_own_sampler);
     tcase_add_test(tc, stop_from_another_thread);
     tcase_add_test(tc, exited_thread_sampler_is_reused);

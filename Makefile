@@ -19,7 +19,7 @@ CFLAGS    += -std=gnu11 -fPIC $(WARN) -fno-omit-frame-pointer
 CORE_LIBS := -lunwind -ldw -lelf -lpthread -lz
 APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
-CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_trigger.c \
+CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_format.c rp_trigger.c \
              rp_sampler.c rp_syscall_site.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
              rp_html_data.c rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c \
              rp_pprof.c rp_collapse.c)
@@ -111,8 +111,9 @@ unit-asan: $(ASAN_OUT)/unit_tests
 	CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_OUT)/unit_tests
 
+# -rs lists every skipped test with its reason in the summary.
 integration: all
-	/usr/bin/python3 -m pytest -q tests/integration
+	/usr/bin/python3 -m pytest -q -rs tests/integration
 
 test: deps
 	$(MAKE) all unit unit-valgrind unit-asan integration

@@ -27,11 +27,6 @@ extern module AP_MODULE_DECLARE_DATA reqprof_module;
 #define RP_LOG_TAG "mod_reqprof: "
 #define RP_UNSET -1
 
-/* The report's Content-Security-Policy: its script and style are inline. */
-#define RP_REPORT_CSP                                                          \
-    "default-src 'none'; style-src 'unsafe-inline'; script-src "               \
-    "'unsafe-inline'"
-
 /* The handler that lists saved profiles (SetHandler reqprof-index). */
 #define RP_INDEX_HANDLER "reqprof-index"
 
@@ -106,8 +101,11 @@ typedef struct rp_request {
     apr_time_t ended;
     apr_interval_time_t build_us; /* building it took, on the response's path */
     rp_profile_t *profile;
-    const char *report_html; /* a triggered HTML report, saved as it is */
-    apr_size_t report_html_len;
+    /* A triggered report as it went out: saved as it is if its format is
+     * one ReqProfileDir keeps. */
+    rp_format_e report_format;
+    const char *report_body;
+    apr_size_t report_len;
 } rp_request_t;
 
 /* mod_reqprof_config.c */
@@ -186,11 +184,11 @@ void rp_log_check_dirs(apr_pool_t *ptemp, server_rec *s);
 /* At the response's end in log mode (sampling stopped, on the request's
  * thread): builds the profile if it is to be kept. */
 void rp_log_capture(request_rec *r, rp_request_t *state);
-/* A triggered report went out: keep it for saving, if ReqProfileDir is set.
- * pool holds the profile's tree. */
+/* A triggered report (body, in format) went out: keep it for saving, if
+ * ReqProfileDir is set. pool holds the profile's tree. */
 void rp_log_keep_report(request_rec *r, rp_request_t *state,
-                        rp_profile_t *profile, const char *html,
-                        apr_size_t html_len);
+                        rp_profile_t *profile, rp_format_e format,
+                        const char *body, apr_size_t len);
 /* log_transaction: writes the record and saves the files. */
 int rp_log_transaction(request_rec *r);
 

@@ -4,6 +4,7 @@
  *   (no query)              the list, newest first
  *   ?view=ID                a saved HTML report, as the report is served
  *   ?speedscope=ID          its speedscope file, as a download
+ *                           (each saved format's query: rp_format's table)
  *   ?compare=ID&with=ID2    the two profiles' functions side by side
  *
  * Ids are checked against the form the module gives them (rp_store) before
@@ -19,6 +20,7 @@
 
 #include <apr_strings.h>
 
+#include "rp_format.h"
 #include "rp_index.h"
 #include "rp_record.h"
 #include "rp_store.h"
@@ -55,10 +57,11 @@ static int send_page(request_rec *r, const char *body, apr_size_t len)
     return OK;
 }
 
-/* A saved file, as it is. */
+/* A saved file, as it is, served as its format's report is. */
 static int send_saved(request_rec *r, const char *dir, const char *id,
-                      const char *suffix)
+                      const rp_format_t *fmt)
 {
+    const char *suffix = fmt->saved_suffix;
     const char *path = rp_store_path(r->pool, dir, id, suffix);
     if (path == NULL) {
         return HTTP_NOT_FOUND;
@@ -80,10 +83,8 @@ static int send_saved(request_rec *r, const char *dir, const char *id,
                       RP_LOG_TAG "cannot read saved profile %s", path);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (strcmp(suffix, RP_STORE_HTML) == 0) {
-        no_store_headers(r, "text/html; charset=utf-8", RP_REPORT_CSP);
-    } else {
-        no_store_headers(r, "application/json", NULL);
+    no_store_headers(r, fmt->content_type, fmt->csp);
+    if (fmt->extension != NULL) {
         apr_table_setn(r->headers_out, "Content-Disposition",
                        apr_psprintf(r->pool,
                                     "attachment; filename=\"reqprof-%s%s\"", id,
@@ -197,16 +198,19 @@ int rp_index_handler(request_rec *r)
     }
     apr_table_t *args = NULL;
     ap_args_to_table(r, &args);
-    const char *view = apr_table_get(args, "view");
-    const char *speedscope = apr_table_get(args, "speedscope");
+    int count;
+    const rp_format_t *formats = rp_formats(&count);
+    for (int i = 0; i < count; i++) {
+        const char *id =
+            formats[i].saved_suffix != NULL && formats[i].index_param != NULL
+                ? apr_table_get(args, formats[i].index_param)
+                : NULL;
+        if (id != NULL) {
+            return send_saved(r, dir, id, &formats[i]);
+        }
+    }
     const char *compare = apr_table_get(args, "compare");
     const char *with = apr_table_get(args, "with");
-    if (view != NULL) {
-        return send_saved(r, dir, view, RP_STORE_HTML);
-    }
-    if (speedscope != NULL) {
-        return send_saved(r, dir, speedscope, RP_STORE_SPEEDSCOPE);
-    }
     if (compare != NULL || with != NULL) {
         if (compare == NULL || with == NULL) {
             return HTTP_BAD_REQUEST; /* pick two */

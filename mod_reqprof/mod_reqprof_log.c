@@ -19,9 +19,8 @@
 #include <unistd.h>
 
 #include "rp_buf.h"
-#include "rp_html.h"
+#include "rp_format.h"
 #include "rp_record.h"
-#include "rp_speedscope.h"
 #include "rp_store.h"
 
 APLOG_USE_MODULE(reqprof);
@@ -175,12 +174,13 @@ void rp_log_capture(request_rec *r, rp_request_t *state)
 }
 
 void rp_log_keep_report(request_rec *r, rp_request_t *state,
-                        rp_profile_t *profile, const char *html,
-                        apr_size_t html_len)
+                        rp_profile_t *profile, rp_format_e format,
+                        const char *body, apr_size_t len)
 {
     state->profile = apr_pmemdup(r->pool, profile, sizeof(*profile));
-    state->report_html = html;
-    state->report_html_len = html_len;
+    state->report_format = format;
+    state->report_body = body;
+    state->report_len = len;
     state->ended = apr_time_now();
     state->pending = 1;
 }
@@ -196,19 +196,30 @@ static int save_profile(request_rec *r, rp_request_t *state, const char *dir,
     apr_pool_create(&pool, r->pool);
     apr_pool_tag(pool, "reqprof_save");
     const rp_profile_t *p = state->profile;
-    rp_store_file_t files[3];
-    files[0].suffix = RP_STORE_HTML;
-    files[0].data = state->report_html;
-    files[0].len = state->report_html_len;
-    if (files[0].data == NULL) {
-        files[0].data = rp_html_render(p, pool, &files[0].len);
+    /* Each format the table saves (the report that went out as it is),
+     * then the sidecar. */
+    int count, n = 0;
+    const rp_format_t *formats = rp_formats(&count);
+    rp_store_file_t *files = apr_pcalloc(pool, sizeof(*files) * (count + 1));
+    for (int i = 0; i < count; i++) {
+        const rp_format_t *fmt = &formats[i];
+        if (fmt->saved_suffix == NULL) {
+            continue;
+        }
+        files[n].suffix = fmt->saved_suffix;
+        if (state->report_body != NULL && state->report_format == fmt->id) {
+            files[n].data = state->report_body;
+            files[n].len = state->report_len;
+        } else {
+            files[n].data = rp_format_render(fmt, p, 0, pool, &files[n].len);
+        }
+        n++;
     }
-    files[1].suffix = RP_STORE_SPEEDSCOPE;
-    files[1].data = rp_speedscope_render(p, pool, &files[1].len);
-    files[2].suffix = RP_STORE_META;
-    files[2].data = rp_record_sidecar(p, info, pool, &files[2].len);
+    files[n].suffix = RP_STORE_META;
+    files[n].data = rp_record_sidecar(p, info, pool, &files[n].len);
+    n++;
     const char *failed = NULL;
-    apr_status_t rv = rp_store_save(dir, id, files, 3, pool, &failed);
+    apr_status_t rv = rp_store_save(dir, id, files, n, pool, &failed);
     int removed = 0;
     if (rv == APR_SUCCESS) {
         int max_count;
@@ -290,7 +301,7 @@ int rp_log_transaction(request_rec *r)
         write_record(r, line.data, line.len);
     }
     state->profile = NULL;
-    state->report_html = NULL;
+    state->report_body = NULL;
     rp_exit_signals_restore(&signals);
     return DECLINED;
 }

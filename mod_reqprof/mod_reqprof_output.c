@@ -19,46 +19,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "rp_collapsed.h"
-#include "rp_html.h"
-#include "rp_json.h"
-#include "rp_pprof.h"
-#include "rp_speedscope.h"
-#include "rp_text.h"
-
-typedef const char *(*rp_render_fn)(const rp_profile_t *, apr_pool_t *,
-                                    apr_size_t *);
-
-/* Each format: how it is served and who renders it. Downloads get a
- * Content-Disposition filename; the HTML page gets a strict CSP. */
-static const struct rp_output_format {
-    rp_format_e format;
-    const char *content_type;
-    const char *extension; /* NULL: shown inline */
-    rp_render_fn render;
-} formats[] = {
-    {RP_FORMAT_HTML, "text/html; charset=utf-8", NULL, rp_html_render},
-    {RP_FORMAT_TEXT, "text/plain; charset=utf-8", NULL, rp_text_render},
-    {RP_FORMAT_SPEEDSCOPE, "application/json", "speedscope.json",
-     rp_speedscope_render},
-    {RP_FORMAT_COLLAPSED, "text/plain; charset=utf-8", "collapsed.txt",
-     rp_collapsed_render},
-    {RP_FORMAT_PPROF, "application/octet-stream", "pb.gz", rp_pprof_render},
-    {RP_FORMAT_JSON, "application/json", "json", rp_json_render},
-};
+#include "rp_format.h"
 
 static ap_filter_rec_t *profile_filter_handle;
 static ap_filter_rec_t *log_filter_handle;
 static ap_filter_rec_t *timing_filter_handle;
 
-static const struct rp_output_format *format_of(rp_format_e format)
+/* The format of a report (HTML when the state names none). */
+static const rp_format_t *format_of(rp_format_e format)
 {
-    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-        if (formats[i].format == format) {
-            return &formats[i];
-        }
-    }
-    return &formats[0];
+    const rp_format_t *fmt = rp_format_get(format);
+    return fmt != NULL ? fmt : rp_format_get(RP_FORMAT_HTML);
 }
 
 /* ---- the report --------------------------------------------------------- */
@@ -91,8 +62,7 @@ void rp_output_fill_profile(rp_profile_t *p, request_rec *r,
     rp_sampler_stats(state->sampler, &p->stats);
 }
 
-static const char *download_name(request_rec *r,
-                                 const struct rp_output_format *fmt)
+static const char *download_name(request_rec *r, const rp_format_t *fmt)
 {
     apr_time_exp_t t;
     char stamp[32];
@@ -105,8 +75,7 @@ static const char *download_name(request_rec *r,
 
 /* The report replaces the response: nothing of the original's framing,
  * validators or encoding may survive, and nobody may cache it. */
-static void set_report_headers(request_rec *r,
-                               const struct rp_output_format *fmt,
+static void set_report_headers(request_rec *r, const rp_format_t *fmt,
                                apr_size_t length)
 {
     static const char *const dropped[] = {"Content-Length",
@@ -145,9 +114,8 @@ static void set_report_headers(request_rec *r,
         apr_table_setn(r->headers_out, "Content-Disposition",
                        download_name(r, fmt));
     }
-    if (fmt->format == RP_FORMAT_HTML) {
-        apr_table_setn(r->headers_out, "Content-Security-Policy",
-                       RP_REPORT_CSP);
+    if (fmt->csp != NULL) {
+        apr_table_setn(r->headers_out, "Content-Security-Policy", fmt->csp);
     }
 }
 
@@ -156,7 +124,7 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
     request_rec *r = f->r;
     rp_request_finish(state);
 
-    const struct rp_output_format *fmt = format_of(state->format);
+    const rp_format_t *fmt = format_of(state->format);
     rp_profile_t profile = {0};
     rp_output_fill_profile(&profile, r, state);
     apr_pool_t *scratch;
@@ -168,18 +136,14 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
                           scratch);
     rp_sampler_discard(state->sampler);
     apr_size_t length;
-    const char *body =
-        fmt->format == RP_FORMAT_TEXT &&
-                rp_trigger_all_frames(rp_client_query(r))
-            ? rp_text_render_all_frames(&profile, r->pool, &length)
-            : fmt->render(&profile, r->pool, &length);
+    const char *body = rp_format_render(
+        fmt, &profile, rp_trigger_all_frames(rp_client_query(r)), r->pool,
+        &length);
     rp_exit_signals_restore(&signals);
     if (rp_conf_dir(r->server) != NULL) {
         /* Saved once the response is out (log_transaction); the tree lives
          * until then in scratch, freed with the request. */
-        int html = fmt->format == RP_FORMAT_HTML;
-        rp_log_keep_report(r, state, &profile, html ? body : NULL,
-                           html ? length : 0);
+        rp_log_keep_report(r, state, &profile, fmt->id, body, length);
     } else {
         apr_pool_destroy(scratch);
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rp_buf.h"
+#include "rp_format.h"
 #include "rp_logfmt.h"
 
 /* ---- sidecars ------------------------------------------------------------ */
@@ -158,6 +159,22 @@ static void query_link(rp_buf_t *b, const char *query, const char *id,
     rp_buf_puts(b, "</a>");
 }
 
+/* A link to each saved file reqprof-index serves, separated by spaces. */
+static void saved_links(rp_buf_t *b, const char *id)
+{
+    int count, n = 0;
+    const rp_format_t *formats = rp_formats(&count);
+    for (int i = 0; i < count; i++) {
+        if (formats[i].saved_suffix != NULL && formats[i].index_param != NULL) {
+            if (n++ > 0) {
+                rp_buf_puts(b, " ");
+            }
+            query_link(b, formats[i].index_param, id, NULL,
+                       formats[i].index_label);
+        }
+    }
+}
+
 const char *rp_index_render_list(const rp_saved_t *items, int count,
                                  const char *note, apr_pool_t *pool,
                                  apr_size_t *len)
@@ -212,9 +229,7 @@ const char *rp_index_render_list(const rp_saved_t *items, int count,
             rp_buf_puts(&b, " %)");
         }
         rp_buf_puts(&b, "</td><td class=\"nw\">");
-        query_link(&b, "view", s->id, NULL, "report");
-        rp_buf_puts(&b, " ");
-        query_link(&b, "speedscope", s->id, NULL, "speedscope");
+        saved_links(&b, s->id);
         if (s->previous != NULL) {
             rp_buf_puts(&b, " ");
             query_link(&b, "compare", s->previous, s->id, "vs previous");

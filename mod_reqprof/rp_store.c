@@ -5,11 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rp_format.h"
+
 #define TMP_PREFIX ".tmp-"
 
-static const char *const suffixes[] = {RP_STORE_META, RP_STORE_HTML,
-                                       RP_STORE_SPEEDSCOPE};
-#define SUFFIX_COUNT (int)(sizeof(suffixes) / sizeof(suffixes[0]))
+/* A profile's files: the sidecar, then each format rp_format's table
+ * saves. Returns how many were put in out. */
+#define SUFFIX_MAX 16
+static int profile_suffixes(const char *out[SUFFIX_MAX])
+{
+    int count;
+    const rp_format_t *formats = rp_formats(&count);
+    int n = 0;
+    out[n++] = RP_STORE_META;
+    for (int i = 0; i < count && n < SUFFIX_MAX; i++) {
+        if (formats[i].saved_suffix != NULL) {
+            out[n++] = formats[i].saved_suffix;
+        }
+    }
+    return n;
+}
 
 void rp_store_make_id(char *out, apr_size_t size, apr_time_t t, long pid,
                       unsigned seq)
@@ -137,7 +152,9 @@ static int newest_first(const void *a, const void *b)
 static const char *id_of(apr_pool_t *pool, const char *name, int *is_meta)
 {
     size_t n = strlen(name);
-    for (int i = 0; i < SUFFIX_COUNT; i++) {
+    const char *suffixes[SUFFIX_MAX];
+    int suffix_count = profile_suffixes(suffixes);
+    for (int i = 0; i < suffix_count; i++) {
         size_t s = strlen(suffixes[i]);
         if (n > s && strcmp(name + n - s, suffixes[i]) == 0) {
             char *id = apr_pstrmemdup(pool, name, n - s);
@@ -232,7 +249,9 @@ int rp_store_keep(const rp_store_entry_t *entries, int count, int max_count,
 static void remove_profile(const char *dir, const char *id, apr_pool_t *pool)
 {
     /* The sidecar first: the profile leaves the index before its files. */
-    for (int i = 0; i < SUFFIX_COUNT; i++) {
+    const char *suffixes[SUFFIX_MAX];
+    int suffix_count = profile_suffixes(suffixes);
+    for (int i = 0; i < suffix_count; i++) {
         apr_file_remove(path_of(pool, dir, id, suffixes[i], 0), pool);
     }
 }

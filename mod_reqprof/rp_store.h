@@ -18,7 +18,9 @@
 
 #define RP_STORE_ID_MAX 64
 
-/* The files of one profile, in the order they are written. */
+/* The files of one profile: each format rp_format's table saves, under its
+ * saved_suffix (these two today), written in the table's order, then the
+ * sidecar. */
 #define RP_STORE_HTML ".html"
 #define RP_STORE_SPEEDSCOPE ".speedscope.json"
 #define RP_STORE_META ".meta"

@@ -33,22 +33,7 @@ static int decode_field(const char *begin, const char *end, char *out)
 
 rp_format_e rp_trigger_format(const char *value)
 {
-    static const struct {
-        const char *value;
-        rp_format_e format;
-    } formats[] = {{"1", RP_FORMAT_HTML},
-                   {"html", RP_FORMAT_HTML},
-                   {"text", RP_FORMAT_TEXT},
-                   {"speedscope", RP_FORMAT_SPEEDSCOPE},
-                   {"collapsed", RP_FORMAT_COLLAPSED},
-                   {"pprof", RP_FORMAT_PPROF},
-                   {"json", RP_FORMAT_JSON}};
-    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-        if (strcasecmp(value, formats[i].value) == 0) {
-            return formats[i].format;
-        }
-    }
-    return RP_FORMAT_NONE;
+    return rp_format_by_name(value);
 }
 
 int rp_trigger_value(const char *args, const char *param,

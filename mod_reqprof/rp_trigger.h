@@ -4,15 +4,7 @@
 
 #include <apr_pools.h>
 
-typedef enum {
-    RP_FORMAT_NONE = 0, /* no trigger, or a value we do not serve */
-    RP_FORMAT_HTML,
-    RP_FORMAT_TEXT,
-    RP_FORMAT_SPEEDSCOPE,
-    RP_FORMAT_COLLAPSED,
-    RP_FORMAT_PPROF,
-    RP_FORMAT_JSON
-} rp_format_e;
+#include "rp_format.h"
 
 /* Longest parameter name or value considered; longer ones never match. */
 #define RP_TRIGGER_MAX_FIELD 256
@@ -35,8 +27,8 @@ int rp_trigger_value(const char *args, const char *param,
 #define RP_TRIGGER_FRAMES_PARAM "frames"
 int rp_trigger_all_frames(const char *args);
 
-/* Maps a trigger value ("1", "html", "text", "speedscope", "collapsed",
- * "pprof", "json"; any case) to a format. */
+/* Maps a trigger value (a format's name in rp_format's table, any case) to
+ * a format. */
 rp_format_e rp_trigger_format(const char *value);
 
 #endif

@@ -19,5 +19,6 @@ Suite *unwind_suite(void);
 Suite *logstore_suite(void);
 Suite *syscall_site_suite(void);
 Suite *collapse_suite(void);
+Suite *format_suite(void);
 
 #endif

@@ -1,6 +1,6 @@
 """`make bench`: what mod_reqprof costs and how well it measures, as ratios
-taken in one run on this machine, written into README.md between the
-markers <!-- bench:start --> and <!-- bench:end --> (and build/out/bench.md)
+taken in one run on this machine, written into docs/benchmarks.md between
+the markers <!-- bench:start --> and <!-- bench:end --> (and build/out/bench.md)
 and, raw, into build/out/bench.json.
 
 Every figure is the median of several runs, interleaved between the
@@ -13,7 +13,7 @@ says "noisy (spread X %)" and the target is not judged.
 All load goes to throwaway httpd instances on 127.0.0.1 (the integration
 tests' harness), bounded in request count and time.
 
-Environment (for development; the README is only written by a full run):
+Environment (for development; docs/benchmarks.md is only written by a full run):
   BENCH_ONLY=1,3,6   run only these sections (into build/out/bench-partial.*)
   BENCH_SPREAD=0.10  the spread limit
   BENCH_NO_INSTALL=1 never try to install linux-perf
@@ -34,7 +34,7 @@ import traceback
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "build", "out")
-README = os.path.join(REPO, "README.md")
+BENCH_DOC = os.path.join(REPO, "docs", "benchmarks.md")
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from httpd_harness import Httpd  # noqa: E402
@@ -1272,8 +1272,8 @@ def render_markdown():
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_readme(section):
-    with open(README) as f:
+def write_doc(section):
+    with open(BENCH_DOC) as f:
         text = f.read()
     block = MARK_START + "\n" + section + MARK_END
     if MARK_START in text and MARK_END in text and text.index(MARK_START) < text.index(MARK_END):
@@ -1282,7 +1282,7 @@ def write_readme(section):
         text = before + block + after
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(README, "w") as f:
+    with open(BENCH_DOC, "w") as f:
         f.write(text)
 
 
@@ -1325,7 +1325,7 @@ def main():
     results["duration_s"] = time.monotonic() - started
     results["crashes"] = crashes
     # A partial run (BENCH_ONLY) keeps its numbers apart from the full run's,
-    # which README.md refers to.
+    # which docs/benchmarks.md holds.
     stem = "bench-partial" if ONLY else "bench"
     with open(os.path.join(OUT, stem + ".json"), "w") as f:
         json.dump(results, f, indent=1)
@@ -1334,10 +1334,10 @@ def main():
         f.write(section)
     print(section)
     if ONLY:
-        log("BENCH_ONLY set: README.md left alone; build/out/bench-partial.json written")
+        log("BENCH_ONLY set: docs/benchmarks.md left alone; build/out/bench-partial.json written")
     else:
-        write_readme(section)
-        log("README.md updated between %s and %s" % (MARK_START, MARK_END))
+        write_doc(section)
+        log("docs/benchmarks.md updated between %s and %s" % (MARK_START, MARK_END))
     log("done in %.1f minutes" % (results["duration_s"] / 60))
     return 1 if (results["errors"] or crashes) else 0
 

@@ -1,11 +1,29 @@
-# mod_reqprof — build, test, demo and install.
+# mod_reqprof — build, test, demo and install (x86-64 Linux only).
 #   make demo     build and start a throwaway httpd with the module and a workload
 #   make test     unit tests (plain, under valgrind, under ASan+UBSan) and integration tests
 #   make install  install into the system httpd (apxs -i) and Debian's mods-available
 #   make deb      the Debian package libapache2-mod-reqprof into build/out/deb/
-#   make bench    overhead, accuracy and report-cost figures into README.md
+#   make bench    overhead, accuracy and report-cost figures into docs/benchmarks.md
+#   make deps-build | deps-demo | deps-test   the Debian packages that make, make demo
+#                 or make test need (build/install-deps.sh; deps = deps-test); make demo
+#                 and make test run theirs first. No running server is stopped.
 #   make fuzz     libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (make test: 8 s)
 #   make soak     the long soak: SOAK_REQUESTS (10000) mixed requests per MPM
+
+# The sampler reads an interrupted thread's x86-64 registers (REG_RIP) and
+# Linux's /proc, so the module builds and runs on x86-64 Linux only. Said here,
+# before anything is installed or compiled, by every goal that builds; the
+# compiler's target (cc -dumpmachine) decides, uname where there is no compiler
+# yet. deps-*, clean, format and lint run anywhere.
+RP_HOST_OS := $(shell uname -s 2>/dev/null)
+RP_TARGET  := $(shell $(CC) -dumpmachine 2>/dev/null)
+RP_ARCH    := $(if $(RP_TARGET),$(firstword $(subst -, ,$(RP_TARGET))),$(shell uname -m 2>/dev/null))
+RP_OS      := $(if $(RP_TARGET),$(if $(findstring -linux,$(RP_TARGET)),Linux,$(RP_TARGET)),$(RP_HOST_OS))
+ifneq ($(filter-out deps deps-build deps-demo deps-test clean format lint,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(RP_HOST_OS)/$(RP_OS)/$(RP_ARCH),Linux/Linux/x86_64)
+$(error mod_reqprof builds and runs on x86-64 Linux only: its sampler reads x86-64 registers (REG_RIP) and /proc. This is $(RP_HOST_OS) $(shell uname -m 2>/dev/null)$(if $(RP_TARGET), with a compiler for $(RP_TARGET)). Nothing was built)
+endif
+endif
 
 APXS      ?= apxs
 PYTHON    ?= python3
@@ -36,13 +54,24 @@ SIGHOG    := $(OUT)/mod_rpsighog.so
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(OUT)/unit_tests
 
-.PHONY: all deps module test unit unit-valgrind unit-asan integration demo install bench-waits \
+.PHONY: all deps deps-build deps-demo deps-test module test unit unit-valgrind unit-asan integration demo install bench-waits \
         format lint clean bench fuzz fuzz-build soak
 
 all: $(MODULE) $(WORKLOAD) $(SIGHOG)
 
-deps:
-	bash build/install-deps.sh
+# The Debian packages each task needs (build/install-deps.sh says what it
+# installs; packages already present are skipped; a running apache2 is never
+# stopped or restarted). deps is the full set, make test's.
+deps: deps-test
+
+deps-build:
+	bash build/install-deps.sh build
+
+deps-demo:
+	bash build/install-deps.sh demo
+
+deps-test:
+	bash build/install-deps.sh test
 
 $(OUT):
 	mkdir -p $(OUT)
@@ -115,15 +144,15 @@ unit-asan: $(ASAN_OUT)/unit_tests
 integration: all
 	/usr/bin/python3 -m pytest -q -rs tests/integration
 
-test: deps
+test: deps-test
 	$(MAKE) all unit unit-valgrind unit-asan integration
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
-demo: deps
+demo: deps-demo
 	$(MAKE) all
 	/usr/bin/python3 build/demo.py
 
-# Overhead, accuracy and report-cost figures, written into README.md between
+# Overhead, accuracy and report-cost figures, written into docs/benchmarks.md between
 # <!-- bench:start --> and <!-- bench:end --> (raw: build/out/bench.json).
 bench: deps
 	$(MAKE) all

@@ -10,11 +10,16 @@
  * The header is put back as it was as soon as mod_cache has decided, so the
  * handler, CGI scripts and proxied backends see the request as it was sent.
  * This gives a client nothing it could not ask for itself. */
-#include "mod_reqprof.h"
+#include "mod_reqprof_cache.h"
+
+#include "mod_reqprof_config.h"
+#include "mod_reqprof_request.h"
 
 #include "http_request.h"
 
 #include <apr_strings.h>
+
+#include "rp_trigger.h"
 
 #define MASK_KEY "mod_reqprof.cache_mask"
 #define CACHE_CONTROL "Cache-Control"

@@ -1,6 +1,6 @@
 /* mod_reqprof's directives: parsed and checked when the configuration is
  * read, so a bad value stops httpd with a clear message. */
-#include "mod_reqprof.h"
+#include "mod_reqprof_config.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -607,7 +607,7 @@ unsigned rp_conf_sample_rate(const rp_dir_conf_t *conf)
     return conf->sample_rate != RP_UNSET ? (unsigned)conf->sample_rate : 1;
 }
 
-const rp_server_conf_t *rp_server_conf(const server_rec *s)
+static const rp_server_conf_t *rp_server_conf(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &reqprof_module);
 }
@@ -631,4 +631,31 @@ void rp_conf_dir_limits(const server_rec *s, int *max_count,
         sc->dir_max_count > 0 ? sc->dir_max_count : DEFAULT_DIR_MAX_COUNT;
     *max_bytes =
         sc->dir_max_count > 0 ? sc->dir_max_bytes : DEFAULT_DIR_MAX_BYTES;
+}
+
+int rp_conf_enabled(const rp_dir_conf_t *conf)
+{
+    return conf->enabled == 1;
+}
+
+const ap_expr_info_t *rp_conf_require(const rp_dir_conf_t *conf)
+{
+    return conf->require_set ? conf->require : NULL;
+}
+
+const char *rp_conf_log_file(const server_rec *s)
+{
+    return rp_server_conf(s)->log_file;
+}
+
+apr_file_t *rp_conf_log_fd(const server_rec *s)
+{
+    return rp_server_conf(s)->log_fd;
+}
+
+void rp_conf_set_log_fd(server_rec *s, apr_file_t *fd)
+{
+    rp_server_conf_t *sc =
+        ap_get_module_config(s->module_config, &reqprof_module);
+    sc->log_fd = fd;
 }

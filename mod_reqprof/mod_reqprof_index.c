@@ -10,7 +10,9 @@
  * Ids are checked against the form the module gives them (rp_store) before
  * any path is made of them. Like mod_status, the handler is protected by
  * the Require rules of the context it is set in. */
-#include "mod_reqprof.h"
+#include "mod_reqprof_index.h"
+
+#include "mod_reqprof_config.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -179,7 +181,7 @@ static int list_page(request_rec *r, const char *dir)
     return send_page(r, page, len);
 }
 
-int rp_index_handler(request_rec *r)
+static int index_handler(request_rec *r)
 {
     if (r->handler == NULL || strcmp(r->handler, RP_INDEX_HANDLER) != 0) {
         return DECLINED;
@@ -221,4 +223,9 @@ int rp_index_handler(request_rec *r)
         return compare_page(r, dir, compare, with);
     }
     return list_page(r, dir);
+}
+
+void rp_index_register(void)
+{
+    ap_hook_handler(index_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

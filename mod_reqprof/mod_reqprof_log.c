@@ -8,7 +8,11 @@
  * and a sidecar. A triggered report is saved the same way. Failures to save
  * or to log are reported in the error log, at most once a minute per
  * process; the request is never affected. */
-#include "mod_reqprof.h"
+#include "mod_reqprof_log.h"
+
+#include "mod_reqprof_config.h"
+#include "mod_reqprof_output.h"
+#include "mod_reqprof_process.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -30,6 +34,28 @@ APLOG_USE_MODULE(reqprof);
 
 /* Profile ids made by this process. */
 static unsigned id_sequence;
+
+/* A request's profile, built at the response's end and logged and saved by
+ * log_transaction, when the response is out. */
+struct rp_log_kept {
+    int pending;
+    apr_time_t ended;
+    apr_interval_time_t build_us; /* building it took, on the response's path */
+    rp_profile_t *profile;
+    /* A triggered report as it went out: saved as it is if its format is
+     * one ReqProfileDir keeps. */
+    rp_format_e report_format;
+    const char *report_body;
+    apr_size_t report_len;
+};
+
+static struct rp_log_kept *kept_of(request_rec *r, rp_request_t *state)
+{
+    if (state->kept == NULL) {
+        state->kept = apr_pcalloc(r->pool, sizeof(*state->kept));
+    }
+    return state->kept;
+}
 
 /* ---- rate-limited errors ------------------------------------------------- */
 
@@ -61,43 +87,41 @@ static int gate_open(error_gate_t *gate, unsigned *suppressed)
 
 /* ---- the log file -------------------------------------------------------- */
 
-int rp_log_open_files(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                      server_rec *s)
+static int open_log_files(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
     apr_hash_t *opened = apr_hash_make(ptemp);
     for (server_rec *vs = s; vs != NULL; vs = vs->next) {
-        rp_server_conf_t *sc =
-            ap_get_module_config(vs->module_config, &reqprof_module);
-        sc->log_fd = NULL;
-        if (sc->log_file == NULL) {
+        const char *log_file = rp_conf_log_file(vs);
+        rp_conf_set_log_fd(vs, NULL);
+        if (log_file == NULL) {
             continue;
         }
-        apr_file_t *fd =
-            apr_hash_get(opened, sc->log_file, APR_HASH_KEY_STRING);
+        apr_file_t *fd = apr_hash_get(opened, log_file, APR_HASH_KEY_STRING);
         if (fd == NULL) {
             /* Like CustomLog: opened by the parent, inherited by every
              * child. Unbuffered and O_APPEND: each record is one write(2)
              * at the end of the file, whatever other writers do. */
             apr_status_t rv =
-                apr_file_open(&fd, sc->log_file,
+                apr_file_open(&fd, log_file,
                               APR_FOPEN_WRITE | APR_FOPEN_APPEND |
                                   APR_FOPEN_CREATE | APR_FOPEN_LARGEFILE,
                               APR_FPROT_OS_DEFAULT, pconf);
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, rv, s,
                              RP_LOG_TAG "ReqProfileLogFile: cannot open %s",
-                             sc->log_file);
+                             log_file);
                 return DONE;
             }
-            apr_hash_set(opened, sc->log_file, APR_HASH_KEY_STRING, fd);
+            apr_hash_set(opened, log_file, APR_HASH_KEY_STRING, fd);
         }
-        sc->log_fd = fd;
+        rp_conf_set_log_fd(vs, fd);
     }
     return OK;
 }
 
-void rp_log_check_dirs(apr_pool_t *ptemp, server_rec *s)
+static void check_dirs(apr_pool_t *ptemp, server_rec *s)
 {
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return; /* the first of the two passes at startup: say it once */
@@ -123,8 +147,8 @@ void rp_log_check_dirs(apr_pool_t *ptemp, server_rec *s)
 /* One record, one write: concurrent writers never interleave. */
 static void write_record(request_rec *r, const char *line, apr_size_t len)
 {
-    const rp_server_conf_t *sc = rp_server_conf(r->server);
-    if (sc->log_fd == NULL) {
+    apr_file_t *log_fd = rp_conf_log_fd(r->server);
+    if (log_fd == NULL) {
         /* Logged for the server, not the request: the error log would add
          * ", referer: ..." after the record. */
         ap_log_error(APLOG_MARK, rp_conf_log_level(r->server), 0, r->server,
@@ -135,7 +159,7 @@ static void write_record(request_rec *r, const char *line, apr_size_t len)
     memcpy(out, line, len);
     out[len] = '\n';
     apr_size_t n = len + 1;
-    apr_status_t rv = apr_file_write(sc->log_fd, out, &n);
+    apr_status_t rv = apr_file_write(log_fd, out, &n);
     if (rv == APR_SUCCESS && n != len + 1) {
         rv = APR_EGENERAL;
     }
@@ -144,16 +168,16 @@ static void write_record(request_rec *r, const char *line, apr_size_t len)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       RP_LOG_TAG "ReqProfileLogFile %s: cannot write a record "
                                  "(%u more failures since the last message)",
-                      sc->log_file, suppressed);
+                      rp_conf_log_file(r->server), suppressed);
     }
 }
 
 /* ---- building and keeping ------------------------------------------------ */
 
-void rp_log_capture(request_rec *r, rp_request_t *state)
+void rp_log_capture(request_rec *r, rp_request_t *state, apr_time_t ended)
 {
     if (state->log_mode == RP_LOG_SLOW &&
-        state->ended - state->request_time < state->log_slow_us) {
+        ended - state->request_time < state->log_slow_us) {
         rp_sampler_discard(state->sampler);
         return; /* fast enough: nothing kept */
     }
@@ -162,40 +186,44 @@ void rp_log_capture(request_rec *r, rp_request_t *state)
     apr_pool_create(&pool, r->pool);
     apr_pool_tag(pool, "reqprof_log");
     rp_profile_t *p = apr_pcalloc(pool, sizeof(*p));
-    rp_output_fill_profile(p, r, state);
+    rp_output_fill_profile(p, r, state, 0);
     sigset_t signals;
     rp_exit_signals_hold(&signals);
-    rp_profile_build_tree(p, state->sampler, rp_process_symbols, pool);
+    rp_profile_build_tree(p, state->sampler, rp_process_symbols(), pool);
     rp_exit_signals_restore(&signals);
     rp_sampler_discard(state->sampler);
-    state->profile = p;
-    state->pending = 1;
-    state->build_us = apr_time_now() - start;
+    struct rp_log_kept *kept = kept_of(r, state);
+    kept->profile = p;
+    kept->ended = ended;
+    kept->pending = 1;
+    kept->build_us = apr_time_now() - start;
 }
 
 void rp_log_keep_report(request_rec *r, rp_request_t *state,
                         rp_profile_t *profile, rp_format_e format,
                         const char *body, apr_size_t len)
 {
-    state->profile = apr_pmemdup(r->pool, profile, sizeof(*profile));
-    state->report_format = format;
-    state->report_body = body;
-    state->report_len = len;
-    state->ended = apr_time_now();
-    state->pending = 1;
+    struct rp_log_kept *kept = kept_of(r, state);
+    kept->profile = apr_pmemdup(r->pool, profile, sizeof(*profile));
+    kept->report_format = format;
+    kept->report_body = body;
+    kept->report_len = len;
+    kept->ended = apr_time_now();
+    kept->pending = 1;
 }
 
 /* ---- saving -------------------------------------------------------------- */
 
 /* Saves the profile as id in ReqProfileDir and applies the limits. */
-static int save_profile(request_rec *r, rp_request_t *state, const char *dir,
-                        const char *id, const rp_record_info_t *info)
+static int save_profile(request_rec *r, const struct rp_log_kept *kept,
+                        const char *dir, const char *id,
+                        const rp_record_info_t *info)
 {
     apr_time_t start = apr_time_now();
     apr_pool_t *pool;
     apr_pool_create(&pool, r->pool);
     apr_pool_tag(pool, "reqprof_save");
-    const rp_profile_t *p = state->profile;
+    const rp_profile_t *p = kept->profile;
     /* Each format the table saves (the report that went out as it is),
      * then the sidecar. */
     int count, n = 0;
@@ -207,9 +235,9 @@ static int save_profile(request_rec *r, rp_request_t *state, const char *dir,
             continue;
         }
         files[n].suffix = fmt->saved_suffix;
-        if (state->report_body != NULL && state->report_format == fmt->id) {
-            files[n].data = state->report_body;
-            files[n].len = state->report_len;
+        if (kept->report_body != NULL && kept->report_format == fmt->id) {
+            files[n].data = kept->report_body;
+            files[n].len = kept->report_len;
         } else {
             files[n].data = rp_format_render(fmt, p, 0, pool, &files[n].len);
         }
@@ -245,7 +273,7 @@ static int save_profile(request_rec *r, rp_request_t *state, const char *dir,
                       RP_LOG_TAG "saved profile %s in %s in %.3f ms (%d old "
                                  "ones removed); building it took %.3f ms",
                       id, dir, (double)(apr_time_now() - start) / 1000.0,
-                      removed, (double)state->build_us / 1000.0);
+                      removed, (double)kept->build_us / 1000.0);
     }
     apr_pool_destroy(pool);
     return rv == APR_SUCCESS;
@@ -260,19 +288,21 @@ static rp_request_t *pending_state(request_rec *r)
         last = last->next;
     }
     rp_request_t *state = rp_request_find(last);
-    return state != NULL && state->pending ? state : NULL;
+    return state != NULL && state->kept != NULL && state->kept->pending ? state
+                                                                        : NULL;
 }
 
-int rp_log_transaction(request_rec *r)
+static int log_transaction(request_rec *r)
 {
     rp_request_t *state = pending_state(r);
     if (state == NULL) {
         return DECLINED;
     }
-    state->pending = 0;
+    struct rp_log_kept *kept = state->kept;
+    kept->pending = 0;
     /* By now httpd knows whether the client got the whole response: it
      * stayed to the end, or a write failed (its %X says X). */
-    state->profile->aborted = r->connection->aborted;
+    kept->profile->aborted = r->connection->aborted;
     sigset_t signals;
     rp_exit_signals_hold(&signals); /* rendering is malloc-heavy */
     char id[RP_STORE_ID_MAX];
@@ -282,26 +312,42 @@ int rp_log_transaction(request_rec *r)
                              .mode = state->log_mode == RP_LOG_SLOW ? "slow"
                                      : state->log_mode == RP_LOG_ON ? "log"
                                                                     : "trigger",
-                             .ended = state->ended};
+                             .ended = kept->ended};
     const char *dir = rp_conf_dir(r->server);
     int saved = 0;
     apr_time_t save_start = apr_time_now();
     if (dir != NULL) {
-        saved = save_profile(r, state, dir, id, &info);
+        saved = save_profile(r, kept, dir, id, &info);
     }
     apr_interval_time_t save_us = apr_time_now() - save_start;
     if (state->log_mode != RP_LOG_OFF) {
         rp_buf_t line;
         rp_buf_init(&line, r->pool, 2048);
-        rp_record_line(&line, state->profile, &info);
+        rp_record_line(&line, kept->profile, &info);
         if (dir != NULL) {
             rp_buf_printf(&line, " saved=%d save_ms=%.3f", saved,
                           (double)save_us / 1000.0);
         }
         write_record(r, line.data, line.len);
     }
-    state->profile = NULL;
-    state->report_body = NULL;
+    kept->profile = NULL;
+    kept->report_body = NULL;
     rp_exit_signals_restore(&signals);
     return DECLINED;
+}
+
+static int check_dirs_at_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                     apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    check_dirs(ptemp, s);
+    return OK;
+}
+
+void rp_log_register(void)
+{
+    ap_hook_open_logs(open_log_files, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(check_dirs_at_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
 }

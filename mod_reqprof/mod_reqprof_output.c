@@ -7,7 +7,11 @@
  * mod_reqprof_log.c. REQPROF_TIMING adds a Server-Timing header to a
  * response that is not replaced by a report, when ReqProfileServerTiming is
  * on. */
-#include "mod_reqprof.h"
+#include "mod_reqprof_output.h"
+
+#include "mod_reqprof_config.h"
+#include "mod_reqprof_log.h"
+#include "mod_reqprof_process.h"
 
 #include "http_log.h"
 #include "http_protocol.h"
@@ -20,6 +24,7 @@
 #include <unistd.h>
 
 #include "rp_format.h"
+#include "rp_trigger.h"
 
 static ap_filter_rec_t *profile_filter_handle;
 static ap_filter_rec_t *log_filter_handle;
@@ -35,7 +40,8 @@ static const rp_format_t *format_of(rp_format_e format)
 /* ---- the report --------------------------------------------------------- */
 
 void rp_output_fill_profile(rp_profile_t *p, request_rec *r,
-                            const rp_request_t *state)
+                            const rp_request_t *state,
+                            apr_off_t discarded_bytes)
 {
     /* What the client asked for, even if an internal redirect or an
      * ErrorDocument produced the response. */
@@ -48,7 +54,7 @@ void rp_output_fill_profile(rp_profile_t *p, request_rec *r,
     p->protocol = initial->protocol;
     p->host = r->hostname ? r->hostname : "";
     p->status = r->status;
-    p->discarded_bytes = state->discarded_bytes;
+    p->discarded_bytes = discarded_bytes;
     p->server = ap_get_server_banner();
     p->mpm = ap_show_mpm();
     p->pid = (long)getpid();
@@ -56,8 +62,7 @@ void rp_output_fill_profile(rp_profile_t *p, request_rec *r,
     p->request_started = state->request_time;
     p->started = state->started;
     memcpy(p->phases, state->phases, sizeof(p->phases));
-    p->modules = rp_process_modules;
-    p->module_count = rp_process_module_count;
+    p->modules = rp_process_modules(&p->module_count);
     p->collapse = rp_conf_collapse(rp_dir_conf(r), &p->collapse_count);
     rp_sampler_stats(state->sampler, &p->stats);
 }
@@ -119,20 +124,21 @@ static void set_report_headers(request_rec *r, const rp_format_t *fmt,
     }
 }
 
-static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
+static apr_status_t send_report(ap_filter_t *f, rp_request_t *state,
+                                apr_off_t discarded_bytes)
 {
     request_rec *r = f->r;
     rp_request_finish(state);
 
     const rp_format_t *fmt = format_of(state->format);
     rp_profile_t profile = {0};
-    rp_output_fill_profile(&profile, r, state);
+    rp_output_fill_profile(&profile, r, state, discarded_bytes);
     apr_pool_t *scratch;
     apr_pool_create(&scratch, r->pool);
     apr_pool_tag(scratch, "reqprof_report");
     sigset_t signals;
     rp_exit_signals_hold(&signals);
-    rp_profile_build_tree(&profile, state->sampler, rp_process_symbols,
+    rp_profile_build_tree(&profile, state->sampler, rp_process_symbols(),
                           scratch);
     rp_sampler_discard(state->sampler);
     apr_size_t length;
@@ -157,6 +163,21 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state)
     return ap_pass_brigade(f->next, out);
 }
 
+/* The original body's bytes swallowed so far, over an internal redirect's
+ * requests too (they share the pool). */
+#define DISCARDED_KEY "mod_reqprof.discarded"
+static apr_off_t *discarded_count(ap_filter_t *f)
+{
+    if (f->ctx == NULL) {
+        apr_pool_userdata_get(&f->ctx, DISCARDED_KEY, f->r->pool);
+        if (f->ctx == NULL) {
+            f->ctx = apr_pcalloc(f->r->pool, sizeof(apr_off_t));
+            apr_pool_userdata_setn(f->ctx, DISCARDED_KEY, NULL, f->r->pool);
+        }
+    }
+    return f->ctx;
+}
+
 /* Swallows the original body as it streams, never holding more than one
  * brigade of it, and sends the report at end of stream. */
 static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -166,6 +187,7 @@ static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         ap_remove_output_filter(f);
         return ap_pass_brigade(f->next, bb);
     }
+    apr_off_t *discarded = discarded_count(f);
     int seen_eos = 0;
     while (!APR_BRIGADE_EMPTY(bb)) {
         apr_bucket *b = APR_BRIGADE_FIRST(bb);
@@ -180,11 +202,11 @@ static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
                     APR_SUCCESS) {
                 len = 0;
             }
-            state->discarded_bytes += (apr_off_t)len;
+            *discarded += (apr_off_t)len;
         }
         apr_bucket_delete(b);
     }
-    return seen_eos ? send_report(f, state) : APR_SUCCESS;
+    return seen_eos ? send_report(f, state, *discarded) : APR_SUCCESS;
 }
 
 /* ---- log mode ------------------------------------------------------------ */
@@ -211,11 +233,11 @@ static apr_status_t log_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         return ap_pass_brigade(f->next, bb);
     }
     rp_request_finish(state);
-    state->ended = apr_time_now();
+    apr_time_t ended = apr_time_now();
     request_rec *r = f->r;
     ap_remove_output_filter(f);
     apr_status_t rv = ap_pass_brigade(f->next, bb);
-    rp_log_capture(r, state);
+    rp_log_capture(r, state, ended);
     return rv;
 }
 
@@ -226,18 +248,7 @@ static apr_status_t log_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 static const char *server_timing_value(request_rec *r, rp_request_t *state)
 {
     rp_phase_span_t phases[RP_PHASE_COUNT];
-    if (state->sampler == NULL) {
-        rp_request_end_phases(state);
-        memcpy(phases, state->phases, sizeof(phases));
-    } else {
-        /* Log mode: the profile's phases go on; the header gets a copy
-         * with the running phase closed now. */
-        memcpy(phases, state->phases, sizeof(phases));
-        if (state->phase != RP_PHASE_NONE) {
-            phases[state->phase].total_us +=
-                apr_time_now() - state->phase_since;
-        }
-    }
+    rp_request_phases_now(state, phases);
     const char *value = NULL;
     for (int i = 1; i < RP_PHASE_COUNT; i++) {
         if (phases[i].first_us < 0) {

@@ -1,0 +1,90 @@
+/* mod_reqprof's configuration: the directives (parsed and checked in
+ * mod_reqprof_config.c when the configuration is read), the per-directory
+ * and per-server structures they fill, and the accessors every other glue
+ * file reads them through (defaults applied). */
+#ifndef MOD_REQPROF_CONFIG_H
+#define MOD_REQPROF_CONFIG_H
+
+#include "mod_reqprof.h"
+
+#include "ap_expr.h"
+
+#include <apr_file_io.h>
+
+#include "rp_sampler.h"
+
+/* ReqProfileLog. */
+typedef enum {
+    RP_LOG_OFF = 0, /* a triggered request's response is its report */
+    RP_LOG_ON = 1,  /* every request: response unchanged, a record logged */
+    RP_LOG_SLOW = 2 /* the same, kept only when slower than a threshold */
+} rp_log_mode_e;
+
+typedef struct rp_dir_conf {
+    int enabled;
+    apr_interval_time_t interval_us;
+    int clock;
+    const char *param;
+    ap_expr_info_t *require; /* unset: loopback clients not forwarded by a
+                                proxy (see rp_client_allowed) */
+    int require_set;
+    int max_samples;
+    apr_interval_time_t max_duration_us;
+    apr_array_header_t *collapse; /* of const char *; NULL: the default */
+    int collapse_none;            /* "none" given here (checked, not merged) */
+    int log_mode;                 /* RP_UNSET or rp_log_mode_e */
+    apr_interval_time_t log_slow_us;
+    int sample_rate; /* 1 in N requests in log mode; RP_UNSET: 1 */
+} rp_dir_conf_t;
+
+typedef struct rp_server_conf {
+    int signo;             /* 0: the default */
+    int enabled_somewhere; /* ReqProfile On in some context of the server */
+    int server_timing;     /* RP_UNSET, 0 or 1 */
+    int max_concurrent;    /* per process; 0: the default */
+    const char *log_file;  /* NULL: records go to the error log */
+    int log_level;         /* RP_UNSET: notice */
+    const char *dir;       /* NULL: profiles are not saved */
+    int dir_max_count;     /* 0: the default */
+    apr_off_t dir_max_bytes;
+    apr_file_t *log_fd; /* log_file, opened by open_logs */
+} rp_server_conf_t;
+
+/* The module record's configuration entries (mod_reqprof.c). */
+extern const command_rec rp_directives[];
+void *rp_create_dir_conf(apr_pool_t *p, char *dir);
+void *rp_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+void *rp_create_server_conf(apr_pool_t *p, server_rec *s);
+void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
+const rp_dir_conf_t *rp_dir_conf(const request_rec *r);
+const char *rp_conf_param(const rp_dir_conf_t *conf);
+apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf);
+rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf);
+int rp_conf_signal(const server_rec *s);
+int rp_conf_server_timing(const server_rec *s);
+/* ReqProfile On appears somewhere in s's configuration files. */
+int rp_conf_enabled_somewhere(const server_rec *s);
+unsigned rp_conf_max_samples(const rp_dir_conf_t *conf);
+apr_interval_time_t rp_conf_max_duration(const rp_dir_conf_t *conf);
+int rp_conf_max_concurrent(const server_rec *s);
+/* The object patterns whose frames fold into their callers. */
+const char *const *rp_conf_collapse(const rp_dir_conf_t *conf, int *count);
+rp_log_mode_e rp_conf_log_mode(const rp_dir_conf_t *conf);
+apr_interval_time_t rp_conf_log_slow(const rp_dir_conf_t *conf);
+unsigned rp_conf_sample_rate(const rp_dir_conf_t *conf);
+int rp_conf_log_level(const server_rec *s);
+/* ReqProfileDir (NULL: not saving) and its limits. */
+const char *rp_conf_dir(const server_rec *s);
+void rp_conf_dir_limits(const server_rec *s, int *max_count,
+                        apr_off_t *max_bytes);
+/* ReqProfile On in conf's context. */
+int rp_conf_enabled(const rp_dir_conf_t *conf);
+/* conf's ReqProfileRequire expression, or NULL for the default rule. */
+const ap_expr_info_t *rp_conf_require(const rp_dir_conf_t *conf);
+/* ReqProfileLogFile (NULL: the error log) and its descriptor, opened in
+ * the parent at open_logs (see mod_reqprof_log.c). */
+const char *rp_conf_log_file(const server_rec *s);
+apr_file_t *rp_conf_log_fd(const server_rec *s);
+void rp_conf_set_log_fd(server_rec *s, apr_file_t *fd);
+
+#endif

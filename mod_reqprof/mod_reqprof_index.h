@@ -1,0 +1,11 @@
+/* The reqprof-index handler: browses the profiles saved in ReqProfileDir
+ * (mod_reqprof_index.c). */
+#ifndef MOD_REQPROF_INDEX_H
+#define MOD_REQPROF_INDEX_H
+
+#include "mod_reqprof.h"
+
+/* Hooks the handler. */
+void rp_index_register(void);
+
+#endif

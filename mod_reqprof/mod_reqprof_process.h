@@ -1,0 +1,32 @@
+/* mod_reqprof's child process: the sampler's signal, the symbol table (set
+ * up before the privilege drop), which shared object holds which module,
+ * and holding off the MPM's exit signals while a profile is built. */
+#ifndef MOD_REQPROF_PROCESS_H
+#define MOD_REQPROF_PROCESS_H
+
+#include "mod_reqprof.h"
+
+#include <signal.h>
+
+#include "rp_profile.h"
+#include "rp_symbols.h"
+
+/* Hooks drop_privileges and child_init. */
+void rp_process_register(void);
+
+/* The process's symbol table; NULL: profiling is off in this process. */
+rp_symbols_t *rp_process_symbols(void);
+/* Which shared object holds which module; *count receives how many. */
+const rp_object_module_t *rp_process_modules(int *count);
+/* The child's pool is going away (prefork's exit signal handler): cleanups
+ * must wait on nothing. */
+int rp_process_exiting(void);
+/* How ReqProfileSignal spells the signal, and its number. */
+const char *rp_process_signal_name(apr_pool_t *pool, int signo);
+
+/* Holds off the MPM's exit signals while a report is built (see why in
+ * mod_reqprof_process.c); restore with what hold saved. */
+void rp_exit_signals_hold(sigset_t *saved);
+void rp_exit_signals_restore(const sigset_t *saved);
+
+#endif

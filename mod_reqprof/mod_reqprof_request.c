@@ -1,0 +1,633 @@
+/* Each request's profiling state: who may profile it, when sampling starts
+ * (as early as post_read_request when the server-level configuration allows
+ * it, confirmed or cancelled once the per-directory configuration is known
+ * in fixups), and the phase marks that split the request into httpd's
+ * stages. */
+#include "mod_reqprof_request.h"
+
+#include "mod_reqprof_cache.h"
+#include "mod_reqprof_output.h"
+#include "mod_reqprof_process.h"
+
+#include "rp_trigger.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include <apr_strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+APLOG_USE_MODULE(reqprof);
+
+/* Profiles running in this process, against ReqProfileMaxConcurrent. */
+static unsigned concurrent_profiles;
+/* Requests counted against ReqProfileSampleRate in this process. */
+static unsigned log_counter;
+
+/* ---- who may profile ---------------------------------------------------- */
+
+static int client_is_loopback(const request_rec *r)
+{
+    const apr_sockaddr_t *sa = r->useragent_addr;
+    if (sa == NULL) {
+        return 0;
+    }
+    if (sa->family == AF_INET) {
+        return (ntohl(sa->sa.sin.sin_addr.s_addr) >> 24) == 127;
+    }
+#if APR_HAVE_IPV6
+    if (sa->family == AF_INET6) {
+        const struct in6_addr *a = &sa->sa.sin6.sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+#endif
+    return 0;
+}
+
+/* Request headers that say a proxy forwarded the request for another
+ * client. A loopback request carrying any of them, whatever its value,
+ * came through a proxy on this host (or pretends to): its real client is
+ * unknown, so the default rule refuses it. */
+static const char *const forwarding_headers[] = {
+    "Forwarded",           /* RFC 7239, the standard form */
+    "X-Forwarded-For",     /* mod_proxy_http, nginx, HAProxy, Varnish, most
+                              load balancers */
+    "X-Real-IP",           /* nginx's usual proxy_set_header */
+    "Via",                 /* RFC 9110: every proxy should add it; ProxyVia,
+                              Squid, Varnish */
+    "X-Forwarded-Host",    /* mod_proxy_http (the client's Host), Traefik */
+    "X-Forwarded-Server",  /* mod_proxy_http (the proxy's ServerName) */
+    "X-Client-IP",         /* load balancers and CDNs */
+    "True-Client-IP",      /* Akamai, Cloudflare Enterprise */
+    "CF-Connecting-IP",    /* Cloudflare */
+    "Fastly-Client-IP",    /* Fastly */
+    "X-Cluster-Client-IP", /* clustering load balancers */
+    "Client-IP",           /* older proxies; what HTTP_CLIENT_IP reads */
+    "X-Forwarded-Proto",   /* TLS terminators, load balancers, Traefik */
+    "X-Forwarded-Port",    /* the same, with the client's port */
+    "X-Forwarded-Ssl",     /* older TLS terminators */
+};
+
+/* The default rule's verdict, as a reason to refuse or NULL. */
+typedef struct {
+    const char *refusal;
+} default_verdict_t;
+
+#define DEFAULT_VERDICT_KEY "mod_reqprof.default_rule"
+
+/* The default rule (no ReqProfileRequire): a loopback client. Where a module
+ * (mod_remoteip, from a header or the PROXY protocol) has set the real
+ * client's address for this request, that address alone decides. Otherwise
+ * a loopback request must not carry a forwarding header.
+ *
+ * Judged once per request, on the headers as they arrived (after
+ * mod_remoteip): reqprof_post_read_request asks first, and later phases,
+ * internal redirects and ErrorDocuments (which share the request's pool)
+ * get the same answer whatever has changed the headers since. */
+static const char *default_rule_refusal(request_rec *r)
+{
+    void *memo = NULL;
+    apr_pool_userdata_get(&memo, DEFAULT_VERDICT_KEY, r->pool);
+    if (memo != NULL) {
+        return ((const default_verdict_t *)memo)->refusal;
+    }
+    default_verdict_t *verdict = apr_pcalloc(r->pool, sizeof(*verdict));
+    if (!client_is_loopback(r)) {
+        verdict->refusal = "the client is not loopback";
+    } else if (r->useragent_addr == r->connection->client_addr) {
+        /* httpd was not told who the real client is: the headers tell. */
+        for (size_t i = 0;
+             i < sizeof(forwarding_headers) / sizeof(forwarding_headers[0]);
+             i++) {
+            if (apr_table_get(r->headers_in, forwarding_headers[i]) != NULL) {
+                verdict->refusal = apr_pstrcat(
+                    r->pool, "the loopback request carries ",
+                    forwarding_headers[i],
+                    ", so it came through a proxy (ReqProfileRequire or "
+                    "mod_remoteip can admit it)",
+                    NULL);
+                break;
+            }
+        }
+    }
+    apr_pool_userdata_setn(verdict, DEFAULT_VERDICT_KEY, NULL, r->pool);
+    return verdict->refusal;
+}
+
+/* Why conf's rule refuses r's client, or NULL if it admits it. */
+static const char *client_refusal(request_rec *r, const rp_dir_conf_t *conf)
+{
+    if (rp_conf_require(conf) == NULL) {
+        return default_rule_refusal(r);
+    }
+    const char *err = NULL;
+    int rc = ap_expr_exec(r, rp_conf_require(conf), &err);
+    if (rc < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RP_LOG_TAG "ReqProfileRequire failed, not profiling: %s",
+                      err ? err : "unknown error");
+        return "ReqProfileRequire failed";
+    }
+    return rc ? NULL : "ReqProfileRequire not met";
+}
+
+int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf)
+{
+    return client_refusal(r, conf) == NULL;
+}
+
+/* The query string the client sent: mod_rewrite may have replaced r->args
+ * since, and the client's trigger must still count. */
+const char *rp_client_query(const request_rec *r)
+{
+    const request_rec *initial = r;
+    while (initial->prev != NULL) {
+        initial = initial->prev;
+    }
+    return initial->parsed_uri.query ? initial->parsed_uri.query : r->args;
+}
+
+/* The format asked for, if this context profiles and the client may ask. */
+static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
+{
+    if (rp_conf_enabled(conf) != 1 || rp_process_symbols() == NULL) {
+        return RP_FORMAT_NONE;
+    }
+    rp_format_e format =
+        rp_trigger_find(rp_client_query(r), rp_conf_param(conf));
+    if (format == RP_FORMAT_NONE) {
+        return RP_FORMAT_NONE;
+    }
+    const char *refusal = client_refusal(r, conf);
+    if (refusal != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      RP_LOG_TAG "trigger ignored: %s", refusal);
+        return RP_FORMAT_NONE;
+    }
+    return format;
+}
+
+/* ---- request state ------------------------------------------------------- */
+
+rp_request_t *rp_request_find(const request_rec *r)
+{
+    /* An internal redirect or ErrorDocument continues an earlier request. */
+    for (const request_rec *q = r; q != NULL; q = q->prev) {
+        rp_request_t *state =
+            ap_get_module_config(q->request_config, &reqprof_module);
+        if (state != NULL) {
+            return state;
+        }
+    }
+    return NULL;
+}
+
+static rp_request_t *create_state(request_rec *r)
+{
+    rp_request_t *state = apr_pcalloc(r->pool, sizeof(*state));
+    state->request_time = r->request_time;
+    state->phase = RP_PHASE_NONE;
+    for (int i = 0; i < RP_PHASE_COUNT; i++) {
+        state->phases[i].first_us = -1;
+    }
+    state->server_timing = rp_conf_server_timing(r->server);
+    ap_set_module_config(r->request_config, &reqprof_module, state);
+    return state;
+}
+
+static void close_phase(rp_request_t *state, apr_time_t now)
+{
+    if (state->phase != RP_PHASE_NONE) {
+        state->phases[state->phase].total_us += now - state->phase_since;
+    }
+    state->phase_since = now;
+}
+
+static void end_phases(rp_request_t *state)
+{
+    close_phase(state, apr_time_now());
+    state->phase = RP_PHASE_NONE;
+}
+
+void rp_request_phases_now(rp_request_t *state,
+                           rp_phase_span_t out[RP_PHASE_COUNT])
+{
+    if (state->sampler == NULL) {
+        end_phases(state);
+        memcpy(out, state->phases, sizeof(state->phases));
+        return;
+    }
+    /* Log mode: the profile's phases go on; the copy has the running phase
+     * closed now. */
+    memcpy(out, state->phases, sizeof(state->phases));
+    if (state->phase != RP_PHASE_NONE) {
+        out[state->phase].total_us += apr_time_now() - state->phase_since;
+    }
+}
+
+static void enter_phase(request_rec *r, rp_phase_e phase)
+{
+    rp_request_t *state = rp_request_find(r);
+    if (state == NULL || state->finished) {
+        return;
+    }
+    apr_time_t now = apr_time_now();
+    close_phase(state, now);
+    if (state->phases[phase].first_us < 0) {
+        state->phases[phase].first_us = now - state->request_time;
+    }
+    state->phase = phase;
+    rp_sampler_set_tag(state->sampler, phase);
+}
+
+/* ---- sampling ------------------------------------------------------------ */
+
+/* The profiled response is always the full one, made by running the
+ * request: no 304 or 206 from the client's validators or ranges, and no
+ * answer from mod_cache. */
+static void ask_for_full_response(request_rec *r)
+{
+    static const char *const headers[] = {
+        "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
+        "If-Range", "Range"};
+    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+        apr_table_unset(r->headers_in, headers[i]);
+    }
+    rp_cache_hide_for_handler(r);
+}
+
+static void release_slot(rp_request_t *state)
+{
+    if (state->counted) {
+        __atomic_sub_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED);
+        state->counted = 0;
+    }
+}
+
+/* Takes one of the process's profile slots, or says why not: a triggered
+ * request in a header, a logged one (whose response must not change) only
+ * in the debug log. */
+static int take_slot(request_rec *r, int log_mode)
+{
+    unsigned max = (unsigned)rp_conf_max_concurrent(r->server);
+    if (__atomic_add_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED) > max) {
+        __atomic_sub_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED);
+        if (!log_mode) {
+            apr_table_setn(r->err_headers_out, "X-ReqProfile",
+                           "not profiled: ReqProfileMaxConcurrent reached");
+        }
+        ap_log_rerror(APLOG_MARK, log_mode ? APLOG_DEBUG : APLOG_INFO, 0, r,
+                      RP_LOG_TAG "not profiled: %u profiles already running "
+                                 "in this process (ReqProfileMaxConcurrent)",
+                      max);
+        return 0;
+    }
+    return 1;
+}
+
+void rp_request_finish(rp_request_t *state)
+{
+    rp_sampler_stop(state->sampler, state->session);
+    end_phases(state);
+    state->finished = 1;
+    release_slot(state);
+}
+
+static apr_status_t stop_on_request_end(void *data)
+{
+    rp_request_t *state = data;
+    /* Normally the filter stopped it at end of stream; this covers requests
+     * whose response never got there (aborted connections, early exits). */
+    if (!state->finished && state->sampler != NULL && !rp_process_exiting()) {
+        rp_sampler_stop(state->sampler, state->session);
+        rp_sampler_discard(state->sampler);
+    }
+    release_slot(state);
+    return APR_SUCCESS;
+}
+
+static unsigned signal_taken_logged;
+
+/* Code that ran after child_init (another module's child_init, a library
+ * it loaded) replaced the sampler's handler: mod_reqprof leaves that
+ * handler alone and profiles nothing more in this process. Said once per
+ * process in the error log; a triggered request also says it in a header. */
+static void signal_taken_at_start(request_rec *r, rp_log_mode_e log_mode)
+{
+    int signo = rp_conf_signal(r->server);
+    if (log_mode == RP_LOG_OFF) {
+        apr_table_setn(r->err_headers_out, "X-ReqProfile",
+                       "not profiled: another handler took the sampling "
+                       "signal (see the error log)");
+    }
+    int first =
+        __atomic_exchange_n(&signal_taken_logged, 1, __ATOMIC_RELAXED) == 0;
+    ap_log_rerror(APLOG_MARK, first ? APLOG_ERR : APLOG_DEBUG, 0, r,
+                  RP_LOG_TAG
+                  "profiling disabled in this process: another module or "
+                  "library replaced mod_reqprof's handler of signal %s after "
+                  "the process started; set ReqProfileSignal to a realtime "
+                  "signal nothing else uses",
+                  rp_process_signal_name(r->pool, signo));
+}
+
+/* log_mode: RP_LOG_OFF for a triggered report; otherwise the response
+ * passes unchanged and a record is logged. */
+static int start_sampling(request_rec *r, rp_request_t *state,
+                          const rp_dir_conf_t *conf, rp_log_mode_e log_mode)
+{
+    rp_sampler_t *sampler = rp_sampler_for_this_thread();
+    if (sampler == NULL) {
+        ap_log_rerror(APLOG_MARK, log_mode ? APLOG_DEBUG : APLOG_WARNING, 0, r,
+                      RP_LOG_TAG "sampler unavailable in this process, "
+                                 "serving the request unprofiled");
+        return 0;
+    }
+    if (!state->counted && !take_slot(r, log_mode != RP_LOG_OFF)) {
+        return 0;
+    }
+    state->counted = 1;
+    /* A session still running on this thread belongs to an earlier request
+     * whose response never reached the filter: that request is over. */
+    rp_sampler_stop(sampler, rp_sampler_session(sampler));
+    rp_sampler_set_limits(sampler, rp_conf_max_samples(conf),
+                          rp_conf_max_duration(conf));
+    uint64_t session;
+    apr_status_t rv = rp_sampler_start(sampler, rp_conf_clock(conf),
+                                       rp_conf_interval(conf), &session);
+    if (rv == RP_SAMPLER_SIGNAL_TAKEN) {
+        signal_taken_at_start(r, log_mode);
+        release_slot(state);
+        return 0;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      RP_LOG_TAG "cannot start sampling, serving the request "
+                                 "unprofiled");
+        release_slot(state);
+        return 0;
+    }
+    state->sampler = sampler;
+    state->session = session;
+    state->clock = rp_conf_clock(conf);
+    state->interval_us = rp_conf_interval(conf);
+    state->started = apr_time_now();
+    state->log_mode = log_mode;
+    state->log_slow_us = rp_conf_log_slow(conf);
+    rp_sampler_set_tag(sampler, state->phase);
+    if (!state->cleanup_registered) {
+        apr_pool_cleanup_register(r->pool, state, stop_on_request_end,
+                                  apr_pool_cleanup_null);
+        state->cleanup_registered = 1;
+    }
+    return 1;
+}
+
+/* The per-directory configuration (or an error before it was read) said
+ * no to a session started early: the request goes on unprofiled. */
+static void cancel_sampling(rp_request_t *state)
+{
+    rp_sampler_stop(state->sampler, state->session);
+    rp_sampler_discard(state->sampler);
+    state->sampler = NULL;
+    state->tentative = 0;
+    release_slot(state);
+}
+
+/* ---- log mode ------------------------------------------------------------ */
+
+/* Whether conf logs this request (ReqProfileLog), before the sample rate. */
+static int log_wanted(const request_rec *r, const rp_dir_conf_t *conf)
+{
+    if (rp_conf_log_mode(conf) == RP_LOG_OFF || rp_process_symbols() == NULL) {
+        return 0;
+    }
+    /* Browsing saved profiles would push them out with profiles of itself. */
+    return r->handler == NULL || strcmp(r->handler, RP_INDEX_HANDLER) != 0;
+}
+
+static void remember_rate(rp_request_t *state, int counted_rate, int chosen)
+{
+    state->rate_counted = 1;
+    state->rate_of_count = counted_rate;
+    state->rate_chosen = chosen;
+}
+
+/* 1 in N (ReqProfileSampleRate) of the requests log mode would profile, by
+ * a per-process count: the first of every N. A request is counted once
+ * (state, when there is one yet, remembers the decision), unless its
+ * directory samples at another rate than the server's decision was made
+ * with. *counted_rate receives the rate of a new count, else 0. */
+static int rate_chosen(rp_request_t *state, const rp_dir_conf_t *conf,
+                       int *counted_rate, int *chosen)
+{
+    unsigned rate = rp_conf_sample_rate(conf);
+    if (state != NULL && state->rate_counted &&
+        (unsigned)state->rate_of_count == rate) {
+        return state->rate_chosen;
+    }
+    *counted_rate = (int)rate;
+    *chosen = rate <= 1 ||
+              __atomic_fetch_add(&log_counter, 1, __ATOMIC_RELAXED) % rate == 0;
+    if (state != NULL) {
+        remember_rate(state, *counted_rate, *chosen);
+    }
+    return *chosen;
+}
+
+/* ---- hooks --------------------------------------------------------------- */
+
+/* First thing after the request line and headers are read: if the server's
+ * own configuration profiles this request (a trigger, or log mode), start
+ * now, so the phases before the handler are sampled too. */
+static int reqprof_post_read_request(request_rec *r)
+{
+    if (r->main == NULL && rp_request_find(r) == NULL) {
+        const rp_dir_conf_t *conf = rp_dir_conf(r); /* server level, here */
+        rp_format_e format =
+            rp_conf_enabled(conf) == 1 && rp_process_symbols() != NULL
+                ? rp_trigger_find(r->args, rp_conf_param(conf))
+                : RP_FORMAT_NONE;
+        /* The default rule is judged here, on the headers as they arrived,
+         * for every later phase (see default_rule_refusal). */
+        if (rp_conf_enabled_somewhere(r->server)) {
+            (void)default_rule_refusal(r);
+        }
+        /* Only the default rule can be judged this early. An expression may
+         * need what later phases provide (REMOTE_USER), and a client it will
+         * refuse must not hold a profile slot meanwhile: fixups starts
+         * those. */
+        int early = format != RP_FORMAT_NONE && rp_conf_require(conf) == NULL &&
+                    default_rule_refusal(r) == NULL;
+        int log = !early && log_wanted(r, conf);
+        int counted_rate = 0, chosen = 0;
+        if (log) {
+            rate_chosen(NULL, conf, &counted_rate, &chosen);
+        }
+        if (early || log || rp_conf_server_timing(r->server)) {
+            rp_request_t *state = create_state(r);
+            if (log) {
+                remember_rate(state, counted_rate, chosen);
+            }
+            if (early && start_sampling(r, state, conf, RP_LOG_OFF)) {
+                state->tentative = 1;
+                state->format = format;
+            } else if (log && chosen &&
+                       start_sampling(r, state, conf, rp_conf_log_mode(conf))) {
+                state->tentative = 1;
+            }
+        }
+    }
+    enter_phase(r, RP_PHASE_POST_READ_REQUEST);
+    return DECLINED;
+}
+
+static int same_sampling(const rp_request_t *state, const rp_dir_conf_t *conf)
+{
+    return state->clock == rp_conf_clock(conf) &&
+           state->interval_us == rp_conf_interval(conf);
+}
+
+/* A session started early goes on as a report (format) or in log mode. */
+static void confirm_sampling(request_rec *r, rp_request_t *state,
+                             const rp_dir_conf_t *conf, rp_format_e format)
+{
+    state->tentative = 0;
+    state->format = format;
+    if (format != RP_FORMAT_NONE) {
+        state->log_mode = RP_LOG_OFF;
+        ask_for_full_response(r);
+    } else {
+        state->log_mode = rp_conf_log_mode(conf);
+        state->log_slow_us = rp_conf_log_slow(conf);
+    }
+    rp_sampler_set_limits(state->sampler, rp_conf_max_samples(conf),
+                          rp_conf_max_duration(conf));
+}
+
+/* Runs last among fixups: per-directory configuration is final, access
+ * checks have passed, and the handler is next. */
+static int reqprof_fixups(request_rec *r)
+{
+    if (r->main != NULL) {
+        return DECLINED;
+    }
+    rp_request_t *state = rp_request_find(r);
+    if (state != NULL &&
+        ap_get_module_config(r->request_config, &reqprof_module) == NULL) {
+        ap_set_module_config(r->request_config, &reqprof_module, state);
+    }
+    if (state != NULL &&
+        (state->finished || (state->sampler != NULL && !state->tentative))) {
+        return DECLINED; /* decided for an earlier part of this request */
+    }
+    const rp_dir_conf_t *conf = rp_dir_conf(r);
+    rp_format_e format = wanted_format(r, conf);
+    int log = format == RP_FORMAT_NONE && log_wanted(r, conf);
+    int counted_rate = 0, chosen = 0;
+    if (log) {
+        log = rate_chosen(state, conf, &counted_rate, &chosen);
+    }
+    if (state != NULL && state->tentative) {
+        if ((format != RP_FORMAT_NONE || log) && same_sampling(state, conf)) {
+            confirm_sampling(r, state, conf, format);
+            return DECLINED;
+        }
+        /* Refused, or this directory samples differently: the early
+         * session ends, and a new one starts below if wanted. */
+        cancel_sampling(state);
+    }
+    if (format == RP_FORMAT_NONE && !log) {
+        return DECLINED;
+    }
+    if (state == NULL) {
+        state = create_state(r);
+        if (counted_rate > 0) {
+            remember_rate(state, counted_rate, chosen);
+        }
+        enter_phase(r, RP_PHASE_FIXUPS);
+    }
+    if (format != RP_FORMAT_NONE) {
+        if (start_sampling(r, state, conf, RP_LOG_OFF)) {
+            state->format = format;
+            ask_for_full_response(r);
+        }
+    } else {
+        start_sampling(r, state, conf, rp_conf_log_mode(conf));
+    }
+    return DECLINED;
+}
+
+static void reqprof_insert_filter(request_rec *r)
+{
+    rp_request_t *state = rp_request_find(r);
+    if (rp_cache_answering(r) && state != NULL && state->tentative &&
+        state->format != RP_FORMAT_NONE &&
+        rp_client_allowed(r, rp_dir_conf(r))) {
+        apr_table_setn(r->err_headers_out, "X-ReqProfile",
+                       "not profiled: answered by mod_cache, which ignores "
+                       "the request's Cache-Control");
+    }
+    if (state == NULL) {
+        return;
+    }
+    if (state->tentative) {
+        /* An error response before fixups: never confirmed. A report is not
+         * made (access was not granted); log mode logs it if the context
+         * says so. */
+        const rp_dir_conf_t *conf = rp_dir_conf(r);
+        if (state->log_mode != RP_LOG_OFF && log_wanted(r, conf) &&
+            same_sampling(state, conf)) {
+            confirm_sampling(r, state, conf, RP_FORMAT_NONE);
+        } else {
+            cancel_sampling(state);
+        }
+    }
+    rp_output_insert(r, state);
+}
+
+#define PHASE_MARK(hook, phase)                                                \
+    static int mark_##hook(request_rec *r)                                     \
+    {                                                                          \
+        enter_phase(r, phase);                                                 \
+        return DECLINED;                                                       \
+    }
+PHASE_MARK(translate_name, RP_PHASE_TRANSLATE_NAME)
+PHASE_MARK(map_to_storage, RP_PHASE_MAP_TO_STORAGE)
+PHASE_MARK(header_parser, RP_PHASE_HEADER_PARSER)
+PHASE_MARK(access_checker, RP_PHASE_ACCESS_CHECKER)
+PHASE_MARK(check_user_id, RP_PHASE_CHECK_USER_ID)
+PHASE_MARK(auth_checker, RP_PHASE_AUTH_CHECKER)
+PHASE_MARK(type_checker, RP_PHASE_TYPE_CHECKER)
+PHASE_MARK(fixups, RP_PHASE_FIXUPS)
+PHASE_MARK(handler, RP_PHASE_HANDLER)
+
+void rp_request_register(void)
+{
+    /* After mod_remoteip: the default rule judges the real client. */
+    static const char *const remoteip[] = {"mod_remoteip.c", NULL};
+    ap_hook_post_read_request(reqprof_post_read_request, remoteip, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_translate_name(mark_translate_name, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_map_to_storage(mark_map_to_storage, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_header_parser(mark_header_parser, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
+    ap_hook_access_checker(mark_access_checker, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_check_user_id(mark_check_user_id, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
+    ap_hook_auth_checker(mark_auth_checker, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_type_checker(mark_type_checker, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(mark_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(reqprof_fixups, NULL, NULL, APR_HOOK_REALLY_LAST);
+    ap_hook_handler(mark_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_insert_filter(reqprof_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(reqprof_insert_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+}

@@ -123,3 +123,44 @@ unsigned rp_export_samples(const rp_profile_t *p, apr_pool_t *pool,
     *samples = out;
     return n;
 }
+
+static int model_current(const rp_model_t *m, const rp_profile_t *p)
+{
+    return m != NULL && m->tree == p->tree &&
+           m->node_count == p->tree->node_count &&
+           m->total == p->tree->root.total &&
+           m->profile_samples == p->samples &&
+           m->profile_sample_count == p->sample_count;
+}
+
+const rp_model_t *rp_profile_model(const rp_profile_t *p)
+{
+    if (model_current(p->model, p)) {
+        return p->model;
+    }
+    apr_pool_t *pool = p->tree->pool;
+    rp_model_t *m = apr_pcalloc(pool, sizeof(*m));
+    m->tree = p->tree;
+    m->node_count = p->tree->node_count;
+    m->total = p->tree->root.total;
+    m->profile_samples = p->samples;
+    m->profile_sample_count = p->sample_count;
+    rp_frames_collect(&m->frames, p->tree, pool);
+    rp_node_ids_assign(&m->node_ids, p->tree, pool);
+    m->sample_count = rp_export_samples(p, pool, &m->samples);
+    for (unsigned i = 0; i < m->sample_count; i++) {
+        const rp_profile_sample_t *s = &m->samples[i];
+        m->phase_weight[s->phase < RP_PHASE_COUNT ? s->phase : 0] += s->weight;
+    }
+    if (p->samples != NULL) {
+        for (unsigned i = 0; i < p->sample_count; i++) {
+            const rp_profile_sample_t *s = &p->samples[i];
+            m->recorded_phase_weight[s->phase < RP_PHASE_COUNT ? s->phase
+                                                               : 0] +=
+                s->weight;
+        }
+    }
+    /* A cache on a profile the renderers otherwise only read. */
+    ((rp_profile_t *)(uintptr_t)p)->model = m;
+    return m;
+}

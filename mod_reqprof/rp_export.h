@@ -1,6 +1,9 @@
-/* rp_export: what the export renderers (speedscope, JSON, pprof) share: a
- * table of the distinct functions of a profile, numbered in a stable order,
- * and the profile's samples in time order. Knows nothing of httpd. */
+/* rp_export: the profile model the renderers share (the HTML report and its
+ * data, speedscope, JSON, pprof): a table of the distinct functions of a
+ * profile, numbered in a stable order, the tree's nodes numbered, the
+ * profile's samples in time order and the weight sampled in each phase,
+ * derived once per profile (rp_profile_model) and handed to every renderer.
+ * Knows nothing of httpd. */
 #ifndef RP_EXPORT_H
 #define RP_EXPORT_H
 
@@ -43,5 +46,30 @@ unsigned rp_node_id(const rp_node_ids_t *ids, const rp_node_t *node);
  * without a system call, laid end to end in time. Returns the count. */
 unsigned rp_export_samples(const rp_profile_t *profile, apr_pool_t *pool,
                            const rp_profile_sample_t **samples);
+
+/* What the renderers derive from a profile. */
+typedef struct rp_model {
+    rp_frames_t frames;                 /* of the tree (rp_frames_collect) */
+    rp_node_ids_t node_ids;             /* of the tree (rp_node_ids_assign) */
+    const rp_profile_sample_t *samples; /* rp_export_samples */
+    unsigned sample_count;
+    /* Weight of the samples above per phase (phases out of range count as
+     * phase 0), and of the profile's own sample records alone (none for a
+     * profile with a tree only). */
+    uint64_t phase_weight[RP_PHASE_COUNT];
+    uint64_t recorded_phase_weight[RP_PHASE_COUNT];
+
+    /* What it was derived from: a profile changed since is derived anew. */
+    const rp_tree_t *tree;
+    unsigned node_count;
+    uint64_t total;
+    const rp_profile_sample_t *profile_samples;
+    unsigned profile_sample_count;
+} rp_model_t;
+
+/* The model of profile: derived on first use, in the pool of its tree, and
+ * kept in profile->model (a cache: the profile is otherwise left as it is);
+ * derived again if the tree or the samples changed since. */
+const rp_model_t *rp_profile_model(const rp_profile_t *profile);
 
 #endif

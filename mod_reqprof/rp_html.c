@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "rp_buf.h"
+#include "rp_export.h"
 #include "rp_html_assets.h"
 #include "rp_html_data.h"
 #include "rp_version.h"
@@ -76,12 +77,11 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p, apr_pool_t *pool)
     rp_buf_puts(b, "</table>\n");
 }
 
-static void render_phases(rp_buf_t *b, const rp_profile_t *p)
+/* The weight sampled per phase is that of the profile's sample records. */
+static void render_phases(rp_buf_t *b, const rp_profile_t *p,
+                          const rp_model_t *m)
 {
-    uint64_t weight[RP_PHASE_COUNT] = {0};
-    for (unsigned i = 0; i < p->sample_count; i++) {
-        weight[p->samples[i].phase] += p->samples[i].weight;
-    }
+    const uint64_t *weight = m->recorded_phase_weight;
     apr_interval_time_t span = 1;
     for (int i = 0; i < RP_PHASE_COUNT; i++) {
         const rp_phase_span_t *ph = &p->phases[i];
@@ -334,6 +334,7 @@ static void render_views(rp_buf_t *b)
 const char *rp_html_render(const rp_profile_t *p, apr_pool_t *pool,
                            apr_size_t *len)
 {
+    const rp_model_t *m = rp_profile_model(p);
     rp_buf_t b;
     unsigned shown = p->tree->node_count < RP_HTML_TREE_NODES
                          ? p->tree->node_count
@@ -358,13 +359,13 @@ const char *rp_html_render(const rp_profile_t *p, apr_pool_t *pool,
                     "<h2>Request</h2>\n");
     render_summary(&b, p, pool);
     rp_buf_puts(&b, "</section><section class=\"rp-card\">");
-    render_phases(&b, p);
+    render_phases(&b, p, m);
     rp_buf_puts(&b, "</section></div>\n");
     render_app_controls(&b);
     render_tree(&b, p);
     render_views(&b);
     rp_buf_puts(&b, "<script type=\"application/json\" id=\"rp-data\">");
-    rp_html_data(&b, p, pool);
+    rp_html_data(&b, p, m, pool);
     rp_buf_puts(&b, "</script>\n<script>");
     rp_buf_append(&b, rp_html_app_js, rp_html_app_js_len);
     rp_buf_puts(&b, "</script>\n</body></html>\n");

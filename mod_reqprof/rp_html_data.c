@@ -13,15 +13,14 @@ _Static_assert(RP_PHASE_COUNT <= 16, "phase numbers must fit in 4 bits");
 typedef struct {
     rp_buf_t *b;
     const rp_frames_t *frames;
-    rp_node_ids_t node_ids;
-    apr_pool_t *pool;
+    const rp_node_ids_t *node_ids;
 } data_ctx_t;
 
 /* Each node after the root as its parent's number and its frame: nodes are
  * listed in the order rp_node_ids numbers them. */
 static void render_nodes(data_ctx_t *c, const rp_node_t *node)
 {
-    unsigned id = rp_node_id(&c->node_ids, node);
+    unsigned id = rp_node_id(c->node_ids, node);
     for (const rp_node_t *n = node->first_child; n; n = n->next_sibling) {
         rp_buf_printf(c->b, ",%u,%d", id, rp_frames_index(c->frames, n->func));
         render_nodes(c, n);
@@ -84,10 +83,10 @@ static void render_frames(rp_buf_t *b, const rp_frames_t *fr, apr_pool_t *pool)
     rp_buf_puts(b, "]");
 }
 
-static void render_samples(data_ctx_t *c, const rp_profile_t *p)
+static void render_samples(data_ctx_t *c, const rp_model_t *m)
 {
-    const rp_profile_sample_t *samples;
-    unsigned count = rp_export_samples(p, c->pool, &samples);
+    const rp_profile_sample_t *samples = m->samples;
+    unsigned count = m->sample_count;
     uint64_t prev_ns = 0;
     rp_buf_puts(c->b, ",\n\"samples\":[");
     for (unsigned i = 0; i < count; i++) {
@@ -98,7 +97,7 @@ static void render_samples(data_ctx_t *c, const rp_profile_t *p)
         prev_ns = t_ns;
         rp_buf_printf(c->b, "%s%" APR_UINT64_T_FMT ",%u,%" APR_UINT64_T_FMT,
                       i ? (i % 16 ? "," : ",\n") : "", (apr_uint64_t)dt_us,
-                      rp_node_id(&c->node_ids, s->leaf),
+                      rp_node_id(c->node_ids, s->leaf),
                       (apr_uint64_t)s->weight * 32 + phase * 2 +
                           (s->waiting ? 1 : 0));
     }
@@ -209,27 +208,26 @@ static void append_escaped(rp_buf_t *out, const char *s, apr_size_t n)
     rp_buf_append(out, run, (apr_size_t)(end - run));
 }
 
-void rp_html_data(rp_buf_t *out, const rp_profile_t *p, apr_pool_t *pool)
+void rp_html_data(rp_buf_t *out, const rp_profile_t *p, const rp_model_t *m,
+                  apr_pool_t *pool)
 {
     apr_pool_t *scratch;
     apr_pool_create(&scratch, pool);
-    rp_frames_t fr;
-    rp_frames_collect(&fr, p->tree, scratch);
+    const rp_frames_t *fr = &m->frames;
     rp_buf_t b;
     rp_buf_init(&b, scratch,
-                4096 + (apr_size_t)fr.count * 64 +
+                4096 + (apr_size_t)fr->count * 64 +
                     (apr_size_t)p->tree->node_count * 12 +
                     (apr_size_t)p->sample_count * 16);
     render_header(&b, p);
-    render_frames(&b, &fr, scratch);
-    data_ctx_t c = {.b = &b, .frames = &fr, .pool = scratch};
-    rp_node_ids_assign(&c.node_ids, p->tree, scratch);
+    render_frames(&b, fr, scratch);
+    data_ctx_t c = {.b = &b, .frames = fr, .node_ids = &m->node_ids};
     rp_buf_puts(&b, ",\n\"nodes\":[-1,-1");
     render_nodes(&c, &p->tree->root);
     rp_buf_puts(&b, "]");
-    render_samples(&c, p);
+    render_samples(&c, m);
     render_views(&b, p);
-    render_folded(&b, p, &fr, scratch);
+    render_folded(&b, p, fr, scratch);
     rp_buf_puts(&b, "}");
     append_escaped(out, b.data, b.len);
     apr_pool_destroy(scratch);

@@ -35,13 +35,16 @@
 #include <apr_pools.h>
 
 #include "rp_buf.h"
+#include "rp_export.h"
 #include "rp_profile.h"
 
 #define RP_HTML_DATA_VERSION 1
 
-/* Appends the document with every '<', '>' and '&' written as \u003c,
- * \u003e and \u0026, so no text from the request or the symbols can end the
- * script element or start a comment in it. */
-void rp_html_data(rp_buf_t *b, const rp_profile_t *profile, apr_pool_t *pool);
+/* Appends the document of profile, whose model is model, with every '<',
+ * '>' and '&' written as \u003c, \u003e and \u0026, so no text from the
+ * request or the symbols can end the script element or start a comment in
+ * it. */
+void rp_html_data(rp_buf_t *b, const rp_profile_t *profile,
+                  const rp_model_t *model, apr_pool_t *pool);
 
 #endif

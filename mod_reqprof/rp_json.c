@@ -11,7 +11,7 @@
 typedef struct {
     rp_buf_t *b;
     const rp_frames_t *frames;
-    rp_node_ids_t node_ids;
+    const rp_node_ids_t *node_ids;
 } json_ctx_t;
 
 static void key(rp_buf_t *b, const char *name, int first)
@@ -108,13 +108,9 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p)
  * (null if never marked), how long it took, and the intervals sampled in
  * it. */
 static void render_phases(rp_buf_t *b, const rp_profile_t *p,
-                          const rp_profile_sample_t *samples, unsigned count)
+                          const rp_model_t *m)
 {
-    uint64_t weight[RP_PHASE_COUNT] = {0};
-    for (unsigned i = 0; i < count; i++) {
-        weight[samples[i].phase < RP_PHASE_COUNT ? samples[i].phase : 0] +=
-            samples[i].weight;
-    }
+    const uint64_t *weight = m->phase_weight;
     rp_buf_puts(b, ",\n\"phases\":{");
     int first = 1;
     for (unsigned i = 0; i < RP_PHASE_COUNT; i++) {
@@ -198,7 +194,7 @@ static void render_objects(rp_buf_t *b, const rp_frames_t *fr, apr_pool_t *pool)
 static void render_node(json_ctx_t *c, const rp_node_t *node)
 {
     rp_buf_t *b = c->b;
-    rp_buf_printf(b, "{\"id\":%u,\"frame\":", rp_node_id(&c->node_ids, node));
+    rp_buf_printf(b, "{\"id\":%u,\"frame\":", rp_node_id(c->node_ids, node));
     if (node->func == NULL) {
         rp_buf_puts(b, "null");
     } else {
@@ -234,7 +230,7 @@ static void render_samples(json_ctx_t *c, const rp_profile_sample_t *samples,
         } else {
             rp_buf_puts(b, "null");
         }
-        rp_buf_printf(b, ",\"node\":%u}", rp_node_id(&c->node_ids, s->leaf));
+        rp_buf_printf(b, ",\"node\":%u}", rp_node_id(c->node_ids, s->leaf));
     }
     rp_buf_puts(b, "]");
 }
@@ -244,28 +240,26 @@ const char *rp_json_render(const rp_profile_t *p, apr_pool_t *pool,
 {
     apr_pool_t *scratch;
     apr_pool_create(&scratch, pool);
-    rp_frames_t fr;
-    rp_frames_collect(&fr, p->tree, scratch);
-    const rp_profile_sample_t *samples;
-    unsigned count = rp_export_samples(p, scratch, &samples);
+    const rp_model_t *m = rp_profile_model(p);
+    const rp_frames_t *fr = &m->frames;
+    unsigned count = m->sample_count;
 
     rp_buf_t b;
     rp_buf_init(&b, pool,
-                4096 + (apr_size_t)fr.count * 128 +
+                4096 + (apr_size_t)fr->count * 128 +
                     (apr_size_t)p->tree->node_count * 80 +
                     (apr_size_t)count * 90 + (apr_size_t)p->module_count * 64);
     rp_buf_printf(&b, "{\"format\":\"mod_reqprof\",\"version\":%d,\n",
                   RP_JSON_VERSION);
     render_summary(&b, p);
-    render_phases(&b, p, samples, count);
+    render_phases(&b, p, m);
     render_views(&b, p);
-    render_frames(&b, &fr);
-    render_objects(&b, &fr, scratch);
-    json_ctx_t c = {.b = &b, .frames = &fr};
-    rp_node_ids_assign(&c.node_ids, p->tree, scratch);
+    render_frames(&b, fr);
+    render_objects(&b, fr, scratch);
+    json_ctx_t c = {.b = &b, .frames = fr, .node_ids = &m->node_ids};
     rp_buf_puts(&b, ",\n\"tree\":");
     render_node(&c, &p->tree->root);
-    render_samples(&c, samples, count);
+    render_samples(&c, m->samples, count);
     rp_buf_puts(&b, "}\n");
     apr_pool_destroy(scratch);
     *len = b.len;

@@ -154,11 +154,11 @@ typedef struct {
     uint64_t weight;
 } merged_t;
 
-static apr_array_header_t *merge_samples(const rp_profile_t *p,
-                                         apr_pool_t *pool)
+static apr_array_header_t *
+merge_samples(const rp_profile_t *p, const rp_model_t *model, apr_pool_t *pool)
 {
-    const rp_profile_sample_t *samples;
-    unsigned count = rp_export_samples(p, pool, &samples);
+    const rp_profile_sample_t *samples = model->samples;
+    unsigned count = model->sample_count;
     apr_array_header_t *merged = apr_array_make(pool, 64, sizeof(merged_t));
     apr_hash_t *seen = apr_hash_make(pool);
     for (unsigned i = 0; i < count; i++) {
@@ -183,11 +183,13 @@ static apr_array_header_t *merge_samples(const rp_profile_t *p,
 }
 
 static void render_samples(rp_buf_t *out, const rp_profile_t *p,
-                           const rp_frames_t *fr, strtab_t *t, apr_pool_t *pool)
+                           const rp_model_t *model, strtab_t *t,
+                           apr_pool_t *pool)
 {
+    const rp_frames_t *fr = &model->frames;
     int wall = p->stats.clock != RP_CLOCK_CPU;
     uint64_t interval_ns = (uint64_t)p->stats.interval_us * 1000;
-    apr_array_header_t *merged = merge_samples(p, pool);
+    apr_array_header_t *merged = merge_samples(p, model, pool);
     uint64_t phase_key = intern(t, "phase");
     uint64_t waiting_key = intern(t, "waiting");
     uint64_t true_str = intern(t, "true");
@@ -305,8 +307,7 @@ static void render_profile(rp_buf_t *out, const rp_profile_t *p,
                   .table = apr_array_make(pool, 256, sizeof(char *))};
     rp_buf_init(&t.tmp, pool, 256);
     APR_ARRAY_PUSH(t.table, const char *) = ""; /* string_table[0] */
-    rp_frames_t fr;
-    rp_frames_collect(&fr, p->tree, pool);
+    const rp_model_t *model = rp_profile_model(p);
 
     rp_buf_t msg;
     rp_buf_init(&msg, pool, 64);
@@ -315,8 +316,8 @@ static void render_profile(rp_buf_t *out, const rp_profile_t *p,
         value_type(out, PROFILE_SAMPLE_TYPE, &t, "wall", "nanoseconds", &msg);
     }
     value_type(out, PROFILE_SAMPLE_TYPE, &t, "cpu", "nanoseconds", &msg);
-    render_samples(out, p, &fr, &t, pool);
-    render_code(out, &fr, &t, pool);
+    render_samples(out, p, model, &t, pool);
+    render_code(out, &model->frames, &t, pool);
     pb_uint(out, PROFILE_TIME_NANOS, (uint64_t)p->started * 1000);
     pb_uint(out, PROFILE_DURATION_NANOS, p->stats.wall_ns);
     value_type(out, PROFILE_PERIOD_TYPE, &t, clock, "nanoseconds", &msg);

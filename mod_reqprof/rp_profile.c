@@ -45,6 +45,7 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
     rp_sampler_stats_t stats;
     rp_sampler_stats(sampler, &stats);
     profile->tree = rp_tree_create(pool);
+    profile->model = NULL;
     profile->truncated_stacks = 0;
     profile->samples =
         apr_palloc(pool, sizeof(rp_profile_sample_t) * (stats.samples + 1));

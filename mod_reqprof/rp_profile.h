@@ -68,6 +68,11 @@ typedef struct rp_profile {
     int module_count;
     const char *const *collapse;
     int collapse_count;
+
+    /* What the renderers derive from the tree and the samples (rp_export:
+     * rp_profile_model), computed on first use and kept here; NULL until
+     * then. Not to be set by hand. */
+    struct rp_model *model;
 } rp_profile_t;
 
 /* Leaf of a wait /proc could not show: the frames above it are the stack

@@ -78,21 +78,21 @@ const char *rp_speedscope_render(const rp_profile_t *p, apr_pool_t *pool,
 {
     apr_pool_t *scratch;
     apr_pool_create(&scratch, pool);
-    rp_frames_t fr;
-    rp_frames_collect(&fr, p->tree, scratch);
-    const rp_profile_sample_t *samples;
-    unsigned count = rp_export_samples(p, scratch, &samples);
+    const rp_model_t *m = rp_profile_model(p);
+    const rp_frames_t *fr = &m->frames;
+    const rp_profile_sample_t *samples = m->samples;
+    unsigned count = m->sample_count;
 
     rp_buf_t b;
     rp_buf_init(&b, pool,
-                4096 + (apr_size_t)fr.count * 96 + (apr_size_t)count * 48);
+                4096 + (apr_size_t)fr->count * 96 + (apr_size_t)count * 48);
     const char *name = apr_pstrcat(scratch, p->method ? p->method : "-", " ",
                                    p->uri ? p->uri : "-", NULL);
     rp_buf_puts(&b, "{\"$schema\":\"" SPEEDSCOPE_SCHEMA "\",\n"
                     "\"exporter\":\"mod_reqprof\",\"name\":");
     rp_buf_json_string(&b, name);
     rp_buf_puts(&b, ",\"activeProfileIndex\":0,\n");
-    render_frames(&b, &fr);
+    render_frames(&b, fr);
 
     uint64_t total = 0;
     for (unsigned i = 0; i < count; i++) {
@@ -109,7 +109,7 @@ const char *rp_speedscope_render(const rp_profile_t *p, apr_pool_t *pool,
         if (i > 0) {
             rp_buf_puts(&b, (i % 16) ? "," : ",\n");
         }
-        rp_buf_puts(&b, stack_of(samples[i].leaf, &fr, cache, scratch));
+        rp_buf_puts(&b, stack_of(samples[i].leaf, fr, cache, scratch));
     }
     rp_buf_puts(&b, "],\n\"weights\":[");
     for (unsigned i = 0; i < count; i++) {

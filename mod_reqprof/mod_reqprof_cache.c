@@ -13,13 +13,11 @@
 #include "mod_reqprof_cache.h"
 
 #include "mod_reqprof_config.h"
-#include "mod_reqprof_request.h"
+#include "mod_reqprof_decide.h"
 
 #include "http_request.h"
 
 #include <apr_strings.h>
-
-#include "rp_trigger.h"
 
 #define MASK_KEY "mod_reqprof.cache_mask"
 #define CACHE_CONTROL "Cache-Control"
@@ -91,9 +89,7 @@ static int hide_before_quick_handler(request_rec *r, int lookup)
         return DECLINED;
     }
     const rp_dir_conf_t *server_conf = rp_dir_conf(r);
-    if (rp_trigger_find(rp_client_query(r), rp_conf_param(server_conf)) !=
-            RP_FORMAT_NONE &&
-        rp_client_allowed(r, server_conf)) {
+    if (rp_decide_trigger_admitted(r, server_conf)) {
         hide(r, STAGE_QUICK);
     }
     return DECLINED;

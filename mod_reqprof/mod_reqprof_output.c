@@ -10,6 +10,7 @@
 #include "mod_reqprof_output.h"
 
 #include "mod_reqprof_config.h"
+#include "mod_reqprof_decide.h"
 #include "mod_reqprof_log.h"
 #include "mod_reqprof_process.h"
 
@@ -183,7 +184,7 @@ static apr_off_t *discarded_count(ap_filter_t *f)
 static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     rp_request_t *state = rp_request_find(f->r);
-    if (state == NULL || state->sampler == NULL || state->finished) {
+    if (state == NULL || state->state != RP_STATE_REPORT) {
         ap_remove_output_filter(f);
         return ap_pass_brigade(f->next, bb);
     }
@@ -217,7 +218,7 @@ static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 static apr_status_t log_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     rp_request_t *state = rp_request_find(f->r);
-    if (state == NULL || state->sampler == NULL || state->finished) {
+    if (state == NULL || state->state != RP_STATE_LOG) {
         ap_remove_output_filter(f);
         return ap_pass_brigade(f->next, bb);
     }
@@ -265,8 +266,7 @@ static const char *server_timing_value(request_rec *r, rp_request_t *state)
 static apr_status_t timing_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     rp_request_t *state = rp_request_find(f->r);
-    if (state != NULL &&
-        (state->sampler == NULL || state->log_mode != RP_LOG_OFF)) {
+    if (state != NULL && !rp_request_replaced(state)) {
         const char *value = server_timing_value(f->r, state);
         if (value != NULL) {
             apr_table_mergen(f->r->headers_out, "Server-Timing", value);
@@ -297,14 +297,14 @@ static void add_once(request_rec *r, ap_filter_rec_t *frec)
 
 void rp_output_insert(request_rec *r, rp_request_t *state)
 {
-    if (state == NULL || state->finished) {
+    if (state == NULL || state->state == RP_STATE_FINISHED) {
         return;
     }
-    if (state->sampler != NULL && state->log_mode == RP_LOG_OFF) {
+    if (state->state == RP_STATE_REPORT) {
         add_once(r, profile_filter_handle);
         return;
     }
-    if (state->sampler != NULL) {
+    if (state->state == RP_STATE_LOG) {
         add_once(r, log_filter_handle);
     }
     if (state->server_timing) {

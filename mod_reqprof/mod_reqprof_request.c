@@ -6,10 +6,9 @@
 #include "mod_reqprof_request.h"
 
 #include "mod_reqprof_cache.h"
+#include "mod_reqprof_decide.h"
 #include "mod_reqprof_output.h"
 #include "mod_reqprof_process.h"
-
-#include "rp_trigger.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -17,8 +16,6 @@
 #include "http_request.h"
 
 #include <apr_strings.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 APLOG_USE_MODULE(reqprof);
 
@@ -26,150 +23,6 @@ APLOG_USE_MODULE(reqprof);
 static unsigned concurrent_profiles;
 /* Requests counted against ReqProfileSampleRate in this process. */
 static unsigned log_counter;
-
-/* ---- who may profile ---------------------------------------------------- */
-
-static int client_is_loopback(const request_rec *r)
-{
-    const apr_sockaddr_t *sa = r->useragent_addr;
-    if (sa == NULL) {
-        return 0;
-    }
-    if (sa->family == AF_INET) {
-        return (ntohl(sa->sa.sin.sin_addr.s_addr) >> 24) == 127;
-    }
-#if APR_HAVE_IPV6
-    if (sa->family == AF_INET6) {
-        const struct in6_addr *a = &sa->sa.sin6.sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) ||
-               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-#endif
-    return 0;
-}
-
-/* Request headers that say a proxy forwarded the request for another
- * client. A loopback request carrying any of them, whatever its value,
- * came through a proxy on this host (or pretends to): its real client is
- * unknown, so the default rule refuses it. */
-static const char *const forwarding_headers[] = {
-    "Forwarded",           /* RFC 7239, the standard form */
-    "X-Forwarded-For",     /* mod_proxy_http, nginx, HAProxy, Varnish, most
-                              load balancers */
-    "X-Real-IP",           /* nginx's usual proxy_set_header */
-    "Via",                 /* RFC 9110: every proxy should add it; ProxyVia,
-                              Squid, Varnish */
-    "X-Forwarded-Host",    /* mod_proxy_http (the client's Host), Traefik */
-    "X-Forwarded-Server",  /* mod_proxy_http (the proxy's ServerName) */
-    "X-Client-IP",         /* load balancers and CDNs */
-    "True-Client-IP",      /* Akamai, Cloudflare Enterprise */
-    "CF-Connecting-IP",    /* Cloudflare */
-    "Fastly-Client-IP",    /* Fastly */
-    "X-Cluster-Client-IP", /* clustering load balancers */
-    "Client-IP",           /* older proxies; what HTTP_CLIENT_IP reads */
-    "X-Forwarded-Proto",   /* TLS terminators, load balancers, Traefik */
-    "X-Forwarded-Port",    /* the same, with the client's port */
-    "X-Forwarded-Ssl",     /* older TLS terminators */
-};
-
-/* The default rule's verdict, as a reason to refuse or NULL. */
-typedef struct {
-    const char *refusal;
-} default_verdict_t;
-
-#define DEFAULT_VERDICT_KEY "mod_reqprof.default_rule"
-
-/* The default rule (no ReqProfileRequire): a loopback client. Where a module
- * (mod_remoteip, from a header or the PROXY protocol) has set the real
- * client's address for this request, that address alone decides. Otherwise
- * a loopback request must not carry a forwarding header.
- *
- * Judged once per request, on the headers as they arrived (after
- * mod_remoteip): reqprof_post_read_request asks first, and later phases,
- * internal redirects and ErrorDocuments (which share the request's pool)
- * get the same answer whatever has changed the headers since. */
-static const char *default_rule_refusal(request_rec *r)
-{
-    void *memo = NULL;
-    apr_pool_userdata_get(&memo, DEFAULT_VERDICT_KEY, r->pool);
-    if (memo != NULL) {
-        return ((const default_verdict_t *)memo)->refusal;
-    }
-    default_verdict_t *verdict = apr_pcalloc(r->pool, sizeof(*verdict));
-    if (!client_is_loopback(r)) {
-        verdict->refusal = "the client is not loopback";
-    } else if (r->useragent_addr == r->connection->client_addr) {
-        /* httpd was not told who the real client is: the headers tell. */
-        for (size_t i = 0;
-             i < sizeof(forwarding_headers) / sizeof(forwarding_headers[0]);
-             i++) {
-            if (apr_table_get(r->headers_in, forwarding_headers[i]) != NULL) {
-                verdict->refusal = apr_pstrcat(
-                    r->pool, "the loopback request carries ",
-                    forwarding_headers[i],
-                    ", so it came through a proxy (ReqProfileRequire or "
-                    "mod_remoteip can admit it)",
-                    NULL);
-                break;
-            }
-        }
-    }
-    apr_pool_userdata_setn(verdict, DEFAULT_VERDICT_KEY, NULL, r->pool);
-    return verdict->refusal;
-}
-
-/* Why conf's rule refuses r's client, or NULL if it admits it. */
-static const char *client_refusal(request_rec *r, const rp_dir_conf_t *conf)
-{
-    if (rp_conf_require(conf) == NULL) {
-        return default_rule_refusal(r);
-    }
-    const char *err = NULL;
-    int rc = ap_expr_exec(r, rp_conf_require(conf), &err);
-    if (rc < 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RP_LOG_TAG "ReqProfileRequire failed, not profiling: %s",
-                      err ? err : "unknown error");
-        return "ReqProfileRequire failed";
-    }
-    return rc ? NULL : "ReqProfileRequire not met";
-}
-
-int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf)
-{
-    return client_refusal(r, conf) == NULL;
-}
-
-/* The query string the client sent: mod_rewrite may have replaced r->args
- * since, and the client's trigger must still count. */
-const char *rp_client_query(const request_rec *r)
-{
-    const request_rec *initial = r;
-    while (initial->prev != NULL) {
-        initial = initial->prev;
-    }
-    return initial->parsed_uri.query ? initial->parsed_uri.query : r->args;
-}
-
-/* The format asked for, if this context profiles and the client may ask. */
-static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
-{
-    if (rp_conf_enabled(conf) != 1 || rp_process_symbols() == NULL) {
-        return RP_FORMAT_NONE;
-    }
-    rp_format_e format =
-        rp_trigger_find(rp_client_query(r), rp_conf_param(conf));
-    if (format == RP_FORMAT_NONE) {
-        return RP_FORMAT_NONE;
-    }
-    const char *refusal = client_refusal(r, conf);
-    if (refusal != NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      RP_LOG_TAG "trigger ignored: %s", refusal);
-        return RP_FORMAT_NONE;
-    }
-    return format;
-}
 
 /* ---- request state ------------------------------------------------------- */
 
@@ -199,6 +52,42 @@ static rp_request_t *create_state(request_rec *r)
     return state;
 }
 
+/* The request's profiling state moves only through move_to, along these
+ * transitions:
+ *
+ *   none -> tentative        post_read_request starts a session early
+ *   tentative -> report|log  fixups (or an early error, for log) confirms it
+ *   tentative -> none        the directory or an early error says no
+ *   none -> report|log       fixups starts a session itself
+ *   report|log -> finished   the response ended (the output filters)
+ */
+static void move_to(rp_request_t *state, rp_state_e to)
+{
+    static const unsigned allowed[] = {
+        [RP_STATE_NONE] = 1u << RP_STATE_TENTATIVE | 1u << RP_STATE_REPORT |
+                          1u << RP_STATE_LOG,
+        [RP_STATE_TENTATIVE] =
+            1u << RP_STATE_REPORT | 1u << RP_STATE_LOG | 1u << RP_STATE_NONE,
+        [RP_STATE_REPORT] = 1u << RP_STATE_FINISHED,
+        [RP_STATE_LOG] = 1u << RP_STATE_FINISHED,
+        [RP_STATE_FINISHED] = 0};
+    if (allowed[state->state] & (1u << to)) {
+        state->state = to;
+    }
+}
+
+/* A session runs for this request (tentatively or confirmed). */
+static int sampling(const rp_request_t *state)
+{
+    return state->state == RP_STATE_TENTATIVE ||
+           state->state == RP_STATE_REPORT || state->state == RP_STATE_LOG;
+}
+
+int rp_request_replaced(const rp_request_t *state)
+{
+    return state->state != RP_STATE_NONE && state->log_mode == RP_LOG_OFF;
+}
+
 static void close_phase(rp_request_t *state, apr_time_t now)
 {
     if (state->phase != RP_PHASE_NONE) {
@@ -216,7 +105,7 @@ static void end_phases(rp_request_t *state)
 void rp_request_phases_now(rp_request_t *state,
                            rp_phase_span_t out[RP_PHASE_COUNT])
 {
-    if (state->sampler == NULL) {
+    if (state->state == RP_STATE_NONE) {
         end_phases(state);
         memcpy(out, state->phases, sizeof(state->phases));
         return;
@@ -232,7 +121,7 @@ void rp_request_phases_now(rp_request_t *state,
 static void enter_phase(request_rec *r, rp_phase_e phase)
 {
     rp_request_t *state = rp_request_find(r);
-    if (state == NULL || state->finished) {
+    if (state == NULL || state->state == RP_STATE_FINISHED) {
         return;
     }
     apr_time_t now = apr_time_now();
@@ -271,11 +160,18 @@ static void release_slot(rp_request_t *state)
 /* Takes one of the process's profile slots, or says why not: a triggered
  * request in a header, a logged one (whose response must not change) only
  * in the debug log. */
-static int take_slot(request_rec *r, int log_mode)
+static int take_slot(request_rec *r, rp_request_t *state, int log_mode)
 {
+    /* A request asks once (post_read_request or fixups): refused, it stays
+     * refused, and says so once. */
+    int refusal = log_mode ? RP_SLOT_REFUSED_LOG : RP_SLOT_REFUSED_REPORT;
+    if (state->slot_refused & refusal) {
+        return 0;
+    }
     unsigned max = (unsigned)rp_conf_max_concurrent(r->server);
     if (__atomic_add_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED) > max) {
         __atomic_sub_fetch(&concurrent_profiles, 1, __ATOMIC_RELAXED);
+        state->slot_refused |= refusal;
         if (!log_mode) {
             apr_table_setn(r->err_headers_out, "X-ReqProfile",
                            "not profiled: ReqProfileMaxConcurrent reached");
@@ -293,7 +189,7 @@ void rp_request_finish(rp_request_t *state)
 {
     rp_sampler_stop(state->sampler, state->session);
     end_phases(state);
-    state->finished = 1;
+    move_to(state, RP_STATE_FINISHED);
     release_slot(state);
 }
 
@@ -302,7 +198,7 @@ static apr_status_t stop_on_request_end(void *data)
     rp_request_t *state = data;
     /* Normally the filter stopped it at end of stream; this covers requests
      * whose response never got there (aborted connections, early exits). */
-    if (!state->finished && state->sampler != NULL && !rp_process_exiting()) {
+    if (sampling(state) && !rp_process_exiting()) {
         rp_sampler_stop(state->sampler, state->session);
         rp_sampler_discard(state->sampler);
     }
@@ -335,10 +231,12 @@ static void signal_taken_at_start(request_rec *r, rp_log_mode_e log_mode)
                   rp_process_signal_name(r->pool, signo));
 }
 
-/* log_mode: RP_LOG_OFF for a triggered report; otherwise the response
- * passes unchanged and a record is logged. */
+/* Starts a session for a report in format (log_mode RP_LOG_OFF) or for log
+ * mode (format RP_FORMAT_NONE; the response passes unchanged and a record
+ * is logged), and moves to state to (tentative, report or log). */
 static int start_sampling(request_rec *r, rp_request_t *state,
-                          const rp_dir_conf_t *conf, rp_log_mode_e log_mode)
+                          const rp_dir_conf_t *conf, rp_format_e format,
+                          rp_log_mode_e log_mode, rp_state_e to)
 {
     rp_sampler_t *sampler = rp_sampler_for_this_thread();
     if (sampler == NULL) {
@@ -347,7 +245,7 @@ static int start_sampling(request_rec *r, rp_request_t *state,
                                  "serving the request unprofiled");
         return 0;
     }
-    if (!state->counted && !take_slot(r, log_mode != RP_LOG_OFF)) {
+    if (!state->counted && !take_slot(r, state, log_mode != RP_LOG_OFF)) {
         return 0;
     }
     state->counted = 1;
@@ -376,8 +274,10 @@ static int start_sampling(request_rec *r, rp_request_t *state,
     state->clock = rp_conf_clock(conf);
     state->interval_us = rp_conf_interval(conf);
     state->started = apr_time_now();
+    state->format = format;
     state->log_mode = log_mode;
     state->log_slow_us = rp_conf_log_slow(conf);
+    move_to(state, to);
     rp_sampler_set_tag(sampler, state->phase);
     if (!state->cleanup_registered) {
         apr_pool_cleanup_register(r->pool, state, stop_on_request_end,
@@ -394,21 +294,11 @@ static void cancel_sampling(rp_request_t *state)
     rp_sampler_stop(state->sampler, state->session);
     rp_sampler_discard(state->sampler);
     state->sampler = NULL;
-    state->tentative = 0;
+    move_to(state, RP_STATE_NONE);
     release_slot(state);
 }
 
 /* ---- log mode ------------------------------------------------------------ */
-
-/* Whether conf logs this request (ReqProfileLog), before the sample rate. */
-static int log_wanted(const request_rec *r, const rp_dir_conf_t *conf)
-{
-    if (rp_conf_log_mode(conf) == RP_LOG_OFF || rp_process_symbols() == NULL) {
-        return 0;
-    }
-    /* Browsing saved profiles would push them out with profiles of itself. */
-    return r->handler == NULL || strcmp(r->handler, RP_INDEX_HANDLER) != 0;
-}
 
 static void remember_rate(rp_request_t *state, int counted_rate, int chosen)
 {
@@ -448,37 +338,23 @@ static int reqprof_post_read_request(request_rec *r)
 {
     if (r->main == NULL && rp_request_find(r) == NULL) {
         const rp_dir_conf_t *conf = rp_dir_conf(r); /* server level, here */
-        rp_format_e format =
-            rp_conf_enabled(conf) == 1 && rp_process_symbols() != NULL
-                ? rp_trigger_find(r->args, rp_conf_param(conf))
-                : RP_FORMAT_NONE;
-        /* The default rule is judged here, on the headers as they arrived,
-         * for every later phase (see default_rule_refusal). */
-        if (rp_conf_enabled_somewhere(r->server)) {
-            (void)default_rule_refusal(r);
-        }
-        /* Only the default rule can be judged this early. An expression may
-         * need what later phases provide (REMOTE_USER), and a client it will
-         * refuse must not hold a profile slot meanwhile: fixups starts
-         * those. */
-        int early = format != RP_FORMAT_NONE && rp_conf_require(conf) == NULL &&
-                    default_rule_refusal(r) == NULL;
-        int log = !early && log_wanted(r, conf);
+        rp_decision_t d = rp_decide(r, conf, RP_DECIDE_EARLY);
         int counted_rate = 0, chosen = 0;
-        if (log) {
+        if (d.log) {
             rate_chosen(NULL, conf, &counted_rate, &chosen);
         }
-        if (early || log || rp_conf_server_timing(r->server)) {
+        if (d.report != RP_FORMAT_NONE || d.log ||
+            rp_conf_server_timing(r->server)) {
             rp_request_t *state = create_state(r);
-            if (log) {
+            if (d.log) {
                 remember_rate(state, counted_rate, chosen);
             }
-            if (early && start_sampling(r, state, conf, RP_LOG_OFF)) {
-                state->tentative = 1;
-                state->format = format;
-            } else if (log && chosen &&
-                       start_sampling(r, state, conf, rp_conf_log_mode(conf))) {
-                state->tentative = 1;
+            if (d.report != RP_FORMAT_NONE) {
+                start_sampling(r, state, conf, d.report, RP_LOG_OFF,
+                               RP_STATE_TENTATIVE);
+            } else if (d.log && chosen) {
+                start_sampling(r, state, conf, RP_FORMAT_NONE,
+                               rp_conf_log_mode(conf), RP_STATE_TENTATIVE);
             }
         }
     }
@@ -496,14 +372,15 @@ static int same_sampling(const rp_request_t *state, const rp_dir_conf_t *conf)
 static void confirm_sampling(request_rec *r, rp_request_t *state,
                              const rp_dir_conf_t *conf, rp_format_e format)
 {
-    state->tentative = 0;
     state->format = format;
     if (format != RP_FORMAT_NONE) {
         state->log_mode = RP_LOG_OFF;
+        move_to(state, RP_STATE_REPORT);
         ask_for_full_response(r);
     } else {
         state->log_mode = rp_conf_log_mode(conf);
         state->log_slow_us = rp_conf_log_slow(conf);
+        move_to(state, RP_STATE_LOG);
     }
     rp_sampler_set_limits(state->sampler, rp_conf_max_samples(conf),
                           rp_conf_max_duration(conf));
@@ -521,18 +398,19 @@ static int reqprof_fixups(request_rec *r)
         ap_get_module_config(r->request_config, &reqprof_module) == NULL) {
         ap_set_module_config(r->request_config, &reqprof_module, state);
     }
-    if (state != NULL &&
-        (state->finished || (state->sampler != NULL && !state->tentative))) {
+    if (state != NULL && state->state != RP_STATE_NONE &&
+        state->state != RP_STATE_TENTATIVE) {
         return DECLINED; /* decided for an earlier part of this request */
     }
     const rp_dir_conf_t *conf = rp_dir_conf(r);
-    rp_format_e format = wanted_format(r, conf);
-    int log = format == RP_FORMAT_NONE && log_wanted(r, conf);
+    rp_decision_t d = rp_decide(r, conf, RP_DECIDE_FINAL);
+    rp_format_e format = d.report;
+    int log = d.log;
     int counted_rate = 0, chosen = 0;
     if (log) {
         log = rate_chosen(state, conf, &counted_rate, &chosen);
     }
-    if (state != NULL && state->tentative) {
+    if (state != NULL && state->state == RP_STATE_TENTATIVE) {
         if ((format != RP_FORMAT_NONE || log) && same_sampling(state, conf)) {
             confirm_sampling(r, state, conf, format);
             return DECLINED;
@@ -552,12 +430,13 @@ static int reqprof_fixups(request_rec *r)
         enter_phase(r, RP_PHASE_FIXUPS);
     }
     if (format != RP_FORMAT_NONE) {
-        if (start_sampling(r, state, conf, RP_LOG_OFF)) {
-            state->format = format;
+        if (start_sampling(r, state, conf, format, RP_LOG_OFF,
+                           RP_STATE_REPORT)) {
             ask_for_full_response(r);
         }
     } else {
-        start_sampling(r, state, conf, rp_conf_log_mode(conf));
+        start_sampling(r, state, conf, RP_FORMAT_NONE, rp_conf_log_mode(conf),
+                       RP_STATE_LOG);
     }
     return DECLINED;
 }
@@ -565,8 +444,8 @@ static int reqprof_fixups(request_rec *r)
 static void reqprof_insert_filter(request_rec *r)
 {
     rp_request_t *state = rp_request_find(r);
-    if (rp_cache_answering(r) && state != NULL && state->tentative &&
-        state->format != RP_FORMAT_NONE &&
+    if (rp_cache_answering(r) && state != NULL &&
+        state->state == RP_STATE_TENTATIVE && state->format != RP_FORMAT_NONE &&
         rp_client_allowed(r, rp_dir_conf(r))) {
         apr_table_setn(r->err_headers_out, "X-ReqProfile",
                        "not profiled: answered by mod_cache, which ignores "
@@ -575,12 +454,12 @@ static void reqprof_insert_filter(request_rec *r)
     if (state == NULL) {
         return;
     }
-    if (state->tentative) {
+    if (state->state == RP_STATE_TENTATIVE) {
         /* An error response before fixups: never confirmed. A report is not
          * made (access was not granted); log mode logs it if the context
          * says so. */
         const rp_dir_conf_t *conf = rp_dir_conf(r);
-        if (state->log_mode != RP_LOG_OFF && log_wanted(r, conf) &&
+        if (state->log_mode != RP_LOG_OFF && rp_decide_log(r, conf) &&
             same_sampling(state, conf)) {
             confirm_sampling(r, state, conf, RP_FORMAT_NONE);
         } else {

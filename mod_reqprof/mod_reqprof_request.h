@@ -16,21 +16,36 @@
 
 struct rp_log_kept; /* mod_reqprof_log.c's */
 
+/* Where a request's profiling stands (see move_to in mod_reqprof_request.c
+ * for the transitions). */
+typedef enum {
+    RP_STATE_NONE = 0,  /* not sampled: Server-Timing alone, or refused */
+    RP_STATE_TENTATIVE, /* sampled since post_read_request, before the
+                           directory's configuration was known; fixups
+                           confirms or cancels it */
+    RP_STATE_REPORT,    /* sampled for a report that replaces the response */
+    RP_STATE_LOG,       /* sampled in log mode: the response passes */
+    RP_STATE_FINISHED   /* the response ended, sampling stopped */
+} rp_state_e;
+
+/* rp_request_t.slot_refused */
+#define RP_SLOT_REFUSED_REPORT 1
+#define RP_SLOT_REFUSED_LOG 2
+
 /* One request's profile, or its phase timing alone (Server-Timing). An
  * internal redirect or ErrorDocument continues it: one request, one
  * profile. Written by mod_reqprof_request.c (kept: by mod_reqprof_log.c);
  * the other glue files read it. */
 typedef struct rp_request {
+    rp_state_e state;
     rp_sampler_t *sampler; /* NULL: not profiling */
     uint64_t session;
     rp_clock_e clock;
     apr_interval_time_t interval_us;
-    rp_format_e format;
-    int counted; /* holds one of the process's concurrent profiles */
+    rp_format_e format; /* of the report (tentative or report) */
+    int counted;        /* holds one of the process's concurrent profiles */
+    int slot_refused;   /* RP_SLOT_REFUSED_*: ReqProfileMaxConcurrent said no */
     int cleanup_registered;
-    int tentative;     /* started before the per-directory configuration was
-                          known; fixups confirms or cancels it */
-    int finished;      /* the report went out */
     int server_timing; /* add a Server-Timing header if not profiled */
     apr_time_t request_time;
     apr_time_t started;
@@ -53,13 +68,8 @@ typedef struct rp_request {
 void rp_request_register(void);
 
 rp_request_t *rp_request_find(const request_rec *r);
-/* The query string the client sent (mod_rewrite may have changed r->args). */
-const char *rp_client_query(const request_rec *r);
-/* conf's ReqProfileRequire (by default: a loopback client whose request
- * carries no forwarding header, unless mod_remoteip named the client) admits
- * r's client.
- */
-int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf);
+/* The response is (or was) replaced by a report. */
+int rp_request_replaced(const rp_request_t *state);
 /* The phases so far into out, the running one closed now (Server-Timing).
  * A request not being sampled has its phases ended here. */
 void rp_request_phases_now(rp_request_t *state,

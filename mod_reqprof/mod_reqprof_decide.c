@@ -1,0 +1,204 @@
+/* Who may profile a request, and how: the loopback default (with its
+ * forwarding-header rule) or ReqProfileRequire, the trigger in the client's
+ * query and the format it asks for, and whether log mode wants the
+ * request. The request's state machine (mod_reqprof_request.c) acts on
+ * what this file decides. */
+#include "mod_reqprof_decide.h"
+
+#include "mod_reqprof_process.h"
+
+#include "http_log.h"
+
+#include <apr_strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "rp_trigger.h"
+
+APLOG_USE_MODULE(reqprof);
+
+static int client_is_loopback(const request_rec *r)
+{
+    const apr_sockaddr_t *sa = r->useragent_addr;
+    if (sa == NULL) {
+        return 0;
+    }
+    if (sa->family == AF_INET) {
+        return (ntohl(sa->sa.sin.sin_addr.s_addr) >> 24) == 127;
+    }
+#if APR_HAVE_IPV6
+    if (sa->family == AF_INET6) {
+        const struct in6_addr *a = &sa->sa.sin6.sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+#endif
+    return 0;
+}
+
+/* Request headers that say a proxy forwarded the request for another
+ * client. A loopback request carrying any of them, whatever its value,
+ * came through a proxy on this host (or pretends to): its real client is
+ * unknown, so the default rule refuses it. */
+static const char *const forwarding_headers[] = {
+    "Forwarded",           /* RFC 7239, the standard form */
+    "X-Forwarded-For",     /* mod_proxy_http, nginx, HAProxy, Varnish, most
+                              load balancers */
+    "X-Real-IP",           /* nginx's usual proxy_set_header */
+    "Via",                 /* RFC 9110: every proxy should add it; ProxyVia,
+                              Squid, Varnish */
+    "X-Forwarded-Host",    /* mod_proxy_http (the client's Host), Traefik */
+    "X-Forwarded-Server",  /* mod_proxy_http (the proxy's ServerName) */
+    "X-Client-IP",         /* load balancers and CDNs */
+    "True-Client-IP",      /* Akamai, Cloudflare Enterprise */
+    "CF-Connecting-IP",    /* Cloudflare */
+    "Fastly-Client-IP",    /* Fastly */
+    "X-Cluster-Client-IP", /* clustering load balancers */
+    "Client-IP",           /* older proxies; what HTTP_CLIENT_IP reads */
+    "X-Forwarded-Proto",   /* TLS terminators, load balancers, Traefik */
+    "X-Forwarded-Port",    /* the same, with the client's port */
+    "X-Forwarded-Ssl",     /* older TLS terminators */
+};
+
+/* The default rule's verdict, as a reason to refuse or NULL. */
+typedef struct {
+    const char *refusal;
+} default_verdict_t;
+
+#define DEFAULT_VERDICT_KEY "mod_reqprof.default_rule"
+
+/* The default rule (no ReqProfileRequire): a loopback client. Where a module
+ * (mod_remoteip, from a header or the PROXY protocol) has set the real
+ * client's address for this request, that address alone decides. Otherwise
+ * a loopback request must not carry a forwarding header.
+ *
+ * Judged once per request, on the headers as they arrived (after
+ * mod_remoteip): reqprof_post_read_request asks first, and later phases,
+ * internal redirects and ErrorDocuments (which share the request's pool)
+ * get the same answer whatever has changed the headers since. */
+static const char *default_rule_refusal(request_rec *r)
+{
+    void *memo = NULL;
+    apr_pool_userdata_get(&memo, DEFAULT_VERDICT_KEY, r->pool);
+    if (memo != NULL) {
+        return ((const default_verdict_t *)memo)->refusal;
+    }
+    default_verdict_t *verdict = apr_pcalloc(r->pool, sizeof(*verdict));
+    if (!client_is_loopback(r)) {
+        verdict->refusal = "the client is not loopback";
+    } else if (r->useragent_addr == r->connection->client_addr) {
+        /* httpd was not told who the real client is: the headers tell. */
+        for (size_t i = 0;
+             i < sizeof(forwarding_headers) / sizeof(forwarding_headers[0]);
+             i++) {
+            if (apr_table_get(r->headers_in, forwarding_headers[i]) != NULL) {
+                verdict->refusal = apr_pstrcat(
+                    r->pool, "the loopback request carries ",
+                    forwarding_headers[i],
+                    ", so it came through a proxy (ReqProfileRequire or "
+                    "mod_remoteip can admit it)",
+                    NULL);
+                break;
+            }
+        }
+    }
+    apr_pool_userdata_setn(verdict, DEFAULT_VERDICT_KEY, NULL, r->pool);
+    return verdict->refusal;
+}
+
+/* Why conf's rule refuses r's client, or NULL if it admits it. */
+static const char *client_refusal(request_rec *r, const rp_dir_conf_t *conf)
+{
+    if (rp_conf_require(conf) == NULL) {
+        return default_rule_refusal(r);
+    }
+    const char *err = NULL;
+    int rc = ap_expr_exec(r, rp_conf_require(conf), &err);
+    if (rc < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RP_LOG_TAG "ReqProfileRequire failed, not profiling: %s",
+                      err ? err : "unknown error");
+        return "ReqProfileRequire failed";
+    }
+    return rc ? NULL : "ReqProfileRequire not met";
+}
+
+int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf)
+{
+    return client_refusal(r, conf) == NULL;
+}
+
+/* The query string the client sent: mod_rewrite may have replaced r->args
+ * since, and the client's trigger must still count. */
+const char *rp_client_query(const request_rec *r)
+{
+    const request_rec *initial = r;
+    while (initial->prev != NULL) {
+        initial = initial->prev;
+    }
+    return initial->parsed_uri.query ? initial->parsed_uri.query : r->args;
+}
+
+/* The format asked for, if this context profiles and the client may ask. */
+static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
+{
+    if (!rp_conf_enabled(conf) || rp_process_symbols() == NULL) {
+        return RP_FORMAT_NONE;
+    }
+    rp_format_e format =
+        rp_trigger_find(rp_client_query(r), rp_conf_param(conf));
+    if (format == RP_FORMAT_NONE) {
+        return RP_FORMAT_NONE;
+    }
+    const char *refusal = client_refusal(r, conf);
+    if (refusal != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      RP_LOG_TAG "trigger ignored: %s", refusal);
+        return RP_FORMAT_NONE;
+    }
+    return format;
+}
+
+int rp_decide_log(const request_rec *r, const rp_dir_conf_t *conf)
+{
+    if (rp_conf_log_mode(conf) == RP_LOG_OFF || rp_process_symbols() == NULL) {
+        return 0;
+    }
+    /* Browsing saved profiles would push them out with profiles of itself. */
+    return r->handler == NULL || strcmp(r->handler, RP_INDEX_HANDLER) != 0;
+}
+
+rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
+                        rp_decide_stage_e stage)
+{
+    rp_decision_t d = {RP_FORMAT_NONE, 0};
+    if (stage == RP_DECIDE_FINAL) {
+        d.report = wanted_format(r, conf);
+        d.log = d.report == RP_FORMAT_NONE && rp_decide_log(r, conf);
+        return d;
+    }
+    rp_format_e format = rp_conf_enabled(conf) && rp_process_symbols() != NULL
+                             ? rp_trigger_find(r->args, rp_conf_param(conf))
+                             : RP_FORMAT_NONE;
+    /* The default rule is judged here, on the headers as they arrived, for
+     * every later phase (see default_rule_refusal). */
+    if (rp_conf_enabled_somewhere(r->server)) {
+        (void)default_rule_refusal(r);
+    }
+    /* Only the default rule can be judged this early. An expression may
+     * need what later phases provide (REMOTE_USER), and a client it will
+     * refuse must not hold a profile slot meanwhile: fixups starts those. */
+    if (format != RP_FORMAT_NONE && rp_conf_require(conf) == NULL &&
+        default_rule_refusal(r) == NULL) {
+        d.report = format;
+    }
+    d.log = d.report == RP_FORMAT_NONE && rp_decide_log(r, conf);
+    return d;
+}
+
+int rp_decide_trigger_admitted(request_rec *r, const rp_dir_conf_t *conf)
+{
+    return rp_trigger_find(rp_client_query(r), rp_conf_param(conf)) !=
+               RP_FORMAT_NONE &&
+           rp_client_allowed(r, conf);
+}

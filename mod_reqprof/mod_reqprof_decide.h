@@ -1,0 +1,46 @@
+/* Who may profile a request, and how (mod_reqprof_decide.c): the one place
+ * where the loopback default, ReqProfileRequire, the client's query, the
+ * format it asks for and log mode's choice are judged. */
+#ifndef MOD_REQPROF_DECIDE_H
+#define MOD_REQPROF_DECIDE_H
+
+#include "mod_reqprof.h"
+
+#include "mod_reqprof_config.h"
+
+#include "rp_format.h"
+
+typedef enum {
+    /* post_read_request: the server's configuration; only the default rule
+     * can be judged this early, on the headers as they arrived. */
+    RP_DECIDE_EARLY,
+    /* fixups: the directory's configuration; access checks have passed. */
+    RP_DECIDE_FINAL
+} rp_decide_stage_e;
+
+/* What conf wants done with r. */
+typedef struct rp_decision {
+    rp_format_e report; /* a report in this format, or RP_FORMAT_NONE */
+    int log;            /* log mode profiles it (before ReqProfileSampleRate);
+                           never with a report */
+} rp_decision_t;
+
+rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
+                        rp_decide_stage_e stage);
+
+/* Whether conf logs this request (ReqProfileLog), before the sample rate. */
+int rp_decide_log(const request_rec *r, const rp_dir_conf_t *conf);
+
+/* The client's query carries conf's trigger and conf's rule admits the
+ * client (whether the context profiles is not asked). */
+int rp_decide_trigger_admitted(request_rec *r, const rp_dir_conf_t *conf);
+
+/* The query string the client sent (mod_rewrite may have changed r->args). */
+const char *rp_client_query(const request_rec *r);
+
+/* conf's ReqProfileRequire (by default: a loopback client whose request
+ * carries no forwarding header, unless mod_remoteip named the client) admits
+ * r's client. */
+int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf);
+
+#endif

@@ -88,7 +88,7 @@ $(OUT)/rp_html_assets.o: $(ASSETS_C) mod_reqprof/rp_html_assets.h
 
 GLUE_OBJ  := $(OUT)/mod_reqprof.o $(OUT)/mod_reqprof_config.o \
              $(OUT)/mod_reqprof_process.o $(OUT)/mod_reqprof_request.o \
-             $(OUT)/mod_reqprof_decide.o \
+             $(OUT)/mod_reqprof_decide.o $(OUT)/mod_reqprof_capture.o \
              $(OUT)/mod_reqprof_output.o
 GLUE_OBJ  += $(OUT)/mod_reqprof_log.o $(OUT)/mod_reqprof_index.o \
              $(OUT)/mod_reqprof_cache.o

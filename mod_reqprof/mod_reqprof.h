@@ -6,8 +6,10 @@
  *   mod_reqprof_config.c   directives and their structures
  *   mod_reqprof_process.c  the child process: sampler, symbol table, exit
  *                          signals
- *   mod_reqprof_request.c  each request's state: when it is profiled, its
- *                          phase marks
+ *   mod_reqprof_decide.c   who may profile a request, and how
+ *   mod_reqprof_request.c  each request's state machine: when it is sampled,
+ *                          its phase marks
+ *   mod_reqprof_capture.c  a finished request's samples into a profile
  *   mod_reqprof_output.c   the output filters and the report's formats
  *   mod_reqprof_log.c      log mode's records and saved profiles
  *   mod_reqprof_index.c    the reqprof-index handler (saved profiles)

@@ -11,7 +11,7 @@
 #include "mod_reqprof_log.h"
 
 #include "mod_reqprof_config.h"
-#include "mod_reqprof_output.h"
+#include "mod_reqprof_capture.h"
 #include "mod_reqprof_process.h"
 
 #include "http_core.h"
@@ -185,13 +185,7 @@ void rp_log_capture(request_rec *r, rp_request_t *state, apr_time_t ended)
     apr_pool_t *pool;
     apr_pool_create(&pool, r->pool);
     apr_pool_tag(pool, "reqprof_log");
-    rp_profile_t *p = apr_pcalloc(pool, sizeof(*p));
-    rp_output_fill_profile(p, r, state, 0);
-    sigset_t signals;
-    rp_exit_signals_hold(&signals);
-    rp_profile_build_tree(p, state->sampler, rp_process_symbols(), pool);
-    rp_exit_signals_restore(&signals);
-    rp_sampler_discard(state->sampler);
+    rp_profile_t *p = rp_capture(r, state, 0, pool);
     struct rp_log_kept *kept = kept_of(r, state);
     kept->profile = p;
     kept->ended = ended;

@@ -9,6 +9,7 @@
  * on. */
 #include "mod_reqprof_output.h"
 
+#include "mod_reqprof_capture.h"
 #include "mod_reqprof_config.h"
 #include "mod_reqprof_decide.h"
 #include "mod_reqprof_log.h"
@@ -17,11 +18,9 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "ap_mpm.h"
 #include "util_filter.h"
 
 #include <apr_strings.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rp_format.h"
@@ -39,34 +38,6 @@ static const rp_format_t *format_of(rp_format_e format)
 }
 
 /* ---- the report --------------------------------------------------------- */
-
-void rp_output_fill_profile(rp_profile_t *p, request_rec *r,
-                            const rp_request_t *state,
-                            apr_off_t discarded_bytes)
-{
-    /* What the client asked for, even if an internal redirect or an
-     * ErrorDocument produced the response. */
-    const request_rec *initial = r;
-    while (initial->prev != NULL) {
-        initial = initial->prev;
-    }
-    p->method = initial->method;
-    p->uri = initial->unparsed_uri;
-    p->protocol = initial->protocol;
-    p->host = r->hostname ? r->hostname : "";
-    p->status = r->status;
-    p->discarded_bytes = discarded_bytes;
-    p->server = ap_get_server_banner();
-    p->mpm = ap_show_mpm();
-    p->pid = (long)getpid();
-    p->tid = (long)syscall(SYS_gettid);
-    p->request_started = state->request_time;
-    p->started = state->started;
-    memcpy(p->phases, state->phases, sizeof(p->phases));
-    p->modules = rp_process_modules(&p->module_count);
-    p->collapse = rp_conf_collapse(rp_dir_conf(r), &p->collapse_count);
-    rp_sampler_stats(state->sampler, &p->stats);
-}
 
 static const char *download_name(request_rec *r, const rp_format_t *fmt)
 {
@@ -132,25 +103,21 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state,
     rp_request_finish(state);
 
     const rp_format_t *fmt = format_of(state->format);
-    rp_profile_t profile = {0};
-    rp_output_fill_profile(&profile, r, state, discarded_bytes);
     apr_pool_t *scratch;
     apr_pool_create(&scratch, r->pool);
     apr_pool_tag(scratch, "reqprof_report");
+    rp_profile_t *profile = rp_capture(r, state, discarded_bytes, scratch);
     sigset_t signals;
-    rp_exit_signals_hold(&signals);
-    rp_profile_build_tree(&profile, state->sampler, rp_process_symbols(),
-                          scratch);
-    rp_sampler_discard(state->sampler);
+    rp_exit_signals_hold(&signals); /* rendering is malloc-heavy */
     apr_size_t length;
     const char *body = rp_format_render(
-        fmt, &profile, rp_trigger_all_frames(rp_client_query(r)), r->pool,
+        fmt, profile, rp_trigger_all_frames(rp_client_query(r)), r->pool,
         &length);
     rp_exit_signals_restore(&signals);
     if (rp_conf_dir(r->server) != NULL) {
         /* Saved once the response is out (log_transaction); the tree lives
          * until then in scratch, freed with the request. */
-        rp_log_keep_report(r, state, &profile, fmt->id, body, length);
+        rp_log_keep_report(r, state, profile, fmt->id, body, length);
     } else {
         apr_pool_destroy(scratch);
     }

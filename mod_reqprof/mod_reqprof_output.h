@@ -9,16 +9,9 @@
 
 #include "mod_reqprof_request.h"
 
-#include "rp_profile.h"
-
 /* Registers the filters. */
 void rp_output_register(void);
 /* Adds the filters the request needs, if any, once. */
 void rp_output_insert(request_rec *r, rp_request_t *state);
-/* The profile's request and process fields, at the response's end
- * (discarded_bytes: the original body the report replaced). */
-void rp_output_fill_profile(rp_profile_t *p, request_rec *r,
-                            const rp_request_t *state,
-                            apr_off_t discarded_bytes);
 
 #endif

@@ -1,8 +1,8 @@
-/* Each request's profiling state: who may profile it, when sampling starts
- * (as early as post_read_request when the server-level configuration allows
- * it, confirmed or cancelled once the per-directory configuration is known
- * in fixups), and the phase marks that split the request into httpd's
- * stages. */
+/* Each request's profiling state, as mod_reqprof_decide.c decides it: when
+ * sampling starts (as early as post_read_request when the server-level
+ * configuration allows it, confirmed or cancelled once the per-directory
+ * configuration is known in fixups), and the phase marks that split the request
+ * into httpd's stages. */
 #include "mod_reqprof_request.h"
 
 #include "mod_reqprof_cache.h"

@@ -1,8 +1,8 @@
-/* Each request's profiling state (mod_reqprof_request.c): who may profile,
- * when sampling starts (as early as post_read_request when the server-level
- * configuration allows it, confirmed or cancelled once the per-directory
- * configuration is known in fixups), and the phase marks that split the
- * request into httpd's stages. */
+/* Each request's profiling state machine (mod_reqprof_request.c), acting on
+ * what mod_reqprof_decide.c decides: when sampling starts (as early as
+ * post_read_request when the server-level configuration allows it, confirmed or
+ * cancelled once the per-directory configuration is known in fixups), and the
+ * phase marks that split the request into httpd's stages. */
 #ifndef MOD_REQPROF_REQUEST_H
 #define MOD_REQPROF_REQUEST_H
 

@@ -1,7 +1,7 @@
 /* render_cost: what building the call tree and rendering the HTML report
  * cost, and how large the page gets, for `make bench`.
  *
- *   render_cost KIND SAMPLES RUNS
+ *   render_cost KIND SAMPLES RUNS [HTML]
  *
  * Linked against mod_reqprof's core (build/out/rp_*.o). Builds a tree of
  * SAMPLES synthetic samples, each 50 frames deep, with rp_tree_add and
@@ -19,7 +19,8 @@
  * Symbolization is not included: the module names each address once per
  * process and caches it.
  *
- * Output: one JSON object on stdout. */
+ * Output: one JSON object on stdout; with HTML, the last run's page is
+ * written to that file too (for the browser test of big reports). */
 #include <apr_general.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
@@ -162,10 +163,10 @@ static void build(rp_profile_t *p, apr_pool_t *pool, enum kind kind,
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
+    if (argc != 4 && argc != 5) {
         fprintf(stderr,
                 "usage: %s realistic|distinct-leaf|all-distinct "
-                "SAMPLES RUNS\n",
+                "SAMPLES RUNS [HTML]\n",
                 argv[0]);
         return 2;
     }
@@ -231,6 +232,13 @@ int main(int argc, char **argv)
         if (html == NULL || len == 0 || strncmp(html, "<!DOCTYPE html>", 15)) {
             fprintf(stderr, "render failed\n");
             return 1;
+        }
+        if (argc == 5 && r == runs - 1) {
+            FILE *f = fopen(argv[4], "wb");
+            if (f == NULL || fwrite(html, 1, len, f) != len || fclose(f)) {
+                fprintf(stderr, "cannot write %s\n", argv[4]);
+                return 1;
+            }
         }
         printf("%s{\"build_ms\": %.3f, \"render_ms\": %.3f, \"bytes\": %zu, "
                "\"nodes\": %u}",

@@ -2,6 +2,7 @@
 
 #include <apr_strings.h>
 #include <stdint.h>
+#include <string.h>
 
 static void collect(rp_frames_t *fr, const rp_node_t *node, apr_pool_t *pool)
 {
@@ -163,4 +164,129 @@ const rp_model_t *rp_profile_model(const rp_profile_t *p)
     /* A cache on a profile the renderers otherwise only read. */
     ((rp_profile_t *)(uintptr_t)p)->model = m;
     return m;
+}
+
+static const rp_func_t merged_frame = {
+    .name = RP_MERGED_FRAME, .object = RP_MERGED_OBJECT, .resolved = 1};
+
+typedef struct reduce_ctx {
+    apr_pool_t *pool;
+    uint64_t min;
+    apr_hash_t *copies; /* kept node -> its copy */
+    rp_tree_t *tree;
+    rp_reduction_t *out;
+} reduce_ctx_t;
+
+static rp_node_t *new_node(reduce_ctx_t *c, rp_node_t *parent,
+                           const rp_func_t *func)
+{
+    rp_node_t *n = apr_pcalloc(c->pool, sizeof(*n));
+    n->func = func;
+    n->parent = parent;
+    n->depth = parent->depth + 1;
+    c->tree->node_count++;
+    if (n->depth > c->tree->max_depth) {
+        c->tree->max_depth = n->depth;
+    }
+    return n;
+}
+
+/* Copies the kept children of from under to, in their order, with the
+ * merged node where its total places it among them. */
+static void copy_children(reduce_ctx_t *c, const rp_node_t *from, rp_node_t *to)
+{
+    rp_node_t *merged = NULL;
+    for (const rp_node_t *k = from->first_child; k; k = k->next_sibling) {
+        if (k->total >= c->min) {
+            continue;
+        }
+        if (merged == NULL) {
+            merged = new_node(c, to, &merged_frame);
+            c->out->groups++;
+        }
+        merged->total += k->total;
+        merged->self += k->total;
+        merged->wait += k->wait;
+    }
+    rp_node_t **link = &to->first_child;
+    for (const rp_node_t *k = from->first_child; k; k = k->next_sibling) {
+        if (k->total < c->min) {
+            continue;
+        }
+        if (merged != NULL && merged->total > k->total) {
+            *link = merged;
+            link = &merged->next_sibling;
+            merged = NULL;
+        }
+        rp_node_t *n = new_node(c, to, k->func);
+        n->total = k->total;
+        n->self = k->self;
+        n->wait = k->wait;
+        c->out->kept++;
+        apr_hash_set(c->copies, apr_pmemdup(c->pool, &k, sizeof(k)), sizeof(k),
+                     n);
+        *link = n;
+        link = &n->next_sibling;
+        copy_children(c, k, n);
+    }
+    if (merged != NULL) {
+        *link = merged;
+    }
+}
+
+/* The copy a sample ending in leaf ends in. */
+static const rp_node_t *copy_of(reduce_ctx_t *c, const rp_tree_t *from,
+                                const rp_node_t *leaf)
+{
+    if (leaf == NULL) {
+        return NULL;
+    }
+    const rp_node_t *kept = leaf;
+    while (kept->func != NULL && kept->total < c->min) {
+        kept = kept->parent;
+    }
+    rp_node_t *copy = kept == &from->root
+                          ? &c->tree->root
+                          : apr_hash_get(c->copies, &kept, sizeof(kept));
+    if (copy == NULL || kept == leaf) {
+        return copy;
+    }
+    for (rp_node_t *k = copy->first_child; k; k = k->next_sibling) {
+        if (k->func == &merged_frame) {
+            return k;
+        }
+    }
+    return copy;
+}
+
+const rp_profile_t *rp_profile_reduce(const rp_profile_t *p, unsigned max_nodes,
+                                      apr_pool_t *pool, rp_reduction_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (p->tree->node_count <= max_nodes) {
+        return NULL;
+    }
+    reduce_ctx_t c = {.pool = pool,
+                      .min = rp_tree_min_weight(p->tree, max_nodes),
+                      .copies = apr_hash_make(pool),
+                      .tree = rp_tree_create(pool),
+                      .out = out};
+    out->min_weight = c.min;
+    c.tree->root.total = p->tree->root.total;
+    c.tree->root.self = p->tree->root.self;
+    c.tree->root.wait = p->tree->root.wait;
+    copy_children(&c, &p->tree->root, &c.tree->root);
+    out->merged = p->tree->node_count - out->kept;
+    rp_profile_t *r = apr_pmemdup(pool, p, sizeof(*p));
+    r->tree = c.tree;
+    r->model = NULL;
+    if (p->samples != NULL && p->sample_count > 0) {
+        rp_profile_sample_t *samples =
+            apr_pmemdup(pool, p->samples, sizeof(*samples) * p->sample_count);
+        for (unsigned i = 0; i < p->sample_count; i++) {
+            samples[i].leaf = copy_of(&c, p->tree, samples[i].leaf);
+        }
+        r->samples = samples;
+    }
+    return r;
 }

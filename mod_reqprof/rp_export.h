@@ -67,6 +67,32 @@ typedef struct rp_model {
     unsigned profile_sample_count;
 } rp_model_t;
 
+/* Name and object of the frame that stands for the callees a big profile's
+ * reduced copy merges (rp_profile_reduce). */
+#define RP_MERGED_FRAME "[lighter callees, merged]"
+#define RP_MERGED_OBJECT "[merged]"
+
+/* What rp_profile_reduce merged. */
+typedef struct rp_reduction {
+    unsigned kept;       /* nodes kept (the root not counted) */
+    unsigned merged;     /* nodes merged */
+    unsigned groups;     /* merged nodes made: one per caller */
+    uint64_t min_weight; /* the least total of a node kept */
+} rp_reduction_t;
+
+/* A copy of profile for views that cannot hold every node of a big tree:
+ * NULL when its tree has at most max_nodes nodes besides the root (nothing
+ * to merge); else its max_nodes heaviest nodes (rp_tree_min_weight) are
+ * kept, and the lighter children of each kept node, their subtrees with
+ * them, are summed into one child RP_MERGED_FRAME of that node (its total,
+ * self and wait the sums of their totals and waits), so every node's total,
+ * and the root's, stays exact. Samples that end in a merged node end in its
+ * RP_MERGED_FRAME node instead; the rest of the profile is shared. The copy's
+ * tree is sorted and takes no more stacks. *out says what was merged. */
+const rp_profile_t *rp_profile_reduce(const rp_profile_t *profile,
+                                      unsigned max_nodes, apr_pool_t *pool,
+                                      rp_reduction_t *out);
+
 /* The model of profile: derived on first use, in the pool of its tree, and
  * kept in profile->model (a cache: the profile is otherwise left as it is);
  * derived again if the tree or the samples changed since. */

@@ -15,6 +15,11 @@
  * every node. */
 #define RP_HTML_TREE_NODES 750
 
+/* The embedded data holds at most this many nodes, the heaviest; lighter
+ * ones are summed up in one node per caller (rp_profile_reduce), which the
+ * page says. Below it, every node. */
+#define RP_HTML_DATA_NODES 30000
+
 static void summary_row(rp_buf_t *b, const char *key, const char *label,
                         const char *value)
 {
@@ -151,21 +156,23 @@ static void render_row(rp_buf_t *b, const rp_profile_t *p,
     rp_buf_printf(b, "</%s>", tag);
 }
 
+/* reduced: the script's views hold a reduced tree too. */
 static void render_pruned(rp_buf_t *b, const rp_profile_t *p, unsigned count,
-                          uint64_t weight)
+                          uint64_t weight, int reduced)
 {
     rp_buf_printf(b,
                   "<li class=\"rp-pruned\"><div class=\"rp-row\">%u "
                   "lighter callee%s, %.3f ms in all, not listed here (the "
-                  "script's views show every frame)</div></li>\n",
-                  count, count == 1 ? "" : "s",
-                  rp_profile_weight_ms(p, weight));
+                  "script's views show %s)</div></li>\n",
+                  count, count == 1 ? "" : "s", rp_profile_weight_ms(p, weight),
+                  reduced ? "more of them" : "every frame");
 }
 
 /* hot: the node lies on the heaviest path, which starts open. Children
  * lighter than min_weight are summed up in one line instead. */
 static void render_node(rp_buf_t *b, const rp_profile_t *p,
-                        const rp_node_t *node, int hot, uint64_t min_weight)
+                        const rp_node_t *node, int hot, uint64_t min_weight,
+                        int reduced)
 {
     const rp_func_t *f = node->func;
     rp_buf_printf(b, "<li class=\"rp-node%s\" data-func=\"",
@@ -198,52 +205,36 @@ static void render_node(rp_buf_t *b, const rp_profile_t *p,
             pruned_weight += c->total;
             continue;
         }
-        render_node(b, p, c, hot && c == node->first_child, min_weight);
+        render_node(b, p, c, hot && c == node->first_child, min_weight,
+                    reduced);
     }
     if (pruned > 0) {
-        render_pruned(b, p, pruned, pruned_weight);
+        render_pruned(b, p, pruned, pruned_weight, reduced);
     }
     rp_buf_puts(b, "</ul></details></li>\n");
 }
 
-static void collect_totals(const rp_node_t *node, uint64_t *out, unsigned *n)
+/* The rule by which the script's data was reduced, where it was. */
+static void render_reduction(rp_buf_t *b, const rp_profile_t *p,
+                             const rp_reduction_t *r)
 {
-    for (const rp_node_t *c = node->first_child; c; c = c->next_sibling) {
-        out[(*n)++] = c->total;
-        collect_totals(c, out, n);
-    }
+    uint64_t all = p->tree->root.total;
+    uint64_t below = r->min_weight > 0 ? r->min_weight - 1 : 0;
+    rp_buf_printf(
+        b,
+        "<p class=\"rp-note\" id=\"rp-merged\" data-kept=\"%u\" "
+        "data-merged=\"%u\">A big profile: the views below keep the %u "
+        "heaviest of its %u call tree nodes. The other %u, each of at most "
+        "%.3f ms (%.2f %% of the total), are summed into one "
+        "&quot;" RP_MERGED_FRAME
+        "&quot; node per caller (%u in all); every total stays exact. The "
+        "JSON, speedscope, pprof and collapsed formats hold every node.</p>\n",
+        r->kept, r->merged, r->kept, r->kept + r->merged, r->merged,
+        rp_profile_weight_ms(p, below),
+        all ? 100.0 * (double)below / (double)all : 0.0, r->groups);
 }
 
-static int heavier_total_first(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
-    return x > y ? -1 : x < y;
-}
-
-/* The least total a node needs to be in the markup: 0 for a tree of at
- * most RP_HTML_TREE_NODES nodes; else one more than the total of the first
- * node left out, heaviest first, so at most that many are shown (a node is
- * never heavier than its caller, so every shown node's callers are shown
- * too). */
-static uint64_t shown_min_weight(const rp_tree_t *tree)
-{
-    if (tree->node_count <= RP_HTML_TREE_NODES) {
-        return 0;
-    }
-    uint64_t *totals = malloc(sizeof(*totals) * tree->node_count);
-    if (totals == NULL) {
-        return tree->root.total; /* only the top level */
-    }
-    unsigned n = 0;
-    collect_totals(&tree->root, totals, &n);
-    qsort(totals, n, sizeof(*totals), heavier_total_first);
-    uint64_t min = n > RP_HTML_TREE_NODES ? totals[RP_HTML_TREE_NODES] + 1 : 0;
-    free(totals);
-    return min;
-}
-
-static void render_tree(rp_buf_t *b, const rp_profile_t *p)
+static void render_tree(rp_buf_t *b, const rp_profile_t *p, int reduced)
 {
     rp_buf_puts(b, "<section class=\"rp-view\" id=\"rp-view-tree\" "
                    "data-rp-view=\"tree\"><h2>Call tree</h2>\n");
@@ -253,7 +244,7 @@ static void render_tree(rp_buf_t *b, const rp_profile_t *p)
                        "</section>\n");
         return;
     }
-    uint64_t min_weight = shown_min_weight(p->tree);
+    uint64_t min_weight = rp_tree_min_weight(p->tree, RP_HTML_TREE_NODES);
     rp_buf_puts(
         b, "<div class=\"rp-tools\"><button type=\"button\" "
            "data-rp-open=\"1\">Expand all</button><button type=\"button\" "
@@ -270,10 +261,11 @@ static void render_tree(rp_buf_t *b, const rp_profile_t *p)
             pruned_weight += c->total;
             continue;
         }
-        render_node(b, p, c, c == p->tree->root.first_child, min_weight);
+        render_node(b, p, c, c == p->tree->root.first_child, min_weight,
+                    reduced);
     }
     if (pruned > 0) {
-        render_pruned(b, p, pruned, pruned_weight);
+        render_pruned(b, p, pruned, pruned_weight, reduced);
     }
     rp_buf_puts(b, "</ul></div></section>\n");
 }
@@ -334,14 +326,24 @@ static void render_views(rp_buf_t *b)
 const char *rp_html_render(const rp_profile_t *p, apr_pool_t *pool,
                            apr_size_t *len)
 {
-    const rp_model_t *m = rp_profile_model(p);
+    /* A big tree's data is reduced, in scratch; the markup's tree is drawn
+     * from the whole tree. */
+    apr_pool_t *scratch;
+    apr_pool_create(&scratch, pool);
+    rp_reduction_t reduction;
+    const rp_profile_t *data =
+        rp_profile_reduce(p, RP_HTML_DATA_NODES, scratch, &reduction);
+    if (data == NULL) {
+        data = p;
+    }
+    const rp_model_t *m = rp_profile_model(data);
     rp_buf_t b;
     unsigned shown = p->tree->node_count < RP_HTML_TREE_NODES
                          ? p->tree->node_count
                          : RP_HTML_TREE_NODES;
     rp_buf_init(&b, pool,
                 65536 + (apr_size_t)shown * 600 +
-                    (apr_size_t)p->tree->node_count * 80 +
+                    (apr_size_t)data->tree->node_count * 80 +
                     (apr_size_t)p->sample_count * 16);
     rp_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
                     "charset=\"utf-8\"><meta name=\"viewport\" "
@@ -362,13 +364,17 @@ const char *rp_html_render(const rp_profile_t *p, apr_pool_t *pool,
     render_phases(&b, p, m);
     rp_buf_puts(&b, "</section></div>\n");
     render_app_controls(&b);
-    render_tree(&b, p);
+    if (data != p) {
+        render_reduction(&b, p, &reduction);
+    }
+    render_tree(&b, p, data != p);
     render_views(&b);
     rp_buf_puts(&b, "<script type=\"application/json\" id=\"rp-data\">");
-    rp_html_data(&b, p, m, pool);
+    rp_html_data(&b, data, m, pool);
     rp_buf_puts(&b, "</script>\n<script>");
     rp_buf_append(&b, rp_html_app_js, rp_html_app_js_len);
     rp_buf_puts(&b, "</script>\n</body></html>\n");
+    apr_pool_destroy(scratch);
     *len = b.len;
     return rp_buf_str(&b);
 }

@@ -23,8 +23,11 @@ struct rp_node {
 
 typedef struct rp_tree {
     apr_pool_t *pool;
-    struct apr_hash_t *children; /* (parent, func) -> child: O(1) lookups
-                                    whatever the fan-out */
+    /* (parent, func) -> child: O(1) lookups whatever the fan-out, in an
+     * open-addressing table of slot_mask + 1 slots (malloc'd, freed with
+     * the pool). */
+    rp_node_t **slots;
+    size_t slot_mask;
     rp_node_t root;
     unsigned node_count;
     unsigned max_depth;
@@ -41,5 +44,14 @@ rp_node_t *rp_tree_add(rp_tree_t *tree, const rp_func_t *const *frames,
 /* Orders every node's children by total weight, heaviest first (ties by
  * name, so output is stable). */
 void rp_tree_sort(rp_tree_t *tree);
+
+/* The least total a node needs to be one of the tree's max_nodes heaviest
+ * (the root not counted): 0 when the tree has at most max_nodes nodes
+ * besides the root, else one more than the total of the heaviest node left
+ * out. A node is never heavier than its caller, so every node that weight
+ * keeps has its callers kept too. Visits only the nodes kept and their
+ * children, heaviest first; root.total (the top level only) if memory
+ * runs out. */
+uint64_t rp_tree_min_weight(const rp_tree_t *tree, unsigned max_nodes);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rp_export.h"
 #include "rp_html.h"
 #include "rp_version.h"
 #include "unit_suites.h"
@@ -617,6 +618,109 @@ START_TEST(view_containers)
 }
 END_TEST
 
+/* main -> hot -> hot_leaf 5000 intervals (one waiting sample), and main ->
+ * WIDE distinct callees of one interval each: more nodes than the data
+ * holds. */
+enum { WIDE_CALLEES = 31000 };
+static rp_profile_t *wide_profile(void)
+{
+    static rp_func_t wide[WIDE_CALLEES];
+    static char names[WIDE_CALLEES][16];
+    static const rp_func_t f_hot = {.name = "hot", .object = "o"};
+    static const rp_func_t f_hot_leaf = {.name = "hot_leaf", .object = "o"};
+    rp_profile_t *p = base_profile();
+    rp_profile_clear_phases(p);
+    p->samples = apr_pcalloc(pool, sizeof(*p->samples) * (WIDE_CALLEES + 1));
+    const rp_func_t *frames[3] = {&f_main, &f_hot, &f_hot_leaf};
+    rp_profile_sample_t *s = &p->samples[p->sample_count++];
+    s->leaf = rp_tree_add(p->tree, frames, 3, 5000, 1);
+    s->weight = 5000;
+    s->waiting = 1;
+    s->phase = RP_PHASE_HANDLER;
+    s->syscall = 7;
+    for (unsigned i = 0; i < WIDE_CALLEES; i++) {
+        snprintf(names[i], sizeof(names[i]), "wide%u", i);
+        wide[i].name = names[i];
+        wide[i].object = "o";
+        frames[1] = &wide[i];
+        s = &p->samples[p->sample_count++];
+        s->leaf = rp_tree_add(p->tree, frames, 2, 1, 0);
+        s->t_ns = (uint64_t)(i + 1) * 1000000u;
+        s->weight = 1;
+        s->phase = RP_PHASE_HANDLER;
+        s->syscall = -1;
+    }
+    rp_tree_sort(p->tree);
+    p->stats.samples = p->sample_count;
+    p->stats.weight = 5000 + WIDE_CALLEES;
+    p->stats.wait_weight = 5000;
+    return p;
+}
+
+/* A big tree is reduced to its heaviest nodes and one merged node per
+ * caller, with every total exact and every sample kept; a small one is
+ * left as it is. */
+START_TEST(big_tree_is_reduced_with_exact_totals)
+{
+    rp_reduction_t r;
+    ck_assert_ptr_null(rp_profile_reduce(three_to_one_profile(), 4, pool, &r));
+    rp_profile_t *p = wide_profile();
+    const rp_profile_t *q = rp_profile_reduce(p, 30000, pool, &r);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_uint_eq(r.kept, 3);
+    ck_assert_uint_eq(r.merged, WIDE_CALLEES);
+    ck_assert_uint_eq(r.groups, 1);
+    ck_assert_uint_eq(r.min_weight, 2);
+    ck_assert_uint_eq(q->tree->node_count, 4);
+    ck_assert_uint_eq(q->tree->root.total, 5000 + WIDE_CALLEES);
+    ck_assert_uint_eq(q->tree->root.wait, 5000);
+    const rp_node_t *main_node = q->tree->root.first_child;
+    ck_assert_str_eq(main_node->func->name, "main");
+    ck_assert_uint_eq(main_node->total, 5000 + WIDE_CALLEES);
+    /* Heaviest first: the merged callees outweigh hot. */
+    const rp_node_t *merged = main_node->first_child;
+    ck_assert_str_eq(merged->func->name, RP_MERGED_FRAME);
+    ck_assert_str_eq(merged->func->object, RP_MERGED_OBJECT);
+    ck_assert_uint_eq(merged->total, WIDE_CALLEES);
+    ck_assert_uint_eq(merged->self, WIDE_CALLEES);
+    ck_assert_uint_eq(merged->wait, 0);
+    ck_assert_ptr_null(merged->first_child);
+    const rp_node_t *hot = merged->next_sibling;
+    ck_assert_str_eq(hot->func->name, "hot");
+    ck_assert_uint_eq(hot->wait, 5000);
+    ck_assert_ptr_null(hot->next_sibling);
+    ck_assert_str_eq(hot->first_child->func->name, "hot_leaf");
+    /* Every sample kept, in the node that stands for its own. */
+    ck_assert_uint_eq(q->sample_count, p->sample_count);
+    ck_assert_ptr_eq(q->samples[0].leaf, hot->first_child);
+    for (unsigned i = 1; i < q->sample_count; i++) {
+        ck_assert_ptr_eq(q->samples[i].leaf, merged);
+    }
+    /* The profile itself is left as it was. */
+    ck_assert_uint_eq(p->tree->node_count, 3 + WIDE_CALLEES);
+    ck_assert_str_eq(p->samples[1].leaf->func->name, "wide0");
+}
+END_TEST
+
+/* The report of a big tree says what its data merged; the data holds the
+ * merged node, not the merged callees, and the exact weight. */
+START_TEST(big_tree_report_states_the_rule)
+{
+    const char *page = render(wide_profile());
+    assert_contains(page, "<p class=\"rp-note\" id=\"rp-merged\" "
+                          "data-kept=\"3\" data-merged=\"31000\">");
+    assert_contains(page, "The other 31000, each of at most 1.000 ms (0.00 %");
+    const char *data = strstr(page, "id=\"rp-data\">");
+    ck_assert_ptr_nonnull(data);
+    ck_assert_ptr_null(strstr(data, "\"wide0\""));
+    assert_contains(data, "[\"" RP_MERGED_FRAME "\",");
+    assert_contains(data, "\"weight\":36000,");
+    /* The markup's tree sums the callees it leaves out as before. */
+    assert_contains(page, "script's views show more of them");
+    ck_assert_ptr_null(strstr(render(three_to_one_profile()), "rp-merged"));
+}
+END_TEST
+
 Suite *html_suite(void)
 {
     Suite *s = suite_create("rp_html");
@@ -637,6 +741,8 @@ Suite *html_suite(void)
     tcase_add_test(tc, missing_request_fields);
     tcase_add_test(tc, large_tree);
     tcase_add_test(tc, huge_tree_is_pruned_in_the_markup);
+    tcase_add_test(tc, big_tree_is_reduced_with_exact_totals);
+    tcase_add_test(tc, big_tree_report_states_the_rule);
     tcase_add_test(tc, embedded_data_cannot_close_its_script);
     tcase_add_test(tc, embedded_data_content);
     tcase_add_test(tc, view_containers);

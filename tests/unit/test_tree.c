@@ -1,6 +1,7 @@
 /* rp_tree: the top-down call tree built from stacks of interned frames. */
 #include <apr_pools.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rp_tree.h"
@@ -392,6 +393,58 @@ START_TEST(sort_twice_is_stable)
 }
 END_TEST
 
+static void totals_of(const rp_node_t *node, uint64_t *out, unsigned *n)
+{
+    for (const rp_node_t *c = node->first_child; c; c = c->next_sibling) {
+        out[(*n)++] = c->total;
+        totals_of(c, out, n);
+    }
+}
+
+static int heavier(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x > y ? -1 : x < y;
+}
+
+/* The least weight of the N heaviest nodes is what a sort of every node's
+ * total gives, for every N, on a tree with ties, wide and deep parts; and
+ * the nodes it keeps are exactly N where no tie straddles the cut. */
+START_TEST(min_weight_is_that_of_a_full_sort)
+{
+    enum { FUNCS = 60 };
+    static rp_func_t funcs[FUNCS];
+    static char names[FUNCS][8];
+    for (unsigned i = 0; i < FUNCS; i++) {
+        snprintf(names[i], sizeof(names[i]), "f%u", i);
+        funcs[i].name = names[i];
+        funcs[i].object = "app";
+    }
+    rp_tree_t *t = rp_tree_create(pool);
+    uint64_t seed = 12345;
+    for (unsigned s = 0; s < 400; s++) {
+        const rp_func_t *frames[12];
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned depth = 1 + (unsigned)(seed >> 33) % 12;
+        for (unsigned j = 0; j < depth; j++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            frames[j] = &funcs[(seed >> 33) % (j < 3 ? 4 : FUNCS)];
+        }
+        rp_tree_add(t, frames, depth, 1 + s % 3, 0);
+    }
+    rp_tree_sort(t);
+    uint64_t *totals = apr_palloc(pool, sizeof(*totals) * t->node_count);
+    unsigned n = 0;
+    totals_of(&t->root, totals, &n);
+    ck_assert_uint_eq(n, t->node_count);
+    qsort(totals, n, sizeof(*totals), heavier);
+    for (unsigned max = 0; max <= n + 1; max++) {
+        uint64_t want = max >= n ? 0 : totals[max] + 1;
+        ck_assert_uint_eq(rp_tree_min_weight(t, max), want);
+    }
+}
+END_TEST
+
 Suite *tree_suite(void)
 {
     Suite *s = suite_create("rp_tree");
@@ -410,6 +463,7 @@ Suite *tree_suite(void)
     tcase_add_test(tc, sort_ties_by_name);
     tcase_add_test(tc, sort_many_siblings);
     tcase_add_test(tc, sort_twice_is_stable);
+    tcase_add_test(tc, min_weight_is_that_of_a_full_sort);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -259,17 +259,19 @@ def test_http2_streams_are_logged_separately(servers):
              "/work/logged/big?kb=200", "/work/cpu?ms=5"]
     cpu, wait, big, plain = curl_h2(server, paths)
     assert cpu == b"rpwork cpu done, poll interrupted 0 times\n"
-    # The workload reports the EINTRs its poll saw; how sampling treats a
-    # wait is the sampler's business (README, Limits), as for a report.
-    assert re.fullmatch(rb"rpwork wait done, poll interrupted [01] times\n", wait)
+    # The workload reports the EINTRs its poll saw: sampling never
+    # interrupts a wait (README), in log mode as for a report.
+    assert wait == b"rpwork wait done, poll interrupted 0 times\n"
     assert big == b"x" * 200 * 1024
     assert plain == cpu
     records = {r["path"]: r for r in wait_for(lambda: file_records(log_file(server)), 3)}
     assert sorted(records) == ["/work/logged/big", "/work/logged/cpu", "/work/logged/wait"]
     assert {records["/work/logged/cpu"]["top1"], records["/work/logged/cpu"]["top2"]} == \
         {"work_alpha", "work_beta"}
-    assert float(records["/work/logged/wait"]["wait_ms"]) >= 80
-    assert float(records["/work/logged/wait"]["cpu_ms"]) < 30
+    # The waiting stream waited: most of its time is wait, not CPU (how
+    # little CPU it takes is the benchmark's business).
+    waited = records["/work/logged/wait"]
+    assert float(waited["wait_ms"]) >= 80 and float(waited["cpu_ms"]) < float(waited["wait_ms"])
     assert all(r["saved"] == "1" for r in records.values())
 
 
@@ -308,7 +310,7 @@ def test_records_go_to_the_log_file(mpm, servers):
     assert cpu["clock"] == "wall" and cpu["interval_us"] == "1000"
     # Where a wait is filed (its own stack, or the one last seen on CPU when
     # /proc hides it) is the sampler's business: here, it was waiting.
-    assert float(wait["wait_ms"]) >= 30 and float(wait["cpu_ms"]) < 20, wait
+    assert float(wait["wait_ms"]) >= 30 and float(wait["cpu_ms"]) < float(wait["wait_ms"]), wait
     assert len({r["id"] for r in records}) == 3
     assert not error_log_records(server)
 
@@ -447,19 +449,24 @@ def test_profiles_are_saved_and_listed(mpm, servers):
     server = start(mpm, SAVE_CONF)
     servers.append(server)
     store = os.path.join(server.root, "profiles")
+    started = time.monotonic()
     request(server, "/work/saved/cpu?ms=40")
     request(server, "/work/saved/wait?ms=30")
     request(server, "/work/saved/cpu?ms=120")
     status, _, body = request(server, "/work/cpu?ms=20&profile=1")
     assert status == 200 and b"work_alpha" in body
     ids = wait_for(lambda: sorted(i for i, s in saved_ids(store).items() if len(s) == 3), 4)
+    window_ms = (time.monotonic() - started) * 1000
     assert len(ids) == 4, os.listdir(store)
     assert not [n for n in os.listdir(store) if n.startswith(".tmp-")]
     records = file_records(log_file(server))
     assert [r["saved"] for r in records] == ["1", "1", "1"]
     assert sorted(r["id"] for r in records) == ids[:3]
     for rec in records:
-        assert float(rec["save_ms"]) < 1000
+        # How fast a save is belongs to the benchmark. Here: a duration in
+        # milliseconds that fits in this test's own requests and the wait
+        # for their files (a unit or clock mix-up shows as far more).
+        assert 0 <= float(rec["save_ms"]) <= window_ms, (rec["save_ms"], window_ms)
     # The sidecar starts with the record and lists the functions.
     with open(os.path.join(store, ids[0] + ".meta")) as f:
         meta = [parse_logfmt(l) for l in f.read().splitlines()]
@@ -614,41 +621,49 @@ def test_unwritable_dir_is_reported_and_requests_are_served(how, servers):
         os.chmod(store, 0o750)
 
 
-def test_full_disk_is_reported_and_nothing_partial_is_left(servers):
-    """ReqProfileDir on a tiny tmpfs, filled up: every save fails with
-    ENOSPC, nothing half-written stays, the requests are served."""
+# Under this file size limit fit the error log and the log file (a few KiB
+# here); a report's HTML (about 60 KiB) does not.
+FSIZE_LIMIT = 16 * 1024
+
+
+def test_write_that_fails_is_reported_and_nothing_partial_is_left(servers):
+    """Saves that fail partway through a file, as on a full disk: httpd
+    runs under a file size limit (RLIMIT_FSIZE, which its children inherit;
+    httpd ignores SIGXFSZ, so the write past it fails with EFBIG). Every
+    save fails, the half-written file is removed, nothing else is left, one
+    error is logged and the requests are served. It needs neither a mount
+    nor privilege, so it runs everywhere."""
+    import resource
     import subprocess
+    from unittest import mock
+
+    def limited(*args, **kw):
+        def limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_LIMIT, FSIZE_LIMIT))
+        return popen(*args, preexec_fn=limit, **kw)
+
+    popen = subprocess.Popen
     server = Httpd("event", extra="")
+    profiles_dir(server)
     store = os.path.join(server.root, "profiles")
-    os.makedirs(store)
-    user = pwd.getpwnam(unprivileged_user())
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0750,uid=%d,gid=%d"
-         % (user.pw_uid, user.pw_gid), "tmpfs", store], capture_output=True)
-    if mount.returncode != 0:
-        server.cleanup()
-        pytest.skip("cannot mount a tmpfs here: " + mount.stderr.decode())
-    try:
-        with open(os.path.join(store, "filler"), "wb") as f:
-            try:
-                f.write(b"f" * 64 * 1024)
-            except OSError:
-                pass  # full, as wanted
-        server.write_config(SAVE_CONF, True, (), 8)
-        servers.append(server)
+    server.write_config(SAVE_CONF, True, (), 8)
+    servers.append(server)
+    with mock.patch("subprocess.Popen", limited):
         server.start()
-        for _ in range(3):
-            status, _, body = request(server, "/work/saved/cpu?ms=5")
-            assert status == 200 and body == b"rpwork cpu done, poll interrupted 0 times\n"
-        records = wait_for(lambda: file_records(log_file(server)), 3)
-        assert [r["saved"] for r in records] == ["0", "0", "0"]
-        errors = [l for l in server.read_error_log().splitlines()
-                  if "cannot save profile" in l]
-        assert len(errors) == 1 and "No space left on device" in errors[0], errors
-        assert os.listdir(store) == ["filler"]
-    finally:
-        server.stop()
-        subprocess.run(["umount", store], check=True)
+    with open("/proc/%d/limits" % server.proc.pid) as f:
+        line = [l for l in f if l.startswith("Max file size")][0]
+    assert line.split()[3:5] == [str(FSIZE_LIMIT)] * 2, line
+    for _ in range(3):
+        status, _, body = request(server, "/work/saved/cpu?ms=5")
+        assert status == 200 and body == b"rpwork cpu done, poll interrupted 0 times\n"
+    records = wait_for(lambda: file_records(log_file(server)), 3)
+    assert [r["saved"] for r in records] == ["0", "0", "0"]
+    errors = [l for l in server.read_error_log().splitlines() if "cannot save profile" in l]
+    # Rate-limited: one message, naming the file and the system's reason.
+    assert len(errors) == 1 and "File too large" in errors[0], errors
+    assert any(".tmp-%s.html" % r["id"] in errors[0] for r in records), (errors, records)
+    assert os.listdir(store) == []
+    assert not server.crash_lines()
 
 
 def test_log_file_that_cannot_be_opened_stops_the_start():

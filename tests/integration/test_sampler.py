@@ -69,6 +69,9 @@ def server_for(mpm, dumpable, extra):
     return Httpd(mpm, extra=conf, modules=("proxy", "proxy_http", cgi))
 
 
+TIMEOUT_S = 2.0  # Timeout and ProxyTimeout below
+
+
 @pytest.mark.parametrize("dumpable", list(DUMPABLE))
 @pytest.mark.parametrize("mpm", MPMS)
 def test_timeouts_fire_on_time_while_sampled(mpm, dumpable, backend):
@@ -106,8 +109,15 @@ ScriptAlias /fast/cgi/ "%%s/cgi/"
                 report = Report(profiled[2].decode())
                 # The report shows the original status, the same as unprofiled.
                 assert report.summary["status"] == str(plain[0]), path
-                assert profiled[3] <= 2.0 * 1.1 + 0.3, (path, profiled[3])
-                assert abs(profiled[3] - plain[3]) <= 0.25, (path, plain[3], profiled[3])
+                # Both ended by the 2 s timeout, not early (a wait broken
+                # by EINTR ends before it) and, profiled, without a second
+                # full timeout (a timer the sampling signal restarted). The
+                # unprofiled twin ran at the same time on the same server,
+                # so whatever load there was delayed both: how close they
+                # are is the benchmark's business.
+                for elapsed in (plain[3], profiled[3]):
+                    assert elapsed >= TIMEOUT_S - 0.05, (path, plain[3], profiled[3])
+                assert profiled[3] < plain[3] + TIMEOUT_S, (path, plain[3], profiled[3])
                 mode = report.summary["sampling"]
                 if dumpable == "dumpable" or mpm == "prefork":
                     # prefork's request thread keeps a /proc descriptor

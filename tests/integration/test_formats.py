@@ -10,10 +10,13 @@ way its consumers read it:
 - pprof: decoded by the real pprof (`go tool pprof`, Debian's golang-go);
 - json: mod_reqprof's own schema (docs/json-format.md).
 
-In every format work_alpha and work_beta must hold the workload's 3:1 split.
+In every format work_alpha and work_beta must hold the workload's 3:1 split:
+work_alpha between 0.70 and 0.80 of the two (2:1 would be 0.667, 4:1 0.8),
+measured on the CPU clock, and the five formats within 0.06 of each other.
 A missing npm, schema or go is a failure, not a skip: CI installs them
 (build/install-deps.sh).
 """
+import gzip
 import json
 import os
 import re
@@ -87,6 +90,44 @@ def run_pprof(body, *args):
                              capture_output=True, text=True, timeout=120, env=env)
         assert res.returncode == 0, "pprof failed:\n" + res.stderr
         return res.stdout, res.stderr
+
+
+PPROF_DURATION_NANOS = 10  # profile.proto: Profile.duration_nanos
+
+
+def pprof_field(body, number):
+    """The value of the varint field `number` of the gzipped profile.proto
+    Profile message, read without pprof (None if absent)."""
+    data = gzip.decompress(body)
+    pos = 0
+
+    def varint():
+        nonlocal pos
+        value = shift = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7f) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+    found = None
+    while pos < len(data):
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value = varint()
+            if field == number:
+                found = value
+        elif wire == 2:
+            length = varint()
+            pos += length
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise AssertionError("wire type %d in the profile" % wire)
+    assert pos == len(data), "truncated profile"
+    return found
 
 
 # ---- parsers -------------------------------------------------------------------
@@ -248,15 +289,31 @@ def check_headers(headers, fmt, body):
     return int(m.group(1))
 
 
-def assert_three_to_one(alpha, beta, what):
-    """The format carries the right weights for the right functions. The
-    tolerance is wider than test_profile.py's accuracy check (±6 points):
-    wall-clock shares drift when the machine is oversubscribed (preemption
-    is wall time too), and accuracy is that test's concern, not this one's;
-    a swapped, lost or unweighted function still fails here."""
+# The split is judged on the CPU clock: a wall-clock share also counts the
+# time the thread sat preempted, which smears it on a busy machine (0.70 to
+# 0.76 was seen here for 1200 ms on the wall clock with the 2 CPUs
+# oversubscribed), and accuracy under load is the benchmark's business. On
+# the CPU clock, 1200 ms runs gave 0.738 to 0.752 idle and 0.726 to 0.759
+# loaded; back-to-back runs in the five formats differed by at most 0.01
+# idle and 0.045 with the machine's load average above 10. The range is
+# what tells 3:1 (0.75) from 2:1 (0.667) and 4:1 (0.8): a 4:1 bug lands
+# above 0.80 in about half the shares, so across the formats and MPMs it
+# cannot pass; a single format off by 2:1 or more also breaks agreement.
+SPLIT_PATH = "/work/cpuclock/cpu?ms=1200&profile="
+SPLIT_LOW, SPLIT_HIGH = 0.70, 0.80
+SPLIT_AGREE = 0.06  # the widest gap allowed between two formats' shares
+
+
+def share_of(alpha, beta, what):
     assert alpha > 0 and beta > 0, (what, alpha, beta)
-    share = alpha / (alpha + beta)
-    assert abs(share - 0.75) < 0.15, (what, share, alpha, beta)
+    return alpha / (alpha + beta)
+
+
+def assert_alpha_leads(alpha, beta, what):
+    """On the wall clock (the format tests' own requests): both functions
+    there, work_alpha ahead. Their exact weights are judged on the CPU clock
+    (test_split_is_three_to_one_in_every_format)."""
+    assert alpha > beta > 0, (what, alpha, beta)
 
 
 # ---- tests ------------------------------------------------------------------------
@@ -272,7 +329,7 @@ def test_text(httpd):
     assert any(l.startswith("Samples:  ") and "interval 1000 us, clock wall" in l
                for l in head), head
     alpha, beta = text_weight(rows, "work_alpha"), text_weight(rows, "work_beta")
-    assert_three_to_one(alpha, beta, "text")
+    assert_alpha_leads(alpha, beta, "text")
     node = next(r for r in rows if r["func"] == "work_alpha")
     assert node["obj"] == "mod_rpwork.so"
     # The top frames hold the whole profile.
@@ -286,7 +343,7 @@ def test_collapsed(httpd):
     stacks = parse_collapsed(body.decode("utf-8"))
     alpha = collapsed_weight(stacks, "work_alpha")
     beta = collapsed_weight(stacks, "work_beta")
-    assert_three_to_one(alpha, beta, "collapsed")
+    assert_alpha_leads(alpha, beta, "collapsed")
     total = sum(c for _, c in stacks)
     assert (alpha + beta) / total > 0.85
     assert total >= 150, total  # ~200 intervals of 1 ms, more under load
@@ -317,7 +374,7 @@ def test_speedscope(httpd):
     def weight(func):
         return sum(w for stack, w in zip(profile["samples"], profile["weights"])
                    if any(frames[i]["name"] == func for i in stack))
-    assert_three_to_one(weight("work_alpha"), weight("work_beta"), "speedscope")
+    assert_alpha_leads(weight("work_alpha"), weight("work_beta"), "speedscope")
     alpha = next(f for f in frames if f["name"] == "work_alpha")
     assert alpha["file"] in ("mod_rpwork.so", "mod_rpwork.c") or \
         alpha["file"].endswith("/mod_rpwork.c"), alpha
@@ -360,7 +417,7 @@ def test_json(httpd):
     assert all(x["node"] in ids for x in doc["samples"])
     times = [x["t_us"] for x in doc["samples"]]
     assert times == sorted(times)
-    assert_three_to_one(json_tree_weight(doc, "work_alpha"),
+    assert_alpha_leads(json_tree_weight(doc, "work_alpha"),
                         json_tree_weight(doc, "work_beta"), "json")
     alpha = next(f for f in doc["frames"] if f["name"] == "work_alpha")
     assert alpha["object"] == "mod_rpwork.so" and alpha["resolved"] is True
@@ -381,21 +438,38 @@ def test_pprof(httpd):
                for c in header.get("Comment", [])), header
     assert types == ["samples/count", "wall/nanoseconds", "cpu/nanoseconds"], types
     assert all("phase:[" in labels and "waiting:[" in labels for _, _, labels in samples)
-    wall = types.index("wall/nanoseconds")
+    count, wall = types.index("samples/count"), types.index("wall/nanoseconds")
+    cpu = types.index("cpu/nanoseconds")
+    period = int(header["Period"][0])
+    # Each sample's values agree with each other: its wall value is whole
+    # intervals, at least one per sample merged into it; its CPU value the
+    # same when the thread ran, 0 when it waited.
+    for v, _, labels in samples:
+        assert v[wall] % period == 0 and v[wall] >= v[count] * period >= period, (v, labels)
+        assert v[cpu] == (0 if "waiting:[true]" in labels else v[wall]), (v, labels)
+    # The values add up to the total: one interval per period of the
+    # sampled request, so the wall values sum to the profile's duration
+    # (DurationNanos, read from the file itself) within 5 % and one
+    # interval, as the report's own count does (test_sampler.py).
+    total = sum(v[wall] for v, _, _ in samples)
+    duration = pprof_field(body, PPROF_DURATION_NANOS)
+    assert duration and abs(total - duration) <= 0.05 * duration + period, (total, duration)
 
     def weight(func):
         ids = {i for i, name in locations.items() if name == func}
         assert ids, (func, locations)
         return sum(v[wall] for v, locs, _ in samples if ids & set(locs))
-    assert_three_to_one(weight("work_alpha"), weight("work_beta"), "pprof -raw")
+    assert_alpha_leads(weight("work_alpha"), weight("work_beta"), "pprof -raw")
     # pprof's own aggregation agrees.
     top, _ = run_pprof(body, "-top", "-sample_index=wall", "-unit=ms", "-nodecount=200")
+    m = re.search(r"of ([\d.]+)ms total", top)
+    assert m and abs(float(m.group(1)) - total / 1e6) < 1, (top[:400], total)
     cum = {}
     for line in top.splitlines():
         m = re.match(r"^\s*([\d.]+)ms\s+[\d.]+%\s+[\d.]+%\s+([\d.]+)ms\s+[\d.]+%\s+(.+)$", line)
         if m:
             cum[m.group(3)] = float(m.group(2))
-    assert_three_to_one(cum.get("work_alpha", 0), cum.get("work_beta", 0), "pprof -top")
+    assert_alpha_leads(cum.get("work_alpha", 0), cum.get("work_beta", 0), "pprof -top")
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
@@ -424,3 +498,56 @@ def test_hostile_request_text_in_every_format(httpd, fmt):
     else:
         parse_collapsed(text)  # request text never reaches folded stacks
         assert "\ufffd" not in text
+
+
+# ---- the 3:1 split, in every format, on the CPU clock --------------------------------
+
+
+def weights(fmt, body):
+    """(work_alpha, work_beta) as the format carries them: inclusive
+    weights, nested occurrences once."""
+    if fmt == "text":
+        _, rows = parse_text(body.decode("utf-8"))
+        return text_weight(rows, "work_alpha"), text_weight(rows, "work_beta")
+    if fmt == "collapsed":
+        stacks = parse_collapsed(body.decode("utf-8"))
+        return collapsed_weight(stacks, "work_alpha"), collapsed_weight(stacks, "work_beta")
+    if fmt == "json":
+        doc = json.loads(body.decode("utf-8"))
+        assert doc["sampling"]["clock"] == "cpu", doc["sampling"]
+        return json_tree_weight(doc, "work_alpha"), json_tree_weight(doc, "work_beta")
+    if fmt == "speedscope":
+        doc = json.loads(body.decode("utf-8"))
+        (profile,) = doc["profiles"]
+        names = [f["name"] for f in doc["shared"]["frames"]]
+
+        def weight(func):
+            return sum(w for stack, w in zip(profile["samples"], profile["weights"])
+                       if any(names[i] == func for i in stack))
+    else:
+        assert fmt == "pprof", fmt
+        out, _ = run_pprof(body, "-raw")
+        header, types, samples, locations = parse_pprof_raw(out)
+        assert header["PeriodType"] == ["cpu nanoseconds"], header
+        column = types.index("cpu/nanoseconds")
+
+        def weight(func):
+            ids = {i for i, name in locations.items() if name == func}
+            return sum(v[column] for v, locs, _ in samples if ids & set(locs))
+    return weight("work_alpha"), weight("work_beta")
+
+
+@pytest.fixture(scope="module")
+def split_exports(httpd):
+    """The same request on the CPU clock, once in each format, back to
+    back on one server (a request is rendered in one format only)."""
+    return {fmt: fetch(httpd, fmt, SPLIT_PATH)[1] for fmt in sorted(FORMATS)}
+
+
+def test_split_is_three_to_one_in_every_format(split_exports):
+    """Each format carries the workload's 3:1 split, and the formats agree
+    with each other: a weighting bug in one exporter (or in all) fails."""
+    shares = {fmt: share_of(*weights(fmt, body), fmt) for fmt, body in split_exports.items()}
+    for fmt, share in shares.items():
+        assert SPLIT_LOW <= share <= SPLIT_HIGH, (fmt, shares)
+    assert max(shares.values()) - min(shares.values()) <= SPLIT_AGREE, shares

@@ -115,9 +115,9 @@ def check(kind, resp):
         'attachment; filename="reqprof-') or (fmt == "text" and resp.body.startswith(
             b"mod_reqprof: "))
     if capped and a_report:
-        # A report that says it is not one: a known bug (test_security.py,
-        # test_report_never_claims_it_was_not_profiled); checked as a report.
-        capped = False
+        # A report never says it was not profiled (test_security.py,
+        # test_report_never_claims_it_was_not_profiled).
+        return "a report that says it was not profiled"
     if fmt is None or capped:
         if resp.status != status:
             return "status %d != %d" % (resp.status, status)

@@ -21,6 +21,7 @@ Environment (for development; docs/benchmarks.md is only written by a full run):
 import datetime
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -94,12 +95,21 @@ def scrub(text):
 
 
 class Fig:
-    """A figure: the runs' values, their median, min, max and spread."""
+    """A figure: the runs' values, their median, min, max and spread. A run
+    without a figure (None or NaN: e.g. a report without the functions it
+    measures) makes the whole figure incomplete: its median, min and max are
+    NaN, and no verdict is taken from it."""
 
     def __init__(self, values):
-        self.values = [float(v) for v in values]
+        self.values = [float("nan") if v is None else float(v) for v in values]
         if not self.values:
             raise ValueError("no runs")
+        self.missing_runs = sum(1 for v in self.values if math.isnan(v))
+        self.incomplete = self.missing_runs > 0
+        if self.incomplete:
+            self.median = self.min = self.max = float("nan")
+            self.spread = float("inf")
+            return
         self.median = statistics.median(self.values)
         self.min = min(self.values)
         self.max = max(self.values)
@@ -124,7 +134,14 @@ def spread_text(fig):
     return "∞" if fig.spread == float("inf") else "%.0f" % (fig.spread * 100)
 
 
+def not_measured_text(fig):
+    return "not measured (%d of %d runs without a figure)" % (fig.missing_runs,
+                                                             len(fig.values))
+
+
 def fmt_ratio(fig, digits=3):
+    if fig.incomplete:
+        return not_measured_text(fig)
     if fig.noisy:
         return "noisy (spread %s %%)" % spread_text(fig)
     f = "%%.%df" % digits
@@ -132,25 +149,73 @@ def fmt_ratio(fig, digits=3):
 
 
 def fmt_abs(fig, fmt="%.1f", unit=""):
+    if fig.incomplete:
+        return not_measured_text(fig)
     u = ((" " if unit != "x" else "") + unit.replace("%", "%%")) if unit else ""
     return (fmt + u + " [" + fmt + "–" + fmt + "]") % (fig.median, fig.min, fig.max)
 
 
-def verdict_ratio(fig, ok):
-    if fig.noisy:
+# ---- verdicts ------------------------------------------------------------------
+#
+# One rule for every verdict: a figure that was not measured (None, NaN, a
+# run without samples, a section that failed or was not run, a size that
+# was skipped) is "not measured", never "met"; a noisy ratio is "not judged";
+# otherwise the target decides between "met" and "MISSED". Every target has
+# its row in the targets table, always (target_list below).
+
+NOT_MEASURED = "not measured"
+
+
+def missing(value):
+    """True when value holds no measurement: None, NaN, an incomplete Fig,
+    anything that is not a number, or a sequence holding one (or empty)."""
+    if value is None:
+        return True
+    if isinstance(value, Fig):
+        return value.incomplete
+    if isinstance(value, (list, tuple)):
+        return len(value) == 0 or any(missing(v) for v in value)
+    if isinstance(value, bool):
+        return True
+    try:
+        return math.isnan(value)
+    except TypeError:
+        return True
+
+
+def verdict(value, ok, noisy=False):
+    if missing(value):
+        return NOT_MEASURED
+    if noisy:
         return "not judged (noisy)"
-    v = "met" if ok(fig.median) else "MISSED"
-    if ok(fig.min) != ok(fig.max):
+    return "met" if ok(value) else "MISSED"
+
+
+def verdict_ratio(fig, ok):
+    if fig is None or fig.incomplete:
+        return NOT_MEASURED
+    v = verdict(fig.median, ok, noisy=fig.noisy)
+    if v in ("met", "MISSED") and ok(fig.min) != ok(fig.max):
         v += " (borderline: runs on both sides)"
     return v
 
 
 def verdict_abs(value, ok):
-    return "met" if ok(value) else "MISSED"
+    return verdict(value, ok)
+
+
+def worst(values, key=lambda x: x):
+    """The worst (largest by key) of values, or None when any is missing:
+    max() would drop a NaN silently and let the rest pass as the worst."""
+    values = list(values)
+    if missing(values):
+        return None
+    return max(values, key=key)
 
 
 def ratios(variant, base):
-    return Fig([v / b for v, b in zip(variant, base)])
+    return Fig([None if missing(v) or missing(b) or b == 0 else v / b
+                for v, b in zip(variant, base)])
 
 
 def rotate(items, r):
@@ -347,11 +412,14 @@ def ab(port, path, keepalive, seconds):
     return float(m.group(1))
 
 
+IDLE_WORKLOADS = [("static 1 KiB, keep-alive", "/static-1k.txt", True),
+                  ("static 1 KiB, new connection", "/static-1k.txt", False),
+                  ("/work/spin?kiter=1, keep-alive", "/work/spin?kiter=1", True),
+                  ("/work/spin?kiter=1, new connection", "/work/spin?kiter=1", False)]
+
+
 def section_idle():
-    workloads = [("static 1 KiB, keep-alive", "/static-1k.txt", True),
-                 ("static 1 KiB, new connection", "/static-1k.txt", False),
-                 ("/work/spin?kiter=1, keep-alive", "/work/spin?kiter=1", True),
-                 ("/work/spin?kiter=1, new connection", "/work/spin?kiter=1", False)]
+    workloads = IDLE_WORKLOADS
     # ab counts a keep-alive connection the server closes as a failed
     # request: no MaxKeepAliveRequests limit, and twice as many threads as
     # ab's connections (the event MPM closes idle keep-alive connections
@@ -794,6 +862,76 @@ def concurrent_profiles(port, path, n):
     return infos
 
 
+# The sampler thread's CPU is measured from outside, not taken from the
+# module's own report: rp_sampler.c names its thread, and the bench (root)
+# reads that thread's CPU time from /proc before and after each batch.
+SAMPLER_THREAD_NAME = "reqprof-sampler"
+
+
+def server_processes(server):
+    """PIDs of the server's processes (its process group: the harness
+    starts httpd with setsid)."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                st = f.read()
+            if int(st[st.rindex(")") + 2:].split()[2]) == server.proc.pid:
+                pids.append(int(p))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def thread_cpu_ns(pid, tid):
+    """A thread's CPU time so far, in ns: schedstat's time on CPU, else
+    stat's utime + stime (clock ticks)."""
+    base = "/proc/%d/task/%d/" % (pid, tid)
+    try:
+        with open(base + "schedstat") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    with open(base + "stat") as f:
+        st = f.read()
+    fields = st[st.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) * 1e9 / os.sysconf("SC_CLK_TCK")
+
+
+def sampler_threads_cpu(server):
+    """{(pid, tid): CPU ns} of every thread named reqprof-sampler in the
+    server's processes."""
+    out = {}
+    for pid in server_processes(server):
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                    if f.read().strip() != SAMPLER_THREAD_NAME:
+                        continue
+                out[(pid, int(t))] = thread_cpu_ns(pid, int(t))
+            except (OSError, ValueError):
+                continue
+    return out
+
+
+def sampler_cpu_during(before, after, seconds):
+    """The CPU the sampler threads used between two readings, in % of a
+    core (all of the server's sampler threads together), and the busiest
+    thread's; None when no sampler thread was found. A thread first seen
+    in the second reading started in between: all its CPU counts."""
+    if not after or seconds <= 0:
+        return None, None, 0
+    used = [v - before.get(k, 0) for k, v in after.items()]
+    return (100.0 * sum(used) / (seconds * 1e9), 100.0 * max(used) / (seconds * 1e9),
+            len(after))
+
+
 def section_sampler():
     path = "/work/mixed?cpu=200&wait=200&profile=1"
     levels = (1, 8, 32)
@@ -807,10 +945,19 @@ def section_sampler():
         for r in range(SAMPLER_ROUNDS):
             for mode, s in servers:
                 for c in rotate(levels, r):
+                    before = sampler_threads_cpu(s)
+                    started = time.monotonic()
                     infos = concurrent_profiles(s.port, path, c)
+                    seconds = time.monotonic() - started
+                    total, busiest, threads = sampler_cpu_during(
+                        before, sampler_threads_cpu(s), seconds)
                     expected = sum(x["wall_ms"] * 1000.0 / x["interval_us"] for x in infos)
                     runs[(mode, c)].append({
-                        "sampler_cpu_pct": statistics.mean(
+                        "sampler_cpu_pct": total,
+                        "busiest_sampler_cpu_pct": busiest,
+                        "sampler_threads": threads,
+                        "batch_seconds": seconds,
+                        "reported_sampler_cpu_pct": statistics.mean(
                             100.0 * x["sampler_cpu_ms"] / x["wall_ms"] for x in infos),
                         "late_pct": 100.0 * sum(x["late"] for x in infos) / expected,
                         "late": sum(x["late"] for x in infos),
@@ -829,13 +976,16 @@ def section_sampler():
             v = runs[(mode, c)]
             data[mode][str(c)] = {
                 "sampler_cpu_pct": Fig([x["sampler_cpu_pct"] for x in v]).as_json(),
+                "reported_sampler_cpu_pct": Fig(
+                    [x["reported_sampler_cpu_pct"] for x in v]).as_json(),
+                "sampler_threads": max(x["sampler_threads"] for x in v),
                 "late_pct": Fig([x["late_pct"] for x in v]).as_json(),
                 "late_over_intervals_max": max(x["late_over_intervals"] for x in v),
                 "processes": max(x["processes"] for x in v),
                 "interrupted_max": max(x["interrupted_max"] for x in v),
                 "raw": v}
     results["sampler"] = {"path": path, "interval_us": 1000, "rounds": SAMPLER_ROUNDS,
-                          "modes": data}
+                          "thread_name": SAMPLER_THREAD_NAME, "modes": data}
 
 
 # ---- the README section ----------------------------------------------------------------
@@ -860,6 +1010,174 @@ def machine():
             "loadavg_start": os.getloadavg()}
 
 
+class LoadMonitor:
+    """What else ran on the machine while the bench did. Every INTERVAL
+    seconds each process's CPU time (utime + stime, /proc/<pid>/stat) is
+    read; what it used since the last reading is charged to it, unless it
+    is the bench or one of its descendants (httpd, ab, perf, the helpers).
+    A process is seen from its second reading on: one that starts and ends
+    between two readings is missed."""
+
+    INTERVAL = 2.0
+
+    def __init__(self):
+        self.me = os.getpid()
+        self.hz = os.sysconf("SC_CLK_TCK")
+        self.lock = threading.Lock()
+        self.prev = {}
+        self.charged = {}        # (pid, comm) -> ticks
+        self.other_ticks = 0
+        self.marks = []          # (label, monotonic time, other ticks, loadavg)
+        self.started = time.monotonic()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def snapshot():
+        procs = {}
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % p) as f:
+                    st = f.read()
+                fields = st[st.rindex(")") + 2:].split()
+                procs[int(p)] = (int(fields[19]), int(fields[11]) + int(fields[12]),
+                                 st[st.index("(") + 1:st.rindex(")")], int(fields[1]))
+            except (OSError, ValueError, IndexError):
+                continue
+        return procs
+
+    def ours(self, pid, procs):
+        for _ in range(64):
+            if pid == self.me:
+                return True
+            if pid not in procs:
+                return False
+            pid = procs[pid][3]
+        return False
+
+    def sample(self):
+        procs = self.snapshot()
+        with self.lock:
+            for pid, (start, ticks, comm, _) in procs.items():
+                old = self.prev.get(pid)
+                if old is None or old[0] != start or ticks <= old[1]:
+                    continue
+                if self.ours(pid, procs):
+                    continue
+                self.charged[(pid, comm)] = self.charged.get((pid, comm), 0) + ticks - old[1]
+                self.other_ticks += ticks - old[1]
+            self.prev = procs
+
+    def _run(self):
+        while not self.stopping.wait(self.INTERVAL):
+            self.sample()
+
+    def start(self):
+        self.sample()
+        self.thread.start()
+
+    def mark(self, label):
+        self.sample()
+        with self.lock:
+            self.marks.append((label, time.monotonic(), self.other_ticks, os.getloadavg()[0]))
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+        self.sample()
+
+    def pct_of_machine(self, ticks, seconds):
+        return 100.0 * ticks / self.hz / (seconds * (os.cpu_count() or 1)) if seconds > 0 else 0.0
+
+    def summary(self):
+        seconds = time.monotonic() - self.started
+        per_section = {}
+        for (label, t0, k0, load), (end, t1, k1, _) in zip(self.marks, self.marks[1:]):
+            if label.startswith("start ") and end == "end " + label[len("start "):]:
+                per_section[label[len("start "):]] = {
+                    "other_cpu_pct_of_machine": self.pct_of_machine(k1 - k0, t1 - t0),
+                    "loadavg_at_start": load}
+        busiest = sorted(self.charged.items(), key=lambda kv: -kv[1])[:5]
+        return {"interval_s": self.INTERVAL,
+                "other_cpu_pct_of_machine": self.pct_of_machine(self.other_ticks, seconds),
+                "busiest": [{"comm": comm, "pid": pid,
+                             "pct_of_a_core": 100.0 * ticks / self.hz / seconds}
+                            for (pid, comm), ticks in busiest if seconds > 0],
+                "per_section": per_section}
+
+
+def machine_state_text(m):
+    """The machine state the tables were taken in, for the page."""
+    text = ("**Machine state:** %s CPUs (`nproc`); load average %.2f at the start, %.2f "
+            "at the end" % (m["nproc"], m["loadavg_start"][0],
+                            m.get("loadavg_end", m["loadavg_start"])[0]))
+    others = m.get("others")
+    if not others:
+        return text + "; other processes not observed."
+    busy = [b for b in others["busiest"] if b["pct_of_a_core"] >= 1.0]
+    text += ("; other processes (not the bench's own, read from /proc every %.0f s) used "
+             "%.1f %% of the machine's CPU time while it ran" % (
+                 others["interval_s"], others["other_cpu_pct_of_machine"]))
+    if busy:
+        text += ", the busiest " + ", ".join(
+            "%s (%.0f %% of a core)" % (b["comm"], b["pct_of_a_core"]) for b in busy)
+    if others["per_section"]:
+        text += "; per section: " + ", ".join(
+            "%s: %.0f %% (load %.2f)" % (k, v["other_cpu_pct_of_machine"], v["loadavg_at_start"])
+            for k, v in sorted(others["per_section"].items()))
+    return text + "."
+
+
+# Every target the bench judges, in the order of the targets table: each has
+# its row whatever happened (section failed, not run, size skipped, a run
+# without samples), with "not measured" when there is no figure to judge.
+PROFILING_TARGETS = {1000: 1.02, 100: 1.5}
+MODES = ("not dumpable", "dumpable")
+SECTION_OF = {"idle": "1", "prof": "2", "waits": "2", "acc": "5", "render": "6",
+              "conc": "7", "sampler": "8"}
+
+
+def target_list():
+    """[(key, figure, target)] of every target."""
+    t = [("idle:" + name, "1. Idle throughput, " + name, "≥ 0.99x")
+         for name, _, _ in IDLE_WORKLOADS]
+    for mode in MODES:
+        for name, us in INTERVALS:
+            if us in PROFILING_TARGETS:
+                for what in ("wall", "CPU"):
+                    t.append(("prof:%s:%s:%s" % (name, mode, what),
+                              "2. Profiling cost, %s, %s, %s" % (name, mode, what),
+                              "≤ %.2fx" % PROFILING_TARGETS[us]))
+    t += [("acc:err", "5. Accuracy: work_alpha share error, worst MPM × clock",
+           "≤ 3 points (bench)"),
+          ("acc:wait", "5. Accuracy: wait_in_poll share (wall), worst MPM", "≥ 95 % (bench)"),
+          ("acc:count", "5. Accuracy: intervals / (duration ÷ interval), worst",
+           "0.95–1.05x (bench)"),
+          ("render", "6. Report, 10 000 samples × depth 50, realistic", "≤ 50 ms and ≤ 1 MB"),
+          ("conc", "7. 16 concurrent profiled requests, throughput", "≥ 0.95x (bench)")]
+    t += [("sampler:" + mode, "8. Sampler thread CPU, 8 concurrent, %s" % mode,
+           "≤ 5 % of a core") for mode in MODES]
+    for mode in MODES:
+        for name in ("1ms", "100us"):
+            t.append(("waits:%s:%s" % (name, mode), "8. Waits interrupted, %s, %s" % (name, mode),
+                      "0 per wait"))
+    return t
+
+
+def unmeasured_text(key, res, reason=None):
+    """Why a target has no figure."""
+    sec = SECTION_OF[key.split(":")[0]]
+    errors = res.get("errors") or {}
+    if sec in errors:
+        last = (errors[sec].strip().splitlines() or ["?"])[-1]
+        return "not measured: section %s failed (%s)" % (sec, last)
+    if res.get("only") and sec not in res["only"]:
+        return "not measured: section %s not run" % sec
+    return "not measured" + (": " + reason if reason else "")
+
+
 def md_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
@@ -867,19 +1185,27 @@ def md_table(header, rows):
     return "\n".join(lines)
 
 
-def render_markdown():
+def render_markdown(res=None, crash_list=None):
+    """The page section from a run's results (by default this run's)."""
+    results = globals()["results"] if res is None else res
+    crashes = globals()["crashes"] if crash_list is None else crash_list
     m = results["machine"]
-    rs = []
-    targets = []   # (what, target, measured, verdict)
+    measured = {}  # target key -> (measured, verdict)
+    reasons = {}   # target key -> why it has no figure
+
+    def judge(key, text, v):
+        measured[key] = (text, v)
+
     out = []
     out.append("## Benchmarks")
     out.append("")
     out.append(
         "Written by `make bench` (`bench/run.py`) on %s: %s CPUs (`nproc`), %s, "
-        "kernel %s; load average %.2f at the start, %.2f at the end; the bench took "
-        "%.1f minutes. Raw numbers: `build/out/bench.json`." % (
+        "kernel %s; the bench took %.1f minutes. Raw numbers: `build/out/bench.json`." % (
             results["date"], m["nproc"], m["cpu_model"], m["kernel"],
-            m["loadavg_start"][0], m["loadavg_end"][0], results["duration_s"] / 60))
+            results["duration_s"] / 60))
+    out.append("")
+    out.append(machine_state_text(m))
     out.append("")
     out.append(
         "Every figure is the median of several runs (the count is given per section), "
@@ -911,7 +1237,7 @@ def render_markdown():
             off = fmt_ratio(F(d["present_ratio"])) if "present_ratio" in d else "—"
             rows.append([name, fmt_abs(F(d["without_rps"]), "%.0f"),
                          fmt_abs(F(d["loaded_rps"]), "%.0f"), fmt_ratio(r), off, "≥ 0.99x", v])
-            targets.append(("1. Idle throughput, " + name, "≥ 0.99x", fmt_ratio(r), v))
+            judge("idle:" + name, fmt_ratio(r), v)
         sec.append("### 1. Idle cost")
         sec.append("")
         sec.append(
@@ -937,22 +1263,20 @@ def render_markdown():
             for name, us in INTERVALS:
                 d = per[name]
                 wr, cr = F(d["wall_ratio"]), F(d["cpu_ratio"])
-                tgt = {1000: 1.02, 100: 1.5}.get(us)
+                tgt = PROFILING_TARGETS.get(us)
                 if tgt:
                     vw = verdict_ratio(wr, lambda x, t=tgt: x <= t)
                     vc = verdict_ratio(cr, lambda x, t=tgt: x <= t)
                     tt = "≤ %.2fx" % tgt
-                    targets.append(("2. Profiling cost, %s, %s, wall" % (name, mode), tt,
-                                    fmt_ratio(wr), vw))
-                    targets.append(("2. Profiling cost, %s, %s, CPU" % (name, mode), tt,
-                                    fmt_ratio(cr), vc))
-                    verdict = "wall %s, CPU %s" % (vw, vc)
+                    judge("prof:%s:%s:wall" % (name, mode), fmt_ratio(wr), vw)
+                    judge("prof:%s:%s:CPU" % (name, mode), fmt_ratio(cr), vc)
+                    row_verdict = "wall %s, CPU %s" % (vw, vc)
                 else:
-                    tt, verdict = "—", "—"
+                    tt, row_verdict = "—", "—"
                 rows.append([mode, name, fmt_ratio(wr), fmt_ratio(cr),
                              fmt_abs(F(d["us_per_signal"]), "%.1f", "µs"),
                              "%.0f" % F(d["signals"]).median,
-                             "%.0f" % F(d["late"]).median, tt, verdict])
+                             "%.0f" % F(d["late"]).median, tt, row_verdict])
         base = p["modes"]["not dumpable"]["unprofiled"]["wall_us"]
         sec.append("### 2. Profiling cost")
         sec.append("")
@@ -1067,43 +1391,60 @@ def render_markdown():
     if "accuracy" in results:
         acc = results["accuracy"]
         rows = []
-        worst = {"err": [], "wait": [], "count": []}
+        figs = {"err": [], "wait": [], "count": []}  # one per MPM × clock; NaN stays
+        gaps = {"err": [], "wait": [], "count": []}  # where a run had no figure
         for mpm, per in acc["mpms"].items():
             for clock in ("wall", "cpu"):
                 e = per[clock]
                 err = F(e["alpha_share_error_points"])
                 cnt = F(e["cpu_count_ratio"])
-                err_ok = abs(err.median) <= 3.0
-                cnt_ok = 0.95 <= cnt.median <= 1.05
-                worst["err"].append(abs(err.median))
-                worst["count"].append(cnt.median)
+                figs["err"].append(abs(err.median))
+                figs["count"].append(cnt.median)
+                for k, fig in (("err", err), ("count", cnt)):
+                    if fig.incomplete:
+                        gaps[k].append("%s %s" % (mpm, clock))
                 if clock == "wall":
                     ws = F(e["wait_share_pct"])
                     wc = F(e["wait_count_ratio"])
-                    worst["wait"].append(ws.median)
-                    worst["count"].append(wc.median)
+                    figs["wait"].append(ws.median)
+                    figs["count"].append(wc.median)
+                    for k, fig in (("wait", ws), ("count", wc)):
+                        if fig.incomplete:
+                            gaps[k].append("%s %s wait" % (mpm, clock))
                     wait_cell = "%s; intervals %s" % (fmt_abs(ws, "%.1f", "%"),
                                                      fmt_abs(wc, "%.3f", "x"))
-                    w_ok = ws.median >= 95 and 0.95 <= wc.median <= 1.05
+                    wait_values = (ws.median, wc.median)
+                    w_ok = lambda v: v[0] >= 95 and 0.95 <= v[1] <= 1.05  # noqa: E731
                 else:
                     wi = F(e["wait_intervals"])
                     wait_cell = "%s intervals (waiting is not counted)" % fmt_abs(wi, "%.0f")
-                    w_ok = wi.median <= 5
+                    wait_values = (wi.median,)
+                    w_ok = lambda v: v[0] <= 5  # noqa: E731
+                row_ok = (lambda v, w_ok=w_ok: abs(v[0]) <= 3.0 and 0.95 <= v[1] <= 1.05
+                          and w_ok(v[2:]))
                 rows.append([mpm, clock, fmt_abs(err, "%+.2f", "points"),
                              fmt_abs(F(e["alpha_beta_coverage_pct"]), "%.1f", "%"),
                              fmt_abs(cnt, "%.3f", "x"), wait_cell,
-                             "met" if (err_ok and cnt_ok and w_ok) else "MISSED"])
-        targets.append(("5. Accuracy: work_alpha share error, worst MPM × clock",
-                        "≤ 3 points (bench)", "%.2f points" % max(worst["err"]),
-                        verdict_abs(max(worst["err"]), lambda x: x <= 3.0)))
-        targets.append(("5. Accuracy: wait_in_poll share (wall), worst MPM",
-                        "≥ 95 % (bench)", "%.1f %%" % min(worst["wait"]),
-                        verdict_abs(min(worst["wait"]), lambda x: x >= 95)))
-        targets.append(("5. Accuracy: intervals / (duration ÷ interval), worst",
-                        "0.95–1.05x (bench)", "%.3fx – %.3fx" % (min(worst["count"]),
-                                                                 max(worst["count"])),
-                        verdict_abs((min(worst["count"]), max(worst["count"])),
-                                    lambda x: 0.95 <= x[0] and x[1] <= 1.05)))
+                             verdict((err.median, cnt.median) + wait_values, row_ok)])
+
+        def gap_text(k):
+            return "runs without a figure (%s)" % ", ".join(gaps[k]) if gaps[k] else None
+        e_worst = worst(figs["err"])
+        if e_worst is None:
+            reasons["acc:err"] = gap_text("err")
+        else:
+            judge("acc:err", "%.2f points" % e_worst, verdict(e_worst, lambda x: x <= 3.0))
+        w_worst = worst(figs["wait"], key=lambda x: -x)  # the lowest share
+        if w_worst is None:
+            reasons["acc:wait"] = gap_text("wait")
+        else:
+            judge("acc:wait", "%.1f %%" % w_worst, verdict(w_worst, lambda x: x >= 95))
+        if missing(figs["count"]):
+            reasons["acc:count"] = gap_text("count")
+        else:
+            lo, hi = min(figs["count"]), max(figs["count"])
+            judge("acc:count", "%.3fx – %.3fx" % (lo, hi),
+                  verdict((lo, hi), lambda x: 0.95 <= x[0] and x[1] <= 1.05))
         sec.append("### 5. Accuracy")
         sec.append("")
         sec.append(
@@ -1129,11 +1470,16 @@ def render_markdown():
         for kind in RENDER_KINDS:
             prev = None
             for n in RENDER_SIZES:
-                e = rd["kinds"][kind][str(n)]
-                if e.get("skipped"):
-                    rows.append([kind, "%d" % n, "skipped: projected ≥ %.0f s, %.0f MB" % (
-                        e["projected_ms"] / 1000, e["projected_bytes"] / 1e6), "", "", "", "",
-                        ""])
+                e = rd["kinds"].get(kind, {}).get(str(n))
+                if e is None or e.get("skipped"):
+                    why = ("skipped: projected ≥ %.0f s, %.0f MB" % (
+                        e["projected_ms"] / 1000, e["projected_bytes"] / 1e6)
+                        if e else "not run")
+                    rows.append([kind, "%d" % n, why, "", "", "", "",
+                                 NOT_MEASURED if n == 10000 else "—"])
+                    if n == 10000 and kind == "realistic":
+                        reasons["render"] = why
+                    prev = None
                     continue
                 tot = F(e["total_ms"])
                 size = F(e["bytes"]).median
@@ -1141,15 +1487,14 @@ def render_markdown():
                 prev = tot.median
                 v = "—"
                 if n == 10000:
-                    v = "met" if (tot.median <= 50 and size <= 1e6) else "MISSED"
-                    v += " (%s, %s)" % ("time ok" if tot.median <= 50 else "time over",
-                                        "size ok" if size <= 1e6 else "size over")
+                    ok = lambda x: x[0] <= 50 and x[1] <= 1e6  # noqa: E731
+                    v = verdict((tot.median, size), ok)
+                    if v != NOT_MEASURED:
+                        v += " (%s, %s)" % ("time ok" if tot.median <= 50 else "time over",
+                                            "size ok" if size <= 1e6 else "size over")
                     if kind == "realistic":
-                        targets.append(("6. Report, 10 000 samples × depth 50, realistic",
-                                        "≤ 50 ms and ≤ 1 MB",
-                                        "%.1f ms, %.2f MB" % (tot.median, size / 1e6),
-                                        "met" if (tot.median <= 50 and size <= 1e6)
-                                        else "MISSED"))
+                        judge("render", "%.1f ms, %.2f MB" % (tot.median, size / 1e6),
+                              verdict((tot.median, size), ok))
                 rows.append([kind, "%d" % n,
                              fmt_abs(F(e["build_ms"]), "%.1f", "ms"),
                              fmt_abs(F(e["render_ms"]), "%.1f", "ms"),
@@ -1195,8 +1540,7 @@ def render_markdown():
                               fmt_abs(F(c["profiled_rps"]), "%.1f"), fmt_ratio(r),
                               "≥ 0.95x (bench)", v]]))
         sec.append("")
-        targets.append(("7. 16 concurrent profiled requests, throughput", "≥ 0.95x (bench)",
-                        fmt_ratio(r), v))
+        judge("conc", fmt_ratio(r), v)
 
     # 8
     if "sampler" in results:
@@ -1206,26 +1550,39 @@ def render_markdown():
             for cs, e in per.items():
                 cpu = F(e["sampler_cpu_pct"])
                 late = F(e["late_pct"])
+                reported = (fmt_abs(F(e["reported_sampler_cpu_pct"]), "%.2f", "%")
+                            if "reported_sampler_cpu_pct" in e else "—")
                 v = "—"
                 if cs == "8":
                     v = verdict_abs(cpu.median, lambda x: x <= 5.0)
-                    targets.append(("8. Sampler thread CPU, 8 concurrent, %s" % mode,
-                                    "≤ 5 % of a core", "%.2f %%" % cpu.median, v))
-                rows.append([mode, cs, fmt_abs(cpu, "%.2f", "%"), fmt_abs(late, "%.2f", "%"),
-                             "%d" % e["processes"], "≤ 5 %" if cs == "8" else "—", v])
+                    if cpu.incomplete:
+                        reasons["sampler:" + mode] = (
+                            "no thread named %s found in %d of %d rounds" % (
+                                sp.get("thread_name", SAMPLER_THREAD_NAME), cpu.missing_runs,
+                                len(cpu.values)))
+                    else:
+                        judge("sampler:" + mode, "%.2f %%" % cpu.median, v)
+                rows.append([mode, cs, fmt_abs(cpu, "%.2f", "%"), reported,
+                             fmt_abs(late, "%.2f", "%"), "%d" % e["processes"],
+                             "≤ 5 %" if cs == "8" else "—", v])
         sec.append("### 8. The sampler thread")
         sec.append("")
         sec.append(
             "N concurrent `%s` on an event-MPM httpd with 40 threads per child, 1 ms: the "
-            "sampler thread's CPU from each report's *Sampling* row over the report's wall "
-            "time (mean over the N reports; one sampler thread serves the whole child), and "
-            "the late intervals (intervals that joined a later sample because the thread or "
-            "the sampler was not running) as a share of all intervals; %d rounds. "
-            "`ReqProfileMaxConcurrent 64` where the module has that directive." % (
-                sp["path"], sp["rounds"]))
+            "CPU time of the server's sampler threads (named `%s`; one per child serves all "
+            "its threads), measured from outside — their `/proc/<pid>/task/<tid>/schedstat` "
+            "read by the bench before and after each batch of N requests — over the batch's "
+            "wall time, all sampler threads together; next to it what the reports' *Sampling* "
+            "rows say (mean over the N reports, each over its own wall time). Late intervals "
+            "(intervals that joined a later sample because the thread or the sampler was not "
+            "running) as a share of all intervals; %d rounds. `ReqProfileMaxConcurrent 64` "
+            "where the module has that directive." % (
+                sp["path"], sp.get("thread_name", SAMPLER_THREAD_NAME), sp["rounds"]))
         sec.append("")
-        sec.append(md_table(["children", "concurrent", "sampler thread CPU (% of a core)",
-                             "late intervals", "child processes", "target", "verdict"], rows))
+        sec.append(md_table(["children", "concurrent",
+                             "sampler threads' CPU, measured (% of a core)",
+                             "as the reports say", "late intervals", "child processes",
+                             "target", "verdict"], rows))
         sec.append("")
         over = [(mode, cs, e["late_over_intervals_max"]) for mode, per in sp["modes"].items()
                 for cs, e in per.items() if e["late_over_intervals_max"] > 1.0]
@@ -1243,14 +1600,13 @@ def render_markdown():
         for mode, per in wt["modes"].items():
             for name, e in per.items():
                 it = F(e["interrupted"])
-                limit = 0  # blocked threads are never signalled
+                limit = 0  # sampling never interrupts a wait
                 v = verdict_abs(it.max, lambda x, lim=limit: x <= lim)
-                rows.append([mode, name, fmt_abs(it, "%.0f"), "%d" % it.max,
+                worst_text = NOT_MEASURED if it.incomplete else "%d" % it.max
+                rows.append([mode, name, fmt_abs(it, "%.0f"), worst_text,
                              fmt_abs(F(e["wait_signals"]), "%.0f"),
                              "≤ %d per wait" % limit, v])
-                targets.append(("8. Waits interrupted, %s, %s" % (name, mode),
-                                "%d per wait" % limit if limit == 0 else "≤ 1 per wait",
-                                "max %d" % it.max, v))
+                judge("waits:%s:%s" % (name, mode), "max " + worst_text, v)
         sec.append(
             "Waits interrupted by sampling: `X-Rpwork-Interrupted` (poll returned EINTR) of "
             "`/work/wait?ms=%d&profile=1`; %d rounds; judged on the worst round." % (
@@ -1265,8 +1621,14 @@ def render_markdown():
     out.append("Targets marked *(bench)* are the bench's own reading of the README's claims; "
                "the others are the project's.")
     out.append("")
-    out.append(md_table(["figure", "target", "measured", "verdict"],
-                        [list(t) for t in targets]))
+    rows = []
+    for key, what, target in target_list():
+        if key in measured:
+            text, v = measured[key]
+        else:
+            text, v = unmeasured_text(key, results, reasons.get(key)), NOT_MEASURED
+        rows.append([what, target, text, v])
+    out.append(md_table(["figure", "target", "measured", "verdict"], rows))
     out.append("")
     out.extend(sec)
     return "\n".join(out).rstrip() + "\n"
@@ -1308,6 +1670,9 @@ def main():
     results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     results["spread_limit"] = SPREAD_LIMIT
     results["errors"] = {}
+    results["only"] = sorted(ONLY)
+    monitor = LoadMonitor()
+    monitor.start()
     log("building the C helpers")
     build_helpers()
     for key, name, fn in SECTIONS:
@@ -1315,13 +1680,17 @@ def main():
             continue
         t0 = time.monotonic()
         log("section %s: %s" % (key, name))
+        monitor.mark("start " + key)
         try:
             fn()
         except Exception:  # noqa: BLE001 - recorded, the other sections still run
             log("section %s FAILED:\n%s" % (key, traceback.format_exc()))
             results["errors"][key] = scrub(traceback.format_exc())
+        monitor.mark("end " + key)
         log("section %s took %.0f s" % (key, time.monotonic() - t0))
+    monitor.stop()
     results["machine"]["loadavg_end"] = os.getloadavg()
+    results["machine"]["others"] = monitor.summary()
     results["duration_s"] = time.monotonic() - started
     results["crashes"] = crashes
     # A partial run (BENCH_ONLY) keeps its numbers apart from the full run's,

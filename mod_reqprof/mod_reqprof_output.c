@@ -14,6 +14,7 @@
 #include "mod_reqprof_decide.h"
 #include "mod_reqprof_log.h"
 #include "mod_reqprof_process.h"
+#include "mod_reqprof_request.h"
 
 #include "http_log.h"
 #include "http_protocol.h"
@@ -262,8 +263,11 @@ static void add_once(request_rec *r, ap_filter_rec_t *frec)
     }
 }
 
-void rp_output_insert(request_rec *r, rp_request_t *state)
+/* insert_filter and insert_error_filter: the request's state settled,
+ * the filters it needs, if any, once. */
+static void insert_filters(request_rec *r)
 {
+    rp_request_t *state = rp_request_settle(r);
     if (state == NULL || state->state == RP_STATE_FINISHED) {
         return;
     }
@@ -281,6 +285,8 @@ void rp_output_insert(request_rec *r, rp_request_t *state)
 
 void rp_output_register(void)
 {
+    ap_hook_insert_filter(insert_filters, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(insert_filters, NULL, NULL, APR_HOOK_MIDDLE);
     /* Before mod_deflate and CACHE_SAVE: the report is what gets compressed,
      * and the original body is never cached under the report's name. */
     profile_filter_handle = ap_register_output_filter(

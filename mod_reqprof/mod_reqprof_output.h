@@ -7,11 +7,7 @@
 
 #include "mod_reqprof.h"
 
-#include "mod_reqprof_request.h"
-
-/* Registers the filters. */
+/* Registers the filters, and the insert_filter hooks that add them. */
 void rp_output_register(void);
-/* Adds the filters the request needs, if any, once. */
-void rp_output_insert(request_rec *r, rp_request_t *state);
 
 #endif

@@ -7,7 +7,6 @@
 
 #include "mod_reqprof_cache.h"
 #include "mod_reqprof_decide.h"
-#include "mod_reqprof_output.h"
 #include "mod_reqprof_process.h"
 
 #include "http_core.h"
@@ -441,7 +440,7 @@ static int reqprof_fixups(request_rec *r)
     return DECLINED;
 }
 
-static void reqprof_insert_filter(request_rec *r)
+rp_request_t *rp_request_settle(request_rec *r)
 {
     rp_request_t *state = rp_request_find(r);
     if (rp_cache_answering(r) && state != NULL &&
@@ -452,7 +451,7 @@ static void reqprof_insert_filter(request_rec *r)
                        "the request's Cache-Control");
     }
     if (state == NULL) {
-        return;
+        return NULL;
     }
     if (state->state == RP_STATE_TENTATIVE) {
         /* An error response before fixups: never confirmed. A report is not
@@ -466,7 +465,7 @@ static void reqprof_insert_filter(request_rec *r)
             cancel_sampling(state);
         }
     }
-    rp_output_insert(r, state);
+    return state;
 }
 
 #define PHASE_MARK(hook, phase)                                                \
@@ -506,7 +505,4 @@ void rp_request_register(void)
     ap_hook_fixups(mark_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(reqprof_fixups, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_handler(mark_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_insert_filter(reqprof_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_insert_error_filter(reqprof_insert_filter, NULL, NULL,
-                                APR_HOOK_MIDDLE);
 }

@@ -64,10 +64,14 @@ typedef struct rp_request {
     struct rp_log_kept *kept;
 } rp_request_t;
 
-/* Hooks post_read_request, the phase marks, fixups and insert_filter. */
+/* Hooks post_read_request, the phase marks and fixups. */
 void rp_request_register(void);
 
 rp_request_t *rp_request_find(const request_rec *r);
+/* At insert_filter (the response is about to start): a session still
+ * tentative is confirmed for log mode or cancelled, as an error response
+ * before fixups allows. Returns the request's state, or NULL. */
+rp_request_t *rp_request_settle(request_rec *r);
 /* The response is (or was) replaced by a report. */
 int rp_request_replaced(const rp_request_t *state);
 /* The phases so far into out, the running one closed now (Server-Timing).

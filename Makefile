@@ -41,8 +41,10 @@ CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_format.c rp_trig
              rp_sampler.c rp_syscall_site.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
              rp_html_data.c rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c \
              rp_pprof.c rp_collapse.c)
-# Log mode and saved profiles: logfmt records, the profile store, the index.
-CORE_SRC  += $(addprefix mod_reqprof/,rp_logfmt.c rp_record.c rp_store.c rp_index.c)
+# Log mode and saved profiles: logfmt records, sidecars, the profile store, the
+# index.
+CORE_SRC  += $(addprefix mod_reqprof/,rp_logfmt.c rp_record.c rp_sidecar.c rp_store.c \
+             rp_index.c)
 # The report's script and stylesheet, compiled in as C strings.
 ASSETS    := mod_reqprof/rp_html_app.js mod_reqprof/rp_html_app.css
 ASSETS_C  := $(OUT)/rp_html_assets.c

@@ -1,6 +1,6 @@
 /* rp_index: the pages of the saved-profile index (SetHandler reqprof-index):
  * the list of saved profiles and the comparison of two, both read from the
- * profiles' sidecars (rp_record). Every string that came from a request or
+ * profiles' sidecars (rp_sidecar). Every string that came from a request or
  * a file is HTML-escaped; the pages need no script. Knows nothing of
  * httpd. */
 #ifndef RP_INDEX_H
@@ -8,39 +8,7 @@
 
 #include <apr_pools.h>
 
-typedef struct rp_saved_func {
-    const char *name;
-    const char *object;
-    double self_ms;
-    double total_ms;
-} rp_saved_func_t;
-
-/* A saved profile as its sidecar describes it. Missing fields are "" or 0. */
-typedef struct rp_saved {
-    const char *id;
-    const char *ts;
-    const char *mode;
-    const char *host;
-    const char *method;
-    const char *path;
-    const char *query; /* NULL: none */
-    int status;
-    double dur_ms;
-    double cpu_ms;
-    double wait_ms;
-    long samples;
-    const char *top1; /* the function with the most self time */
-    double top1_pct;
-    const char *previous;   /* filled by the caller: the next older profile of
-                               the same method, host and path, or NULL */
-    rp_saved_func_t *funcs; /* with_funcs only */
-    int func_count;
-} rp_saved_t;
-
-/* Reads a sidecar (or only its first line, the record) into out. Returns
- * NULL, or a message for a sidecar that is not one. */
-const char *rp_saved_parse(const char *text, apr_size_t len, int with_funcs,
-                           apr_pool_t *pool, rp_saved_t *out);
+#include "rp_sidecar.h" /* rp_saved_t */
 
 /* Fills each profile's previous (items newest first). */
 void rp_saved_link_previous(rp_saved_t *items, int count);

@@ -162,9 +162,10 @@ static double percent(uint64_t part, uint64_t all)
     return all ? 100.0 * (double)part / (double)all : 0.0;
 }
 
-static void record_line(rp_buf_t *b, const rp_profile_t *p,
-                        const rp_record_info_t *info, rp_func_stat_t *funcs,
-                        unsigned nfuncs, apr_pool_t *pool)
+void rp_record_line_with(rp_buf_t *b, const rp_profile_t *p,
+                         const rp_record_info_t *info,
+                         const rp_func_stat_t *funcs, unsigned nfuncs,
+                         apr_pool_t *pool)
 {
     const rp_sampler_stats_t *st = &p->stats;
     char ts[40];
@@ -229,33 +230,5 @@ void rp_record_line(rp_buf_t *b, const rp_profile_t *p,
 {
     rp_func_stat_t *funcs;
     unsigned n = rp_record_funcs(p, b->pool, &funcs);
-    record_line(b, p, info, funcs, n, b->pool);
-}
-
-const char *rp_record_sidecar(const rp_profile_t *p,
-                              const rp_record_info_t *info, apr_pool_t *pool,
-                              apr_size_t *len)
-{
-    rp_func_stat_t *funcs;
-    unsigned n = rp_record_funcs(p, pool, &funcs);
-    rp_buf_t b;
-    rp_buf_init(&b, pool, 1024 + 160 * (apr_size_t)n);
-    record_line(&b, p, info, funcs, n, pool);
-    rp_buf_puts(&b, "\n");
-    rp_buf_t line;
-    rp_buf_init(&line, pool, 256);
-    for (unsigned i = 0; i < n && i < RP_RECORD_SIDECAR_FUNCS; i++) {
-        line.len = 0;
-        rp_logfmt_str(&line, "type", "func", 0);
-        rp_logfmt_str(&line, "name", funcs[i].name, RP_LOGFMT_MAX_VALUE);
-        rp_logfmt_str(&line, "object", funcs[i].object, 256);
-        rp_logfmt_num(&line, "self_ms", rp_profile_weight_ms(p, funcs[i].self),
-                      3);
-        rp_logfmt_num(&line, "total_ms",
-                      rp_profile_weight_ms(p, funcs[i].total), 3);
-        rp_buf_append(&b, line.data, line.len);
-        rp_buf_puts(&b, "\n");
-    }
-    *len = b.len;
-    return rp_buf_str(&b);
+    rp_record_line_with(b, p, info, funcs, n, b->pool);
 }

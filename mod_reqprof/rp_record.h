@@ -6,7 +6,8 @@
  * Functions are counted as the report's default view shows them: frames of
  * objects matching the profile's collapse patterns fold into their nearest
  * caller that does not match (frames with no such caller stay). The record
- * and sidecar formats are described in docs/log-format.md. Knows nothing of
+ * and sidecar formats are described in docs/log-format.md; the sidecar is
+ * written and read in rp_sidecar. Knows nothing of
  * httpd. */
 #ifndef RP_RECORD_H
 #define RP_RECORD_H
@@ -61,14 +62,17 @@ typedef struct rp_record_info {
 void rp_record_line(rp_buf_t *b, const rp_profile_t *p,
                     const rp_record_info_t *info);
 
-/* The sidecar of a saved profile: the record line, then one line per
- * function (type=func name object self_ms total_ms), heaviest first, at most
- * RP_RECORD_SIDECAR_FUNCS. Newline-terminated lines; *len its length. */
-const char *rp_record_sidecar(const rp_profile_t *p,
-                              const rp_record_info_t *info, apr_pool_t *pool,
-                              apr_size_t *len);
+/* rp_record_line with the functions of rp_record_funcs, already counted
+ * (nfuncs of them), and pool for scratch. */
+void rp_record_line_with(rp_buf_t *b, const rp_profile_t *p,
+                         const rp_record_info_t *info,
+                         const rp_func_stat_t *funcs, unsigned nfuncs,
+                         apr_pool_t *pool);
 
 /* ISO 8601 UTC with microseconds: "2026-11-25T19:22:01.123456Z". */
 void rp_record_timestamp(char *out, apr_size_t size, apr_time_t t);
+
+/* The sidecar, written and read (rp_record_sidecar, rp_saved_parse). */
+#include "rp_sidecar.h"
 
 #endif

@@ -27,6 +27,7 @@ int main(void)
     srunner_add_suite(runner, syscall_site_suite());
     srunner_add_suite(runner, collapse_suite());
     srunner_add_suite(runner, format_suite());
+    srunner_add_suite(runner, sidecar_suite());
 
     /* CK_ENV: the verbosity comes from CK_VERBOSITY (normal by default). */
     srunner_run_all(runner, CK_ENV);

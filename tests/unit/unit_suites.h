@@ -20,5 +20,6 @@ Suite *logstore_suite(void);
 Suite *syscall_site_suite(void);
 Suite *collapse_suite(void);
 Suite *format_suite(void);
+Suite *sidecar_suite(void);
 
 #endif

@@ -4,9 +4,9 @@
  *   render_cost KIND SAMPLES RUNS [HTML]
  *
  * Linked against mod_reqprof's core (build/out/rp_*.o). Builds a tree of
- * SAMPLES synthetic samples, each 50 frames deep, with rp_tree_add and
- * rp_tree_sort, keeping the sample records (time, phase, leaf) the report
- * embeds for its views, then renders it with rp_html_render, RUNS times,
+ * SAMPLES synthetic samples, each 50 frames deep, with the profile builder
+ * (rp_profile_add_stack), keeping the sample records (time, phase, leaf) the
+ * report embeds for its views, then renders it with rp_html_render, RUNS times,
  * each in a fresh pool. KIND:
  *   realistic      200 distinct stacks (4 x 5 x 10 branches at depths 10,
  *                  20 and 35 below a shared server loop), some far more
@@ -114,16 +114,15 @@ static size_t funcs_needed(enum kind kind, unsigned samples)
     }
 }
 
-/* Builds p->tree and, as rp_profile_build_tree does, p->samples: one per
- * millisecond, the first tenth in access_checker, the rest in the
- * handler, every fifth waiting. */
+/* Builds the profile's tree and samples with the profile builder, as
+ * rp_profile_build_tree does from the sampler's: one sample per
+ * millisecond, the first tenth in access_checker, the rest in the handler,
+ * every fifth waiting. */
 static void build(rp_profile_t *p, apr_pool_t *pool, enum kind kind,
                   unsigned samples)
 {
     const rp_func_t *frames[DEPTH];
-    rp_tree_t *tree = p->tree;
-    p->samples = apr_pcalloc(pool, sizeof(*p->samples) * samples);
-    p->sample_count = samples;
+    rp_profile_begin(p, pool);
     lcg_state = 88172645463325252ull;
     for (unsigned i = 0; i < samples; i++) {
         int waiting = i % 5 == 0;
@@ -149,16 +148,17 @@ static void build(rp_profile_t *p, apr_pool_t *pool, enum kind kind,
             }
             break;
         }
-        rp_profile_sample_t *out = &p->samples[i];
-        out->leaf = rp_tree_add(tree, frames, DEPTH, 1, waiting);
-        out->t_ns = (uint64_t)(i + 1) * 1000000u;
-        out->weight = 1;
-        out->waiting = (uint16_t)waiting;
-        out->phase =
-            i < samples / 10 ? RP_PHASE_ACCESS_CHECKER : RP_PHASE_HANDLER;
-        out->syscall = -1;
+        rp_stack_t stack = {.frames = frames,
+                            .depth = DEPTH,
+                            .t_ns = (uint64_t)(i + 1) * 1000000u,
+                            .weight = 1,
+                            .waiting = waiting,
+                            .phase = i < samples / 10 ? RP_PHASE_ACCESS_CHECKER
+                                                      : RP_PHASE_HANDLER,
+                            .syscall = -1};
+        rp_profile_add_stack(p, &stack);
     }
-    rp_tree_sort(tree);
+    rp_profile_end(p);
 }
 
 int main(int argc, char **argv)
@@ -209,23 +209,19 @@ int main(int argc, char **argv)
         p.pid = 1;
         p.tid = 1;
         p.started = apr_time_now();
-        p.stats.samples = samples;
-        p.stats.weight = samples;
-        p.stats.wait_weight = (samples + 4) / 5;
         p.stats.wall_ns = (uint64_t)samples * 1000000u;
-        p.stats.cpu_ns = p.stats.wall_ns - p.stats.wait_weight * 1000000u;
+        p.stats.cpu_ns =
+            p.stats.wall_ns - (uint64_t)(samples + 4) / 5 * 1000000u;
         p.stats.interval_us = 1000;
         p.stats.signals = samples;
-        rp_profile_clear_phases(&p);
+
+        uint64_t t0 = now_ns();
+        build(&p, pool, kind, samples); /* samples, weight, wait_weight */
+        uint64_t t1 = now_ns();
         p.phases[RP_PHASE_ACCESS_CHECKER].first_us = 0;
         p.phases[RP_PHASE_ACCESS_CHECKER].total_us = samples / 10 * 1000;
         p.phases[RP_PHASE_HANDLER].first_us = samples / 10 * 1000;
         p.phases[RP_PHASE_HANDLER].total_us = (samples - samples / 10) * 1000;
-
-        uint64_t t0 = now_ns();
-        p.tree = rp_tree_create(pool);
-        build(&p, pool, kind, samples);
-        uint64_t t1 = now_ns();
         apr_size_t len = 0;
         const char *html = rp_html_render(&p, pool, &len);
         uint64_t t2 = now_ns();

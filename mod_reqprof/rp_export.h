@@ -39,25 +39,15 @@ void rp_node_ids_assign(rp_node_ids_t *ids, const rp_tree_t *tree,
  * or a node of another tree. */
 unsigned rp_node_id(const rp_node_ids_t *ids, const rp_node_t *node);
 
-/* The profile's samples in time order. A profile that has a tree but no
- * sample records (built by hand, or by a caller that only fills the tree)
- * gets one synthetic sample per stack instead: the node's self weight, split
- * into an on-CPU and a waiting sample where it waited, at phase "other",
- * without a system call, laid end to end in time. Returns the count. */
-unsigned rp_export_samples(const rp_profile_t *profile, apr_pool_t *pool,
-                           const rp_profile_sample_t **samples);
-
 /* What the renderers derive from a profile. */
 typedef struct rp_model {
     rp_frames_t frames;                 /* of the tree (rp_frames_collect) */
     rp_node_ids_t node_ids;             /* of the tree (rp_node_ids_assign) */
-    const rp_profile_sample_t *samples; /* rp_export_samples */
+    const rp_profile_sample_t *samples; /* the profile's, in time order */
     unsigned sample_count;
-    /* Weight of the samples above per phase (phases out of range count as
-     * phase 0), and of the profile's own sample records alone (none for a
-     * profile with a tree only). */
+    /* Weight of the samples per phase (phases out of range count as phase
+     * 0). */
     uint64_t phase_weight[RP_PHASE_COUNT];
-    uint64_t recorded_phase_weight[RP_PHASE_COUNT];
 
     /* What it was derived from: a profile changed since is derived anew. */
     const rp_tree_t *tree;

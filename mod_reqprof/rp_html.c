@@ -82,11 +82,10 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p, apr_pool_t *pool)
     rp_buf_puts(b, "</table>\n");
 }
 
-/* The weight sampled per phase is that of the profile's sample records. */
 static void render_phases(rp_buf_t *b, const rp_profile_t *p,
                           const rp_model_t *m)
 {
-    const uint64_t *weight = m->recorded_phase_weight;
+    const uint64_t *weight = m->phase_weight;
     apr_interval_time_t span = 1;
     for (int i = 0; i < RP_PHASE_COUNT; i++) {
         const rp_phase_span_t *ph = &p->phases[i];

@@ -3,6 +3,7 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rp_proc.h"
 
@@ -44,12 +45,16 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
     apr_hash_t *syscalls = apr_hash_make(pool);
     rp_sampler_stats_t stats;
     rp_sampler_stats(sampler, &stats);
+    /* The statistics are the sampler's, as the caller filled them in, not
+     * the builder's count. */
+    rp_sampler_stats_t filled = profile->stats;
     profile->tree = rp_tree_create(pool);
     profile->model = NULL;
     profile->truncated_stacks = 0;
     profile->samples =
         apr_palloc(pool, sizeof(rp_profile_sample_t) * (stats.samples + 1));
     profile->sample_count = 0;
+    profile->sample_room = stats.samples + 1;
     for (const rp_sample_t *s = rp_sampler_next(sampler, NULL); s != NULL;
          s = rp_sampler_next(sampler, s)) {
         unsigned n = 0;
@@ -67,22 +72,67 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
             (s->syscall >= 0 || s->syscall == RP_SYSCALL_UNREADABLE)) {
             frames[n++] = syscall_frame(syscalls, pool, s->syscall);
         }
-        rp_node_t *leaf =
-            rp_tree_add(profile->tree, frames, n, s->weight, waiting);
-        if (profile->sample_count <= stats.samples) {
-            rp_profile_sample_t *out =
-                &profile->samples[profile->sample_count++];
-            out->t_ns = s->t_ns;
-            out->weight = s->weight;
-            out->waiting = (uint16_t)waiting;
-            out->phase = (uint16_t)(s->tag < RP_PHASE_COUNT ? s->tag : 0);
-            out->syscall = s->syscall;
-            out->leaf = leaf;
+        rp_stack_t stack = {.frames = frames,
+                            .depth = n,
+                            .t_ns = s->t_ns,
+                            .weight = s->weight,
+                            .waiting = waiting,
+                            .phase = s->tag,
+                            .syscall = s->syscall};
+        rp_profile_add_stack(profile, &stack);
+    }
+    profile->stats = filled;
+    rp_profile_end(profile);
+}
+
+void rp_profile_begin(rp_profile_t *profile, apr_pool_t *pool)
+{
+    profile->tree = rp_tree_create(pool);
+    profile->model = NULL;
+    profile->samples = NULL;
+    profile->sample_count = 0;
+    profile->sample_room = 0;
+    rp_profile_clear_phases(profile);
+}
+
+rp_node_t *rp_profile_add_stack(rp_profile_t *p, const rp_stack_t *stack)
+{
+    int waiting = stack->waiting != 0;
+    rp_node_t *leaf = rp_tree_add(p->tree, stack->frames, stack->depth,
+                                  stack->weight, waiting);
+    if (p->sample_count == p->sample_room) {
+        unsigned room = p->sample_room ? p->sample_room * 2 : 64;
+        rp_profile_sample_t *grown =
+            apr_palloc(p->tree->pool, sizeof(*grown) * room);
+        if (p->sample_count > 0) {
+            memcpy(grown, p->samples, sizeof(*grown) * p->sample_count);
+        }
+        p->samples = grown;
+        p->sample_room = room;
+    }
+    rp_profile_sample_t *out = &p->samples[p->sample_count++];
+    out->t_ns = stack->t_ns;
+    out->weight = stack->weight;
+    out->waiting = (uint16_t)waiting;
+    out->phase = (uint16_t)(stack->phase < RP_PHASE_COUNT ? stack->phase : 0);
+    out->syscall = stack->syscall;
+    out->leaf = leaf;
+    p->stats.samples++;
+    p->stats.weight += stack->weight;
+    p->stats.wait_weight += waiting ? stack->weight : 0;
+    return leaf;
+}
+
+void rp_profile_end(rp_profile_t *p)
+{
+    rp_tree_sort(p->tree);
+    for (unsigned i = 1; i < p->sample_count; i++) {
+        if (p->samples[i].t_ns < p->samples[i - 1].t_ns) {
+            qsort(p->samples, p->sample_count, sizeof(rp_profile_sample_t),
+                  earlier_first);
+            break;
         }
     }
-    rp_tree_sort(profile->tree);
-    qsort(profile->samples, profile->sample_count, sizeof(rp_profile_sample_t),
-          earlier_first);
 }
 
 void rp_profile_clear_phases(rp_profile_t *profile)

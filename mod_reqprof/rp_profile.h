@@ -59,6 +59,7 @@ typedef struct rp_profile {
     rp_tree_t *tree;
     rp_profile_sample_t *samples; /* in time order */
     unsigned sample_count;
+    unsigned sample_room; /* samples' allocated length (rp_profile_add_stack) */
     rp_phase_span_t phases[RP_PHASE_COUNT];
 
     /* For the views: which objects are httpd modules, and which objects'
@@ -87,6 +88,36 @@ typedef struct rp_profile {
  * profile->samples in pool. */
 void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
                            rp_symbols_t *symbols, apr_pool_t *pool);
+
+/* ---- building a profile stack by stack ----------------------------------
+ * What rp_profile_build_tree does from the sampler's stacks, for stacks
+ * given by hand (tests, fuzzers, the bench): rp_profile_begin, then
+ * rp_profile_add_stack per sample, then rp_profile_end. */
+
+/* Gives profile an empty tree and no samples, in pool, and marks every
+ * phase as not run; the request's fields are left as they are. */
+void rp_profile_begin(rp_profile_t *profile, apr_pool_t *pool);
+
+/* One sample: its stack (frames[0] the outermost caller, frames[depth - 1]
+ * the innermost function; depth 0 for an empty stack), taken t_ns after
+ * sampling began, standing for weight intervals, in phase (rp_phase_e),
+ * waiting or on CPU, and if waiting in system call syscall (else -1). It is
+ * added to the tree, the sample records and the statistics (samples,
+ * weight, wait_weight). Returns the node it ends in. */
+typedef struct rp_stack {
+    const rp_func_t *const *frames;
+    unsigned depth;
+    uint64_t t_ns;
+    uint32_t weight;
+    int waiting;
+    unsigned phase;
+    int32_t syscall;
+} rp_stack_t;
+
+rp_node_t *rp_profile_add_stack(rp_profile_t *profile, const rp_stack_t *stack);
+
+/* Sorts the tree (heaviest first) and the samples (by time). */
+void rp_profile_end(rp_profile_t *profile);
 
 /* Marks every phase as not run. */
 void rp_profile_clear_phases(rp_profile_t *profile);

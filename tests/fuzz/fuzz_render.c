@@ -89,9 +89,7 @@ static void build(built_t *b, char *const *field, const uint8_t *shape, size_t s
     p->stats.clock = shape_len > 1 && shape[1] % 2 ? RP_CLOCK_CPU : RP_CLOCK_WALL;
     p->stats.wall_ns = 10000000;
     p->stats.cpu_ns = 4000000;
-    p->tree = rp_tree_create(pool);
-    p->samples = apr_pcalloc(pool, sizeof(rp_profile_sample_t) * MAX_SAMPLES);
-    rp_profile_clear_phases(p);
+    rp_profile_begin(p, pool);
     for (int i = 0; i < 3; i++) {
         b->funcs[i].name = field[5 + 3 * i];
         b->funcs[i].object = field[6 + 3 * i];
@@ -108,20 +106,15 @@ static void build(built_t *b, char *const *field, const uint8_t *shape, size_t s
         }
         uint32_t weight = 1 + shape[i + 2] % 5;
         int waiting = (shape[i + 2] >> 3) & 1;
-        rp_profile_sample_t *s = &p->samples[p->sample_count++];
-        s->t_ns = p->stats.weight * 1000000u;
-        s->weight = weight;
-        s->waiting = (uint16_t)waiting;
-        s->phase = (uint16_t)(shape[i + 1] % RP_PHASE_COUNT);
-        s->syscall = waiting ? 7 : -1;
-        s->leaf = rp_tree_add(p->tree, stack, depth, weight, waiting);
-        p->stats.samples++;
-        p->stats.weight += weight;
-        p->stats.wait_weight += waiting ? weight : 0;
-        p->phases[s->phase].first_us = 100 * s->phase;
-        p->phases[s->phase].total_us += 1000 * weight;
+        unsigned phase = shape[i + 1] % RP_PHASE_COUNT;
+        rp_stack_t s = {.frames = stack, .depth = depth, .t_ns = p->stats.weight * 1000000u,
+                        .weight = weight, .waiting = waiting, .phase = phase,
+                        .syscall = waiting ? 7 : -1};
+        rp_profile_add_stack(p, &s);
+        p->phases[phase].first_us = 100 * phase;
+        p->phases[phase].total_us += 1000 * weight;
     }
-    rp_tree_sort(p->tree);
+    rp_profile_end(p);
 }
 
 FUZZ_NOCOV static void render_html(const rp_profile_t *p, unsigned *open, unsigned *close, int check)

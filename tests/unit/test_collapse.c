@@ -249,20 +249,26 @@ static rp_profile_t *library_profile(void)
     p->tree = rp_tree_create(pool);
     p->collapse = default_like;
     p->collapse_count = 4;
+    /* One sample per stack, through the profile builder. */
     const rp_func_t *a[] = {&f_clone, &f_worker, &f_run, &f_handler, &f_memcpy};
     const rp_func_t *b[] = {&f_clone,   &f_worker, &f_run,
                             &f_handler, &f_work,   &f_poll};
     const rp_func_t *c[] = {&f_clone,  &f_worker,  &f_run,
                             &f_filter, &f_handler, &f_palloc};
     const rp_func_t *d[] = {&f_clone, &f_worker, &f_run};
-    rp_tree_add(p->tree, a, 5, 4, 0);
-    rp_tree_add(p->tree, b, 6, 2, 1);
-    rp_tree_add(p->tree, c, 6, 1, 0);
-    rp_tree_add(p->tree, d, 3, 1, 0);
-    p->stats.samples = 4;
-    p->stats.weight = 8;
-    p->stats.wait_weight = 2;
-    rp_tree_sort(p->tree);
+    rp_stack_t stacks[] = {
+        {.frames = a, .depth = 5, .weight = 4, .syscall = -1},
+        {.frames = b, .depth = 6, .weight = 2, .waiting = 1, .syscall = 7},
+        {.frames = c, .depth = 6, .weight = 1, .syscall = -1},
+        {.frames = d, .depth = 3, .weight = 1, .syscall = -1}};
+    uint64_t t_ns = 0;
+    for (unsigned i = 0; i < sizeof(stacks) / sizeof(stacks[0]); i++) {
+        stacks[i].t_ns = t_ns;
+        stacks[i].phase = RP_PHASE_HANDLER;
+        t_ns += stacks[i].weight * 1000000u;
+        rp_profile_add_stack(p, &stacks[i]);
+    }
+    rp_profile_end(p); /* 4 samples, 8 intervals, 2 waiting */
     return p;
 }
 

@@ -78,9 +78,7 @@ static rp_profile_t *base_profile(void)
     p->stats.cpu_ns = 4000000;
     p->stats.interval_us = 1000;
     p->stats.clock = RP_CLOCK_WALL;
-    p->tree = rp_tree_create(pool);
-    p->samples = apr_pcalloc(pool, sizeof(rp_profile_sample_t) * 64);
-    rp_profile_clear_phases(p);
+    rp_profile_begin(p, pool);
     return p;
 }
 
@@ -90,17 +88,15 @@ static void add_sample(rp_profile_t *p, const rp_func_t *const *frames,
                        unsigned depth, uint32_t weight, int waiting,
                        unsigned phase, int32_t syscall)
 {
-    ck_assert_uint_lt(p->sample_count, 64);
-    rp_profile_sample_t *s = &p->samples[p->sample_count++];
-    s->t_ns = p->stats.weight * (uint64_t)p->stats.interval_us * 1000;
-    s->weight = weight;
-    s->waiting = (uint16_t)waiting;
-    s->phase = (uint16_t)phase;
-    s->syscall = syscall;
-    s->leaf = rp_tree_add(p->tree, frames, depth, weight, waiting);
-    p->stats.samples++;
-    p->stats.weight += weight;
-    p->stats.wait_weight += waiting ? weight : 0;
+    rp_stack_t s = {.frames = frames,
+                    .depth = depth,
+                    .t_ns =
+                        p->stats.weight * (uint64_t)p->stats.interval_us * 1000,
+                    .weight = weight,
+                    .waiting = waiting,
+                    .phase = phase,
+                    .syscall = syscall};
+    rp_profile_add_stack(p, &s);
 }
 
 /* In time order: main>handler>leaf 3 on CPU (handler phase), main>cold 1 on
@@ -113,7 +109,7 @@ static rp_profile_t *sampled_profile(void)
     add_sample(p, hot, 3, 3, 0, RP_PHASE_HANDLER, -1);
     add_sample(p, cold, 2, 1, 0, RP_PHASE_FIXUPS, -1);
     add_sample(p, cold, 2, 2, 1, RP_PHASE_HANDLER, 7);
-    rp_tree_sort(p->tree);
+    rp_profile_end(p);
     p->phases[RP_PHASE_FIXUPS].first_us = 200;
     p->phases[RP_PHASE_FIXUPS].total_us = 900;
     p->phases[RP_PHASE_HANDLER].first_us = 1100;
@@ -121,20 +117,18 @@ static rp_profile_t *sampled_profile(void)
     return p;
 }
 
-/* main>handler 2 (self), main>handler>leaf 3, main>cold 1: the tree only,
- * as older callers and test_html build it. */
-static rp_profile_t *tree_only_profile(void)
+/* main>handler 2 (self), main>handler>leaf 3, main>cold 1, in that order,
+ * on CPU in no phase: one sample per stack. */
+static rp_profile_t *three_stacks_profile(void)
 {
     rp_profile_t *p = base_profile();
     const rp_func_t *hot[] = {&f_main, &f_handler, &f_leaf};
     const rp_func_t *mid[] = {&f_main, &f_handler};
     const rp_func_t *cold[] = {&f_main, &f_cold};
-    rp_tree_add(p->tree, cold, 2, 1, 0);
-    rp_tree_add(p->tree, hot, 3, 3, 0);
-    rp_tree_add(p->tree, mid, 2, 2, 0);
-    rp_tree_sort(p->tree);
-    p->stats.samples = 3;
-    p->stats.weight = 6;
+    add_sample(p, mid, 2, 2, 0, RP_PHASE_NONE, -1);
+    add_sample(p, hot, 3, 3, 0, RP_PHASE_NONE, -1);
+    add_sample(p, cold, 2, 1, 0, RP_PHASE_NONE, -1);
+    rp_profile_end(p);
     return p;
 }
 
@@ -151,7 +145,7 @@ static rp_profile_t *hostile_profile(void)
     const rp_func_t *hot[] = {&f_main, &f_handler, &f_leaf};
     add_sample(p, evil, 2, 2, 1, RP_PHASE_HANDLER, 7);
     add_sample(p, hot, 3, 3, 0, RP_PHASE_HANDLER, -1);
-    rp_tree_sort(p->tree);
+    rp_profile_end(p);
     return p;
 }
 
@@ -686,7 +680,7 @@ END_TEST
 
 START_TEST(collapsed_exact)
 {
-    const char *c = render_text(rp_collapsed_render, tree_only_profile());
+    const char *c = render_text(rp_collapsed_render, three_stacks_profile());
     ck_assert_str_eq(c, "main [httpd];handler [mod_x.so] 2\n"
                         "main [httpd];handler [mod_x.so];leaf [libc.so.6] 3\n"
                         "main [httpd];cold [httpd] 1\n");
@@ -775,7 +769,7 @@ END_TEST
 
 START_TEST(collapsed_empty_stack_and_empty_profile)
 {
-    rp_profile_t *p = tree_only_profile();
+    rp_profile_t *p = three_stacks_profile();
     rp_tree_add(p->tree, NULL, 0, 4, 0);
     const char *c = render_text(rp_collapsed_render, p);
     ck_assert_int_eq(strncmp(c, RP_COLLAPSED_EMPTY_STACK " 4\n", 13), 0);
@@ -816,14 +810,14 @@ START_TEST(speedscope_document)
 }
 END_TEST
 
-START_TEST(speedscope_fractional_weights_and_tree_fallback)
+START_TEST(speedscope_fractional_weights)
 {
-    rp_profile_t *p = tree_only_profile();
+    rp_profile_t *p = three_stacks_profile();
     p->stats.interval_us = 250;
     apr_size_t n;
     const char *s = render_with(rp_speedscope_render, p, &n);
     assert_json(s, n);
-    /* No sample records: one per stack, from the tree. */
+    /* One sample per stack, in the order they were taken. */
     assert_contains(s, "\"samples\":[[0,1],[0,1,2],[0,3]]");
     assert_contains(s, "\"weights\":[0.5,0.75,0.25]");
     assert_contains(s, "\"endValue\":1.5,");
@@ -1207,7 +1201,7 @@ START_TEST(pprof_merges_and_cpu_clock)
         add_sample(p, hot, 2, 2, 0, RP_PHASE_HANDLER, -1);
     }
     add_sample(p, hot, 2, 1, 0, RP_PHASE_FIXUPS, -1);
-    rp_tree_sort(p->tree);
+    rp_profile_end(p);
     pprof_t *pp = pprof_of(p);
     ck_assert_uint_eq(pp->sample_types, 2); /* samples, cpu */
     ck_assert_uint_eq(pp->samples, 2);      /* by phase */
@@ -1260,15 +1254,16 @@ START_TEST(large_tree_every_format)
         chain[i].object = "o";
         frames[i] = &chain[i];
     }
-    rp_tree_add(p->tree, frames, DEPTH, 5000, 0);
+    add_sample(p, frames, DEPTH, 5000, 0, RP_PHASE_HANDLER, -1);
     for (unsigned i = 0; i < WIDE; i++) {
         snprintf(names[DEPTH + i], sizeof(names[0]), "wide%u", i);
         wide[i].name = names[DEPTH + i];
         wide[i].object = "o";
         frames[1] = &wide[i];
-        rp_tree_add(p->tree, frames, 2, 1, i % 2);
+        add_sample(p, frames, 2, 1, (int)(i % 2), RP_PHASE_HANDLER,
+                   i % 2 ? 7 : -1);
     }
-    rp_tree_sort(p->tree);
+    rp_profile_end(p);
     apr_size_t n;
     const char *t = render_text(rp_text_render, p);
     assert_contains(t, "\xe2\x80\xa6 1500 smaller frames (1500.000 ms)\n");
@@ -1319,7 +1314,7 @@ Suite *exporters_suite(void)
     TCase *speedscope = tcase_create("speedscope");
     tcase_add_checked_fixture(speedscope, setup, teardown);
     tcase_add_test(speedscope, speedscope_document);
-    tcase_add_test(speedscope, speedscope_fractional_weights_and_tree_fallback);
+    tcase_add_test(speedscope, speedscope_fractional_weights);
     tcase_add_test(speedscope, speedscope_hostile_and_empty);
     suite_add_tcase(s, speedscope);
 

@@ -55,8 +55,6 @@ static rp_profile_t *base_profile(void)
     p->pid = 4242;
     p->tid = 4343;
     p->started = apr_time_from_sec(1700000000);
-    p->stats.samples = 4;
-    p->stats.weight = 4;
     p->stats.wall_ns = 4500000;
     p->stats.cpu_ns = 4000000;
     p->stats.interval_us = 1000;
@@ -65,15 +63,32 @@ static rp_profile_t *base_profile(void)
     return p;
 }
 
-/* main -> handler<b>x</b> -> leaf (3 intervals), main -> cold (1). */
+/* Adds one on-CPU sample of one interval, the millisecond after the
+ * previous one, through the profile builder. */
+static void add_stack(rp_profile_t *p, const rp_func_t *const *frames,
+                      unsigned depth)
+{
+    rp_stack_t s = {.frames = frames,
+                    .depth = depth,
+                    .t_ns = p->stats.weight * 1000000u,
+                    .weight = 1,
+                    .phase = RP_PHASE_HANDLER,
+                    .syscall = -1};
+    rp_profile_add_stack(p, &s);
+}
+
+/* main -> handler<b>x</b> -> leaf (3 intervals), main -> cold (1): four
+ * samples. */
 static rp_profile_t *three_to_one_profile(void)
 {
     rp_profile_t *p = base_profile();
     const rp_func_t *hot[] = {&f_main, &f_handler, &f_leaf};
     const rp_func_t *cold[] = {&f_main, &f_cold};
-    rp_tree_add(p->tree, cold, 2, 1, 0);
-    rp_tree_add(p->tree, hot, 3, 3, 0);
-    rp_tree_sort(p->tree);
+    for (int i = 0; i < 3; i++) {
+        add_stack(p, hot, 3);
+    }
+    add_stack(p, cold, 2);
+    rp_profile_end(p);
     return p;
 }
 
@@ -541,21 +556,22 @@ START_TEST(embedded_data_content)
     p->collapse_count = 2;
     const rp_func_t *busy[] = {&f_main, &f_handler};
     const rp_func_t *waits[] = {&f_main, &f_leaf};
-    rp_profile_sample_t *samples = apr_pcalloc(pool, 2 * sizeof(*samples));
-    samples[0].leaf = rp_tree_add(p->tree, busy, 2, 1, 0);
-    samples[0].t_ns = 1000000;
-    samples[0].weight = 1;
-    samples[0].phase = RP_PHASE_HANDLER;
-    samples[0].syscall = -1;
-    samples[1].leaf = rp_tree_add(p->tree, waits, 2, 2, 1);
-    samples[1].t_ns = 3500000;
-    samples[1].weight = 2;
-    samples[1].waiting = 1;
-    samples[1].phase = RP_PHASE_ACCESS_CHECKER;
-    samples[1].syscall = 7;
-    p->samples = samples;
-    p->sample_count = 2;
-    rp_tree_sort(p->tree);
+    rp_stack_t samples[2] = {{.frames = busy,
+                              .depth = 2,
+                              .t_ns = 1000000,
+                              .weight = 1,
+                              .phase = RP_PHASE_HANDLER,
+                              .syscall = -1},
+                             {.frames = waits,
+                              .depth = 2,
+                              .t_ns = 3500000,
+                              .weight = 2,
+                              .waiting = 1,
+                              .phase = RP_PHASE_ACCESS_CHECKER,
+                              .syscall = 7}};
+    rp_profile_add_stack(p, &samples[0]);
+    rp_profile_add_stack(p, &samples[1]);
+    rp_profile_end(p);
     const char *data = data_block(render(p));
     assert_contains(data, "{\"v\":1,\"clock\":\"wall\",\"interval_us\":1000,"
                           "\"t0_us\":250,\"weight\":3,");
@@ -629,31 +645,29 @@ static rp_profile_t *wide_profile(void)
     static const rp_func_t f_hot = {.name = "hot", .object = "o"};
     static const rp_func_t f_hot_leaf = {.name = "hot_leaf", .object = "o"};
     rp_profile_t *p = base_profile();
-    rp_profile_clear_phases(p);
-    p->samples = apr_pcalloc(pool, sizeof(*p->samples) * (WIDE_CALLEES + 1));
+    rp_profile_begin(p, pool);
     const rp_func_t *frames[3] = {&f_main, &f_hot, &f_hot_leaf};
-    rp_profile_sample_t *s = &p->samples[p->sample_count++];
-    s->leaf = rp_tree_add(p->tree, frames, 3, 5000, 1);
-    s->weight = 5000;
-    s->waiting = 1;
-    s->phase = RP_PHASE_HANDLER;
-    s->syscall = 7;
+    rp_stack_t s = {.frames = frames,
+                    .depth = 3,
+                    .weight = 5000,
+                    .waiting = 1,
+                    .phase = RP_PHASE_HANDLER,
+                    .syscall = 7};
+    rp_profile_add_stack(p, &s);
     for (unsigned i = 0; i < WIDE_CALLEES; i++) {
         snprintf(names[i], sizeof(names[i]), "wide%u", i);
         wide[i].name = names[i];
         wide[i].object = "o";
         frames[1] = &wide[i];
-        s = &p->samples[p->sample_count++];
-        s->leaf = rp_tree_add(p->tree, frames, 2, 1, 0);
-        s->t_ns = (uint64_t)(i + 1) * 1000000u;
-        s->weight = 1;
-        s->phase = RP_PHASE_HANDLER;
-        s->syscall = -1;
+        rp_stack_t one = {.frames = frames,
+                          .depth = 2,
+                          .t_ns = (uint64_t)(i + 1) * 1000000u,
+                          .weight = 1,
+                          .phase = RP_PHASE_HANDLER,
+                          .syscall = -1};
+        rp_profile_add_stack(p, &one);
     }
-    rp_tree_sort(p->tree);
-    p->stats.samples = p->sample_count;
-    p->stats.weight = 5000 + WIDE_CALLEES;
-    p->stats.wait_weight = 5000;
+    rp_profile_end(p);
     return p;
 }
 

@@ -239,9 +239,6 @@ static rp_profile_t *sample_profile(void)
     p->pid = 77;
     p->tid = 78;
     p->request_started = apr_time_from_sec(1700000000) + 123456;
-    p->stats.samples = 10;
-    p->stats.weight = 10;
-    p->stats.wait_weight = 2;
     p->stats.cpu_ns = 7500000;
     p->stats.interval_us = 1000;
     p->stats.clock = RP_CLOCK_WALL;
@@ -252,11 +249,26 @@ static rp_profile_t *sample_profile(void)
     const rp_func_t *m[] = {&f_start, &f_main, &f_handler, &f_alpha, &f_memcpy};
     const rp_func_t *b[] = {&f_start, &f_main, &f_handler, &f_beta};
     const rp_func_t *r[] = {&f_start, &f_main, &f_handler, &f_rec, &f_rec};
-    rp_tree_add(p->tree, a, 4, 6, 0);
-    rp_tree_add(p->tree, m, 5, 2, 1);
-    rp_tree_add(p->tree, b, 4, 1, 0);
-    rp_tree_add(p->tree, r, 5, 1, 0);
-    rp_tree_sort(p->tree);
+    /* Ten samples of one interval, two of them waiting, through the
+     * profile builder. */
+    struct {
+        const rp_func_t *const *frames;
+        unsigned depth, count;
+        int waiting;
+    } stacks[] = {{a, 4, 6, 0}, {m, 5, 2, 1}, {b, 4, 1, 0}, {r, 5, 1, 0}};
+    for (unsigned i = 0; i < sizeof(stacks) / sizeof(stacks[0]); i++) {
+        for (unsigned k = 0; k < stacks[i].count; k++) {
+            rp_stack_t s = {.frames = stacks[i].frames,
+                            .depth = stacks[i].depth,
+                            .t_ns = p->stats.weight * 1000000u,
+                            .weight = 1,
+                            .waiting = stacks[i].waiting,
+                            .phase = RP_PHASE_HANDLER,
+                            .syscall = stacks[i].waiting ? 7 : -1};
+            rp_profile_add_stack(p, &s);
+        }
+    }
+    rp_profile_end(p); /* 10 samples, 10 intervals, 2 waiting */
     return p;
 }
 

@@ -238,8 +238,8 @@ def get(port, path, timeout=60):
 
 
 SAMPLING_RE = re.compile(
-    r"(\d+) signals \((\d+) caught a thread entering a wait, which was restarted\), "
-    r"(\d+) stacks unwound without "
+    r"(\d+) signals \((\d+) to waiting threads\), \d+ broken calls restarted, "
+    r"\d+ broken for good, (\d+) stacks unwound without "
     r"a signal, (\d+) late intervals; sampler thread CPU ([\d.]+) ms")
 
 

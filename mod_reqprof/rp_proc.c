@@ -142,8 +142,20 @@ static void open_all(rp_proc_thread_t *t, long tid)
 {
     t->stat_fd = open_task_file(tid, "stat");
     t->syscall_fd = usable_syscall_fd(open_task_file(tid, "syscall"));
-    t->wchan_fd = open_task_file(tid, "wchan");
-    t->status_fd = open_task_file(tid, "status");
+    t->wchan_fd = t->status_fd = -1;
+    if (t->syscall_fd < 0) {
+        rp_proc_open_wait_files(t, tid);
+    }
+}
+
+void rp_proc_open_wait_files(rp_proc_thread_t *t, long tid)
+{
+    if (t->wchan_fd < 0) {
+        t->wchan_fd = open_task_file(tid, "wchan");
+    }
+    if (t->status_fd < 0) {
+        t->status_fd = open_task_file(tid, "status");
+    }
 }
 
 static int dup_or_none(int fd)

@@ -43,6 +43,11 @@ typedef struct rp_proc_thread {
  * copies of those descriptors. */
 int rp_proc_open(rp_proc_thread_t *t, long tid);
 
+/* Opens what a sampler needs to signal a blocked thread once per wait
+ * (wchan, status), where not open yet. rp_proc_open does it only where
+ * .../syscall is unreadable, the one case that needs them. */
+void rp_proc_open_wait_files(rp_proc_thread_t *t, long tid);
+
 /* Opens the calling thread's files now, for a later rp_proc_open of the
  * same thread: call it while the process still has the privileges to read
  * them (before a server drops root, after which a process that is not

@@ -918,6 +918,7 @@ static void adopt(rp_sampler_t *s)
     if (hide_proc_registers && s->proc.syscall_fd >= 0) {
         close(s->proc.syscall_fd);
         s->proc.syscall_fd = -1;
+        rp_proc_open_wait_files(&s->proc, s->tid);
     }
     pthread_attr_t attr;
     void *addr;

@@ -1384,23 +1384,32 @@ static void *run_known_stack_wait(void *arg)
 START_TEST(unsignalled_wait_sits_under_the_known_stack)
 {
     known_run_t run;
-    memset(&run, 0, sizeof(run));
-    pthread_t thread;
-    rp_sampler_hide_proc_registers(1);
-    ck_assert_int_eq(pthread_create(&thread, NULL, run_known_stack_wait, &run),
-                     0);
-    ck_assert_int_eq(pthread_join(thread, NULL), 0);
-    rp_sampler_hide_proc_registers(0);
-    ck_assert_int_eq(run.st.proc_readable, 0);
-    ck_assert_uint_eq(run.roots, 0);
+    /* A thread can be seen blocked a moment before its sigtimedwait (a
+     * page fault on a fresh stack): that blocking episode is signalled, as
+     * it should be. A run in which it happened is run again. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        memset(&run, 0, sizeof(run));
+        pthread_t thread;
+        rp_sampler_hide_proc_registers(1);
+        ck_assert_int_eq(
+            pthread_create(&thread, NULL, run_known_stack_wait, &run), 0);
+        ck_assert_int_eq(pthread_join(thread, NULL), 0);
+        rp_sampler_hide_proc_registers(0);
+        ck_assert_int_eq(run.st.proc_readable, 0);
+        /* Whatever happened, no waiting sample is a root of its own. */
+        ck_assert_uint_eq(run.roots, 0);
+        ck_assert_uint_eq(run.under_starter, run.waiting);
+        if (run.st.wait_signals == 0) {
+            break;
+        }
+    }
     if (ut_under_valgrind()) {
         return;
     }
-    ck_assert_uint_gt(run.waiting, 0);
     ck_assert_uint_eq(run.st.wait_signals, 0);
+    ck_assert_uint_gt(run.waiting, 0);
     ck_assert_uint_gt(run.st.unsignalled_waits, 0);
     ck_assert_uint_eq(run.unreadable, run.waiting);
-    ck_assert_uint_eq(run.under_starter, run.waiting);
 }
 END_TEST
 

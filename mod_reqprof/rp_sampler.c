@@ -462,6 +462,14 @@ static void collect_mailbox(rp_sampler_t *s)
         s->last_cpu_flags = flags;
         memcpy(s->last_cpu_ips, s->mailbox_ips,
                sizeof(uintptr_t) * s->mailbox_depth);
+        if (s->mailbox_syscall >= 0 && s->proc.syscall_fd < 0) {
+            /* Caught entering a call, which the handler let go on: the
+             * thread now waits in it, with this stack. Kept, so the wait
+             * is not signalled again -- a signal the handler itself holds
+             * off while it resumes the call would only answer once the wait
+             * is over, from wherever the thread is then. */
+            keep_signalled_wait(s, flags);
+        }
     }
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
 }

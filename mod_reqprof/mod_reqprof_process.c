@@ -160,8 +160,10 @@ static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
  *   working. prefork serves requests on this very thread, whose waits are
  *   then read from /proc exactly, without a signal.
  * - the symbol table opens every loaded object's ELF file (and separate
- *   debug file) now: a module kept where the User cannot read it (a 0700
- *   directory) is still named later. Objects loaded after this are opened
+ *   debug file) now, and so does the sampler thread's unwinder (it reads
+ *   their CFI to unwind blocked threads): a module kept where the User
+ *   cannot read it (a 0700 directory) is still named, and its waits
+ *   unwound, later. Objects loaded after this are opened
  *   when first seen, as the User.
  * Returns DECLINED so that mod_unixd still drops privileges. */
 static int reqprof_drop_privileges(apr_pool_t *pchild, server_rec *s)
@@ -175,11 +177,16 @@ static int reqprof_drop_privileges(apr_pool_t *pchild, server_rec *s)
     }
     /* Without a privilege drop to come, objects are opened when first
      * needed, as before. */
-    int opened = geteuid() == 0 ? rp_symbols_open_all(process_symbols) : 0;
+    int opened = 0, unwinder_opened = 0;
+    if (geteuid() == 0) {
+        opened = rp_symbols_open_all(process_symbols);
+        unwinder_opened = rp_sampler_prepare_unwinder();
+    }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
-                 RP_LOG_TAG "symbol table ready before the privilege drop: "
-                            "%d objects opened in %" APR_TIME_T_FMT " us",
-                 opened, apr_time_now() - started);
+                 RP_LOG_TAG "symbol table and unwinder ready before the "
+                            "privilege drop: %d and %d objects opened in "
+                            "%" APR_TIME_T_FMT " us",
+                 opened, unwinder_opened, apr_time_now() - started);
     return DECLINED;
 }
 

@@ -174,16 +174,115 @@ int rp_dwfl_open_debug_file(const char *root, const unsigned char *id,
 /* Reports objects from /proc/self/maps. Unlike dwfl_linux_proc_report it
  * needs no /proc/self/auxv, which a child that dropped privileges cannot
  * read. */
+/* The path field of a /proc/self/maps line ("" for an anonymous mapping):
+ * after five fields, at column 73 or later on 64-bit kernels. */
+static const char *maps_line_path(const char *line)
+{
+    const char *p = line;
+    for (int field = 0; field < 5 && *p != '\0'; field++) {
+        p += strcspn(p, " ");
+        p += strspn(p, " ");
+    }
+    return p;
+}
+
+static int maps_line_executable(const char *line)
+{
+    const char *perms = strchr(line, ' ');
+    return perms != NULL && strlen(perms) > 3 && perms[3] == 'x';
+}
+
+static int same_path(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
+static int anonymous(const char *path)
+{
+    return *path == '\0' || *path == '\n';
+}
+
+static const char *next_line(const char *line)
+{
+    line += strcspn(line, "\n");
+    return line + (*line == '\n');
+}
+
+/* Copies the lines of maps that belong to loaded objects into out, in
+ * order. A run of lines of one file (anonymous lines, such as a .bss, do
+ * not end it) is kept only if one of its lines is executable: a file that
+ * libelf mapped to read its symbols (read-only) is not a loaded object, and
+ * reported it would be opened once more as a module of its own. */
+static void keep_loaded_objects(const char *maps, FILE *out)
+{
+    const char *run = maps;
+    while (*run != '\0') {
+        const char *path = maps_line_path(run);
+        const char *end = next_line(run);
+        int executable = maps_line_executable(run);
+        while (!anonymous(path) && *end != '\0') {
+            const char *next = maps_line_path(end);
+            if (!anonymous(next) && !same_path(next, path)) {
+                break;
+            }
+            executable |= !anonymous(next) && maps_line_executable(end);
+            end = next_line(end);
+        }
+        if (executable || anonymous(path)) {
+            fwrite(run, 1, (size_t)(end - run), out);
+        }
+        run = end;
+    }
+}
+
+/* All of /proc/self/maps as one string (malloc'd), NULL on failure. */
+static char *read_self_maps(void)
+{
+    FILE *in = fopen("/proc/self/maps", "re");
+    if (in == NULL) {
+        return NULL;
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *copy = open_memstream(&text, &size);
+    if (copy != NULL) {
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0) {
+            fwrite(chunk, 1, n, copy);
+        }
+        fclose(copy);
+    }
+    fclose(in);
+    return text;
+}
+
 int rp_dwfl_report_self(Dwfl *dwfl)
 {
-    FILE *maps = fopen("/proc/self/maps", "re");
+    char *maps = read_self_maps();
     if (maps == NULL) {
         return 0;
     }
-    dwfl_report_begin(dwfl);
-    int rc = dwfl_linux_proc_maps_report(dwfl, maps);
-    dwfl_report_end(dwfl, NULL, NULL);
-    fclose(maps);
+    char *objects = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&objects, &size);
+    if (out == NULL) {
+        free(maps);
+        return 0;
+    }
+    keep_loaded_objects(maps, out);
+    fclose(out);
+    free(maps);
+    FILE *in = fmemopen(objects, size, "r");
+    int rc = -1;
+    if (in != NULL) {
+        dwfl_report_begin(dwfl);
+        rc = dwfl_linux_proc_maps_report(dwfl, in);
+        dwfl_report_end(dwfl, NULL, NULL);
+        fclose(in);
+    }
+    free(objects);
     return rc == 0;
 }
 

@@ -570,6 +570,12 @@ static rp_unwinder_t *sampler_unwinder(void)
     return process.unwinder;
 }
 
+int rp_sampler_prepare_unwinder(void)
+{
+    rp_unwinder_t *u = sampler_unwinder();
+    return u != NULL ? rp_unwinder_open_all(u) : -1;
+}
+
 /* Unwinds a blocked thread from /proc's registers, without a signal.
  * Returns 0 if it could not (the caller then falls back to a signal). */
 static int unwind_blocked(rp_sampler_t *s, const rp_thread_status_t *st,

@@ -90,6 +90,13 @@ typedef struct rp_sampler_stats {
  * sampler's. */
 apr_status_t rp_sampler_init_process(int signo, apr_size_t arena_bytes);
 
+/* Creates the sampler thread's unwinder now and opens every loaded object
+ * for it: for a process about to drop privileges, after which objects kept
+ * where the new user cannot read them could not be opened, and the waits in
+ * their functions could not be unwound (their CFI unread). Returns how many
+ * objects were opened, -1 if the unwinder could not be created. */
+int rp_sampler_prepare_unwinder(void);
+
 /* Ends every session, stops the sampler thread and unmaps the buffers of
  * idle threads (child exit). */
 void rp_sampler_shutdown_process(void);

@@ -138,6 +138,11 @@ void rp_unwinder_destroy(rp_unwinder_t *u)
     free(u);
 }
 
+int rp_unwinder_open_all(rp_unwinder_t *u)
+{
+    return u != NULL && u->dwfl != NULL ? rp_dwfl_open_all(u->dwfl) : 0;
+}
+
 static int collect_frame(Dwfl_Frame *frame, void *arg)
 {
     rp_unwinder_t *u = arg;

@@ -33,6 +33,11 @@ typedef struct rp_unwinder rp_unwinder_t;
 rp_unwinder_t *rp_unwinder_create(void);
 void rp_unwinder_destroy(rp_unwinder_t *u);
 
+/* Opens every object loaded now (its ELF file, whose CFI the unwinder
+ * reads), for a caller about to lose the right to open them; returns how
+ * many were opened. Objects loaded later are opened when first met. */
+int rp_unwinder_open_all(rp_unwinder_t *u);
+
 /* Fills ips with the thread's stack, innermost first (ips[0] = pc, then
  * return addresses); returns the depth, 0 on failure. When the unwinder
  * stops short of root_pc (a frame whose rule needs the frame pointer, which

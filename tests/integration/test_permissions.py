@@ -128,7 +128,7 @@ def test_module_in_unreadable_directory_is_named(private_httpd):
     # The children did drop privileges and are not dumpable.
     log = private_httpd.read_error_log()
     assert "CoreDumpDirectory" not in open(private_httpd.conf_path).read()
-    assert "symbol table ready before the privilege drop" in log
+    assert "symbol table and unwinder ready before the privilege drop" in log
 
 
 def test_json_export_says_where_names_came_from(private_httpd):
@@ -144,11 +144,15 @@ def test_json_export_says_where_names_came_from(private_httpd):
 def test_pre_drop_pass_cost_per_child(private_httpd):
     """Every child opened its objects before the drop; the time it took is
     logged at debug level (printed here: pytest -s shows it)."""
-    lines = re.findall(r"symbol table ready before the privilege drop: (\d+) objects "
-                       r"opened in (\d+) us", private_httpd.read_error_log())
+    lines = re.findall(r"symbol table and unwinder ready before the privilege drop: "
+                       r"(\d+) and (\d+) objects opened in (\d+) us",
+                       private_httpd.read_error_log())
     assert lines
-    objects = [int(n) for n, _ in lines]
-    micros = sorted(int(us) for _, us in lines)
+    objects = [int(n) for n, _, _ in lines]
+    # Both open the same objects: the files one of them read are not
+    # objects the other reports.
+    assert [int(n) for _, n, _ in lines] == objects
+    micros = sorted(int(us) for _, _, us in lines)
     print("\n%s: %d children, %s objects, pre-drop pass %d..%d us (median %d)" % (
         private_httpd.mpm, len(lines), sorted(set(objects)), micros[0], micros[-1],
         micros[len(micros) // 2]))

@@ -464,6 +464,23 @@ START_TEST(objects_opened_at_once_and_sources_named)
 }
 END_TEST
 
+/* A session maps the files it opens (libelf reads them with mmap); those
+ * mappings are not loaded objects, so a second session sees as many objects
+ * as the first, not each one twice. */
+START_TEST(files_read_by_a_session_are_not_objects)
+{
+    Dwfl *first = rp_dwfl_begin_self();
+    ck_assert_ptr_nonnull(first);
+    int objects = rp_dwfl_open_all(first);
+    ck_assert_int_ge(objects, 3);
+    Dwfl *second = rp_dwfl_begin_self();
+    ck_assert_ptr_nonnull(second);
+    ck_assert_int_eq(rp_dwfl_open_all(second), objects);
+    dwfl_end(second);
+    dwfl_end(first);
+}
+END_TEST
+
 Suite *symbols_suite(void)
 {
     Suite *s = suite_create("rp_symbols");
@@ -491,6 +508,7 @@ Suite *symbols_suite(void)
     tcase_add_checked_fixture(opened, setup, teardown);
     tcase_set_timeout(opened, 120);
     tcase_add_test(opened, objects_opened_at_once_and_sources_named);
+    tcase_add_test(opened, files_read_by_a_session_are_not_objects);
     suite_add_tcase(s, opened);
     return s;
 }

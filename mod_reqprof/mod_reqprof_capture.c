@@ -32,12 +32,12 @@ static void fill_profile(rp_profile_t *p, request_rec *r,
     p->mpm = ap_show_mpm();
     p->pid = (long)getpid();
     p->tid = (long)syscall(SYS_gettid);
-    p->request_started = state->request_time;
-    p->started = state->started;
-    memcpy(p->phases, state->phases, sizeof(p->phases));
+    p->request_started = rp_request_time(state);
+    p->started = rp_request_started(state);
+    rp_request_phases(state, p->phases);
     p->modules = rp_process_modules(&p->module_count);
     p->collapse = rp_conf_collapse(rp_dir_conf(r), &p->collapse_count);
-    rp_sampler_stats(state->sampler, &p->stats);
+    rp_sampler_stats(rp_request_sampler(state), &p->stats);
 }
 
 rp_profile_t *rp_capture(request_rec *r, const rp_request_t *state,
@@ -47,8 +47,9 @@ rp_profile_t *rp_capture(request_rec *r, const rp_request_t *state,
     fill_profile(p, r, state, discarded_bytes);
     sigset_t signals;
     rp_exit_signals_hold(&signals); /* naming frames is malloc-heavy */
-    rp_profile_build_tree(p, state->sampler, rp_process_symbols(), pool);
+    rp_profile_build_tree(p, rp_request_sampler(state), rp_process_symbols(),
+                          pool);
     rp_exit_signals_restore(&signals);
-    rp_sampler_discard(state->sampler);
+    rp_sampler_discard(rp_request_sampler(state));
     return p;
 }

@@ -181,8 +181,10 @@ rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                              ? rp_trigger_find(r->args, rp_conf_param(conf))
                              : RP_FORMAT_NONE;
     /* The default rule is judged here, on the headers as they arrived, for
-     * every later phase (see default_rule_refusal). */
-    if (rp_conf_enabled_somewhere(r->server)) {
+     * every later phase (see default_rule_refusal). Only a request whose
+     * client sent a query can carry a trigger (rp_client_query): the others,
+     * most requests, skip the header scan. */
+    if (r->args != NULL && rp_conf_enabled_somewhere(r->server)) {
         (void)default_rule_refusal(r);
     }
     /* Only the default rule can be judged this early. An expression may

@@ -51,10 +51,12 @@ struct rp_log_kept {
 
 static struct rp_log_kept *kept_of(request_rec *r, rp_request_t *state)
 {
-    if (state->kept == NULL) {
-        state->kept = apr_pcalloc(r->pool, sizeof(*state->kept));
+    struct rp_log_kept *kept = rp_request_log_data(state);
+    if (kept == NULL) {
+        kept = apr_pcalloc(r->pool, sizeof(*kept));
+        rp_request_set_log_data(state, kept);
     }
-    return state->kept;
+    return kept;
 }
 
 /* ---- rate-limited errors ------------------------------------------------- */
@@ -176,9 +178,8 @@ static void write_record(request_rec *r, const char *line, apr_size_t len)
 
 void rp_log_capture(request_rec *r, rp_request_t *state, apr_time_t ended)
 {
-    if (state->log_mode == RP_LOG_SLOW &&
-        ended - state->request_time < state->log_slow_us) {
-        rp_sampler_discard(state->sampler);
+    if (rp_request_fast_enough(state, ended)) {
+        rp_sampler_discard(rp_request_sampler(state));
         return; /* fast enough: nothing kept */
     }
     apr_time_t start = apr_time_now();
@@ -282,8 +283,9 @@ static rp_request_t *pending_state(request_rec *r)
         last = last->next;
     }
     rp_request_t *state = rp_request_find(last);
-    return state != NULL && state->kept != NULL && state->kept->pending ? state
-                                                                        : NULL;
+    const struct rp_log_kept *kept =
+        state != NULL ? rp_request_log_data(state) : NULL;
+    return kept != NULL && kept->pending ? state : NULL;
 }
 
 static int log_transaction(request_rec *r)
@@ -292,7 +294,7 @@ static int log_transaction(request_rec *r)
     if (state == NULL) {
         return DECLINED;
     }
-    struct rp_log_kept *kept = state->kept;
+    struct rp_log_kept *kept = rp_request_log_data(state);
     kept->pending = 0;
     /* By now httpd knows whether the client got the whole response: it
      * stayed to the end, or a write failed (its %X says X). */
@@ -300,13 +302,14 @@ static int log_transaction(request_rec *r)
     sigset_t signals;
     rp_exit_signals_hold(&signals); /* rendering is malloc-heavy */
     char id[RP_STORE_ID_MAX];
-    rp_store_make_id(id, sizeof(id), state->request_time, (long)getpid(),
+    rp_store_make_id(id, sizeof(id), rp_request_time(state), (long)getpid(),
                      __atomic_add_fetch(&id_sequence, 1, __ATOMIC_RELAXED));
-    rp_record_info_t info = {.id = id,
-                             .mode = state->log_mode == RP_LOG_SLOW ? "slow"
-                                     : state->log_mode == RP_LOG_ON ? "log"
-                                                                    : "trigger",
-                             .ended = kept->ended};
+    rp_record_info_t info = {
+        .id = id,
+        .mode = rp_request_log_mode(state) == RP_LOG_SLOW ? "slow"
+                : rp_request_log_mode(state) == RP_LOG_ON ? "log"
+                                                          : "trigger",
+        .ended = kept->ended};
     const char *dir = rp_conf_dir(r->server);
     int saved = 0;
     apr_time_t save_start = apr_time_now();
@@ -314,7 +317,7 @@ static int log_transaction(request_rec *r)
         saved = save_profile(r, kept, dir, id, &info);
     }
     apr_interval_time_t save_us = apr_time_now() - save_start;
-    if (state->log_mode != RP_LOG_OFF) {
+    if (rp_request_log_mode(state) != RP_LOG_OFF) {
         rp_buf_t line;
         rp_buf_init(&line, r->pool, 2048);
         rp_record_line(&line, kept->profile, &info);

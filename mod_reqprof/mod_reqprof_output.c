@@ -103,7 +103,7 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state,
     request_rec *r = f->r;
     rp_request_finish(state);
 
-    const rp_format_t *fmt = format_of(state->format);
+    const rp_format_t *fmt = format_of(rp_request_format(state));
     apr_pool_t *scratch;
     apr_pool_create(&scratch, r->pool);
     apr_pool_tag(scratch, "reqprof_report");
@@ -152,7 +152,7 @@ static apr_off_t *discarded_count(ap_filter_t *f)
 static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     rp_request_t *state = rp_request_find(f->r);
-    if (state == NULL || state->state != RP_STATE_REPORT) {
+    if (state == NULL || rp_request_state(state) != RP_STATE_REPORT) {
         ap_remove_output_filter(f);
         return ap_pass_brigade(f->next, bb);
     }
@@ -186,7 +186,7 @@ static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 static apr_status_t log_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     rp_request_t *state = rp_request_find(f->r);
-    if (state == NULL || state->state != RP_STATE_LOG) {
+    if (state == NULL || rp_request_state(state) != RP_STATE_LOG) {
         ap_remove_output_filter(f);
         return ap_pass_brigade(f->next, bb);
     }
@@ -268,17 +268,17 @@ static void add_once(request_rec *r, ap_filter_rec_t *frec)
 static void insert_filters(request_rec *r)
 {
     rp_request_t *state = rp_request_settle(r);
-    if (state == NULL || state->state == RP_STATE_FINISHED) {
+    if (state == NULL || rp_request_state(state) == RP_STATE_FINISHED) {
         return;
     }
-    if (state->state == RP_STATE_REPORT) {
+    if (rp_request_state(state) == RP_STATE_REPORT) {
         add_once(r, profile_filter_handle);
         return;
     }
-    if (state->state == RP_STATE_LOG) {
+    if (rp_request_state(state) == RP_STATE_LOG) {
         add_once(r, log_filter_handle);
     }
-    if (state->server_timing) {
+    if (rp_request_server_timing(state)) {
         add_once(r, timing_filter_handle);
     }
 }

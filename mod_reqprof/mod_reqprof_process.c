@@ -118,7 +118,7 @@ static void map_module_objects(apr_pool_t *pool)
     process_module_count = map->nelts;
 }
 
-static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
+static void init_child(apr_pool_t *pchild, server_rec *s)
 {
     map_module_objects(pchild);
     int signo = rp_conf_signal(s);
@@ -152,6 +152,15 @@ static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
     apr_pool_pre_cleanup_register(pchild, NULL, mark_exiting);
 }
 
+static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    /* As in reqprof_drop_privileges: no exit handler inside our set-up. */
+    sigset_t signals;
+    rp_exit_signals_hold(&signals);
+    init_child(pchild, s);
+    rp_exit_signals_restore(&signals);
+}
+
 /* Runs in each child before mod_unixd switches to the server's User (every
  * MPM runs drop_privileges in the child before setuid and before
  * child_init), while files only root may read are still readable:
@@ -163,17 +172,16 @@ static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
  *   debug file) now, and so does the sampler thread's unwinder (it reads
  *   their CFI to unwind blocked threads): a module kept where the User
  *   cannot read it (a 0700 directory) is still named, and its waits
- *   unwound, later. Objects loaded after this are opened
- *   when first seen, as the User.
- * Returns DECLINED so that mod_unixd still drops privileges. */
-static int reqprof_drop_privileges(apr_pool_t *pchild, server_rec *s)
+ *   unwound, later. Objects loaded after this are opened when first seen,
+ *   as the User. */
+static void prepare_before_drop(apr_pool_t *pchild, server_rec *s)
 {
     rp_proc_preopen_this_thread();
     apr_time_t started = apr_time_now();
     apr_status_t rv = rp_symbols_create(&process_symbols, pchild);
     if (rv != APR_SUCCESS) {
         process_symbols = NULL;
-        return DECLINED; /* child_init reports it */
+        return; /* child_init reports it */
     }
     /* Without a privilege drop to come, objects are opened when first
      * needed, as before. */
@@ -187,6 +195,17 @@ static int reqprof_drop_privileges(apr_pool_t *pchild, server_rec *s)
                             "privilege drop: %d and %d objects opened in "
                             "%" APR_TIME_T_FMT " us",
                  opened, unwinder_opened, apr_time_now() - started);
+}
+
+/* Returns DECLINED so that mod_unixd still drops privileges. */
+static int reqprof_drop_privileges(apr_pool_t *pchild, server_rec *s)
+{
+    /* prefork's exit handler (a restart's SIGHUP) can already run here, and
+     * it frees pchild: it must not land inside libdwfl's allocations. */
+    sigset_t signals;
+    rp_exit_signals_hold(&signals);
+    prepare_before_drop(pchild, s);
+    rp_exit_signals_restore(&signals);
     return DECLINED;
 }
 

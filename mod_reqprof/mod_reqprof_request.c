@@ -25,6 +25,95 @@ static unsigned log_counter;
 
 /* ---- request state ------------------------------------------------------- */
 
+/* slot_refused */
+#define RP_SLOT_REFUSED_REPORT 1
+#define RP_SLOT_REFUSED_LOG 2
+
+struct rp_request {
+    rp_state_e state;
+    rp_sampler_t *sampler; /* NULL: not profiling */
+    uint64_t session;
+    rp_clock_e clock;
+    apr_interval_time_t interval_us;
+    rp_format_e format; /* of the report (tentative or report) */
+    int counted;        /* holds one of the process's concurrent profiles */
+    int slot_refused;   /* RP_SLOT_REFUSED_*: ReqProfileMaxConcurrent said no */
+    int cleanup_registered;
+    int server_timing; /* add a Server-Timing header if not profiled */
+    apr_time_t request_time;
+    apr_time_t started;
+    rp_phase_e phase; /* the phase running now */
+    apr_time_t phase_since;
+    rp_phase_span_t phases[RP_PHASE_COUNT];
+
+    /* Log mode (ReqProfileLog): the response passes unchanged. */
+    rp_log_mode_e log_mode; /* RP_LOG_OFF: a triggered report */
+    apr_interval_time_t log_slow_us;
+    int rate_counted; /* this request was counted against the sample rate */
+    int rate_of_count;
+    int rate_chosen;
+
+    /* The profile kept for log_transaction: mod_reqprof_log.c's. */
+    void *log_data;
+};
+
+rp_state_e rp_request_state(const rp_request_t *state)
+{
+    return state->state;
+}
+
+rp_format_e rp_request_format(const rp_request_t *state)
+{
+    return state->format;
+}
+
+rp_log_mode_e rp_request_log_mode(const rp_request_t *state)
+{
+    return state->log_mode;
+}
+
+int rp_request_server_timing(const rp_request_t *state)
+{
+    return state->server_timing;
+}
+
+int rp_request_fast_enough(const rp_request_t *state, apr_time_t ended)
+{
+    return state->log_mode == RP_LOG_SLOW &&
+           ended - state->request_time < state->log_slow_us;
+}
+
+apr_time_t rp_request_time(const rp_request_t *state)
+{
+    return state->request_time;
+}
+
+apr_time_t rp_request_started(const rp_request_t *state)
+{
+    return state->started;
+}
+
+rp_sampler_t *rp_request_sampler(const rp_request_t *state)
+{
+    return state->sampler;
+}
+
+void rp_request_phases(const rp_request_t *state,
+                       rp_phase_span_t out[RP_PHASE_COUNT])
+{
+    memcpy(out, state->phases, sizeof(state->phases));
+}
+
+void *rp_request_log_data(const rp_request_t *state)
+{
+    return state->log_data;
+}
+
+void rp_request_set_log_data(rp_request_t *state, void *data)
+{
+    state->log_data = data;
+}
+
 rp_request_t *rp_request_find(const request_rec *r)
 {
     /* An internal redirect or ErrorDocument continues an earlier request. */

@@ -14,8 +14,6 @@
 #include "rp_phase.h"
 #include "rp_sampler.h"
 
-struct rp_log_kept; /* mod_reqprof_log.c's */
-
 /* Where a request's profiling stands (see move_to in mod_reqprof_request.c
  * for the transitions). */
 typedef enum {
@@ -28,41 +26,11 @@ typedef enum {
     RP_STATE_FINISHED   /* the response ended, sampling stopped */
 } rp_state_e;
 
-/* rp_request_t.slot_refused */
-#define RP_SLOT_REFUSED_REPORT 1
-#define RP_SLOT_REFUSED_LOG 2
-
 /* One request's profile, or its phase timing alone (Server-Timing). An
  * internal redirect or ErrorDocument continues it: one request, one
- * profile. Written by mod_reqprof_request.c (kept: by mod_reqprof_log.c);
- * the other glue files read it. */
-typedef struct rp_request {
-    rp_state_e state;
-    rp_sampler_t *sampler; /* NULL: not profiling */
-    uint64_t session;
-    rp_clock_e clock;
-    apr_interval_time_t interval_us;
-    rp_format_e format; /* of the report (tentative or report) */
-    int counted;        /* holds one of the process's concurrent profiles */
-    int slot_refused;   /* RP_SLOT_REFUSED_*: ReqProfileMaxConcurrent said no */
-    int cleanup_registered;
-    int server_timing; /* add a Server-Timing header if not profiled */
-    apr_time_t request_time;
-    apr_time_t started;
-    rp_phase_e phase; /* the phase running now */
-    apr_time_t phase_since;
-    rp_phase_span_t phases[RP_PHASE_COUNT];
-
-    /* Log mode (ReqProfileLog): the response passes unchanged. */
-    rp_log_mode_e log_mode; /* RP_LOG_OFF: a triggered report */
-    apr_interval_time_t log_slow_us;
-    int rate_counted; /* this request was counted against the sample rate */
-    int rate_of_count;
-    int rate_chosen;
-
-    /* The profile kept for log_transaction: mod_reqprof_log.c's. */
-    struct rp_log_kept *kept;
-} rp_request_t;
+ * profile. Opaque: only mod_reqprof_request.c writes it; the other glue
+ * files read it through the functions below. */
+typedef struct rp_request rp_request_t;
 
 /* Hooks post_read_request, the phase marks and fixups. */
 void rp_request_register(void);
@@ -81,5 +49,29 @@ void rp_request_phases_now(rp_request_t *state,
 /* The response ended: stop sampling, close the running phase and give back
  * the profile's slot. */
 void rp_request_finish(rp_request_t *state);
+
+rp_state_e rp_request_state(const rp_request_t *state);
+/* The report's format (tentative or report). */
+rp_format_e rp_request_format(const rp_request_t *state);
+/* RP_LOG_OFF for a triggered report. */
+rp_log_mode_e rp_request_log_mode(const rp_request_t *state);
+/* Add a Server-Timing header if the response is not replaced. */
+int rp_request_server_timing(const rp_request_t *state);
+/* Log mode "slow": a request that ended at ended was faster than the
+ * threshold, and its profile is not kept. */
+int rp_request_fast_enough(const rp_request_t *state, apr_time_t ended);
+/* When httpd read the request line. */
+apr_time_t rp_request_time(const rp_request_t *state);
+/* When sampling started. */
+apr_time_t rp_request_started(const rp_request_t *state);
+/* The session's sampler (NULL: not profiling). */
+rp_sampler_t *rp_request_sampler(const rp_request_t *state);
+/* The phases as they were closed (after rp_request_finish: all of them). */
+void rp_request_phases(const rp_request_t *state,
+                       rp_phase_span_t out[RP_PHASE_COUNT]);
+/* One pointer of mod_reqprof_log.c's own per-request data, kept with the
+ * state so that an internal redirect finds it. */
+void *rp_request_log_data(const rp_request_t *state);
+void rp_request_set_log_data(rp_request_t *state, void *data);
 
 #endif

@@ -34,7 +34,7 @@ HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -fPIC $(WARN) -fno-omit-frame-pointer
-CORE_LIBS := -lunwind -ldw -lelf -lpthread -lz
+CORE_LIBS := -lunwind -ldw -lelf -lpthread -lz -lhiredis
 APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
 CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_format.c rp_trigger.c \
@@ -45,6 +45,9 @@ CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_format.c rp_trig
 # index.
 CORE_SRC  += $(addprefix mod_reqprof/,rp_logfmt.c rp_record.c rp_sidecar.c rp_store.c \
              rp_index.c)
+# The profile stores: a directory (rp_store) or a shared Redis (rp_redis),
+# behind one interface.
+CORE_SRC  += $(addprefix mod_reqprof/,rp_store_target.c rp_redis.c rp_pstore.c)
 # The report's script and stylesheet, compiled in as C strings.
 ASSETS    := mod_reqprof/rp_html_app.js mod_reqprof/rp_html_app.css
 ASSETS_C  := $(OUT)/rp_html_assets.c
@@ -93,7 +96,7 @@ GLUE_OBJ  := $(OUT)/mod_reqprof.o $(OUT)/mod_reqprof_config.o \
              $(OUT)/mod_reqprof_decide.o $(OUT)/mod_reqprof_capture.o \
              $(OUT)/mod_reqprof_output.o
 GLUE_OBJ  += $(OUT)/mod_reqprof_log.o $(OUT)/mod_reqprof_index.o \
-             $(OUT)/mod_reqprof_cache.o
+             $(OUT)/mod_reqprof_cache.o $(OUT)/mod_reqprof_store.o
 
 $(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(CORE_LIBS)

@@ -43,6 +43,8 @@ BUILD_PACKAGES=(
   apache2-dev libapr1-dev libaprutil1-dev
   # the sampler and symbolizer: libunwind, elfutils' libdw/libelf, zlib
   libunwind-dev libdw-dev libelf-dev zlib1g-dev
+  # the shared profile store's client (ReqProfileStore redis://)
+  libhiredis-dev
 )
 DEMO_PACKAGES=(
   "${BUILD_PACKAGES[@]}"
@@ -54,6 +56,8 @@ TEST_PACKAGES=(
   "${DEMO_PACKAGES[@]}"
   # unit tests (check), also under valgrind; the integration tests (pytest)
   check libsubunit-dev valgrind python3-pytest
+  # the shared store's tests start their own redis-server on 127.0.0.1
+  redis-server
   # the browser tests
   chromium
   # Readers of the export formats in the tests: `go tool pprof` decodes the

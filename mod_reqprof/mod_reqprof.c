@@ -15,11 +15,13 @@
 #include "mod_reqprof_output.h"
 #include "mod_reqprof_process.h"
 #include "mod_reqprof_request.h"
+#include "mod_reqprof_store.h"
 
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
     rp_process_register();
+    rp_storage_register();
     rp_log_register();
     rp_index_register();
     rp_request_register();

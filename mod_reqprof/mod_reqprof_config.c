@@ -97,7 +97,26 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base_v, void *add_v)
     c->log_file = add->log_file ? add->log_file : base->log_file;
     c->log_level =
         add->log_level != RP_UNSET ? add->log_level : base->log_level;
-    c->dir = add->dir ? add->dir : base->dir;
+    /* ReqProfileStore or ReqProfileDir: a virtual host that names a store
+     * takes it whole, whichever kind. */
+    if (add->dir != NULL || add->redis != NULL) {
+        c->dir = add->dir;
+        c->redis = add->redis;
+        c->password = add->password;
+    } else {
+        c->dir = base->dir;
+        c->redis = base->redis;
+        c->password = base->password;
+    }
+    if (add->password != NULL) {
+        c->password = add->password;
+    }
+    c->store_ttl = add->store_ttl ? add->store_ttl : base->store_ttl;
+    c->store_limit = add->store_limit ? add->store_limit : base->store_limit;
+    c->store_timeout =
+        add->store_timeout ? add->store_timeout : base->store_timeout;
+    c->store_queue = add->store_queue ? add->store_queue : base->store_queue;
+    c->index_url = add->index_url ? add->index_url : base->index_url;
     if (add->dir_max_count > 0) {
         c->dir_max_count = add->dir_max_count;
         c->dir_max_bytes = add->dir_max_bytes;
@@ -409,7 +428,125 @@ static const char *set_log_file(cmd_parms *cmd, void *dconf, const char *arg)
 static const char *set_dir(cmd_parms *cmd, void *dconf, const char *arg)
 {
     (void)dconf;
+    server_conf_of(cmd)->redis = NULL;
     return server_path(cmd, arg, &server_conf_of(cmd)->dir);
+}
+
+static const char *set_store(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    rp_store_target_t *t = apr_pcalloc(cmd->pool, sizeof(*t));
+    const char *err = rp_store_target_parse(arg, cmd->pool, t);
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name,
+                            ap_escape_logitem(cmd->pool, err));
+    }
+    rp_server_conf_t *sc = server_conf_of(cmd);
+    if (t->kind == RP_STORE_DIR) {
+        sc->redis = NULL;
+        return server_path(cmd, t->path, &sc->dir);
+    }
+    sc->dir = NULL;
+    sc->redis = t;
+    return NULL;
+}
+
+/* The first line of a file only root may read, read now (as root). */
+static const char *set_password_file(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    (void)dconf;
+    const char *path = NULL;
+    const char *err = server_path(cmd, arg, &path);
+    if (err != NULL) {
+        return err;
+    }
+    apr_file_t *f;
+    char line[1024] = "";
+    apr_status_t rv = apr_file_open(&f, path, APR_FOPEN_READ,
+                                    APR_FPROT_OS_DEFAULT, cmd->temp_pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_gets(line, sizeof(line), f);
+        apr_file_close(f);
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    if (rv != APR_SUCCESS || line[0] == '\0') {
+        return apr_psprintf(cmd->pool,
+                            "%s: cannot read a password from the first line "
+                            "of %s",
+                            cmd->cmd->name, path);
+    }
+    server_conf_of(cmd)->password = apr_pstrdup(cmd->pool, line);
+    return NULL;
+}
+
+static const char *set_store_ttl(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    apr_interval_time_t us;
+    const char *err = rp_duration_parse(
+        cmd->pool, arg, APR_USEC_PER_SEC,
+        (apr_interval_time_t)366 * 86400 * APR_USEC_PER_SEC, &us);
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    server_conf_of(cmd)->store_ttl = (int)(us / APR_USEC_PER_SEC);
+    return NULL;
+}
+
+static const char *set_store_limit(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    long n = 0;
+    const char *err = parse_count(cmd, arg, 1, 1000000, &n);
+    if (err == NULL) {
+        server_conf_of(cmd)->store_limit = (int)n;
+    }
+    return err;
+}
+
+static const char *set_store_timeout(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    (void)dconf;
+    apr_interval_time_t us;
+    const char *err =
+        rp_duration_parse(cmd->pool, arg, 1000, 10 * APR_USEC_PER_SEC, &us);
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    server_conf_of(cmd)->store_timeout = us;
+    return NULL;
+}
+
+static const char *set_store_queue(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    long n = 0;
+    const char *err = parse_count(cmd, arg, 1, 10000, &n);
+    if (err == NULL) {
+        server_conf_of(cmd)->store_queue = (int)n;
+    }
+    return err;
+}
+
+static const char *set_index_url(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    int absolute = arg[0] == '/' || strncasecmp(arg, "http://", 7) == 0 ||
+                   strncasecmp(arg, "https://", 8) == 0;
+    for (const char *p = arg; absolute && *p != '\0'; p++) {
+        absolute = (unsigned char)*p > ' ' && *p != '"' && *p != '<' &&
+                   *p != '>' && *p != '\\' && (unsigned char)*p < 127;
+    }
+    if (!absolute) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a path (/profiles/) or an "
+                            "http(s) URL without spaces or quotes",
+                            cmd->cmd->name, ap_escape_logitem(cmd->pool, arg));
+    }
+    server_conf_of(cmd)->index_url = arg;
+    return NULL;
 }
 
 /* "100", "512K", "50M", "2G": bytes, or KiB, MiB, GiB. */
@@ -515,6 +652,26 @@ const command_rec rp_directives[] = {
                   "File for log mode's records instead of the error log"),
     AP_INIT_TAKE1("ReqProfileDir", set_dir, NULL, RSRC_CONF,
                   "Directory where profiles are saved (default: not saved)"),
+    AP_INIT_TAKE1("ReqProfileStore", set_store, NULL, RSRC_CONF,
+                  "Where profiles are saved: dir:PATH (as ReqProfileDir) or "
+                  "redis://[USER@]HOST[:PORT][/DB], shared by a fleet"),
+    AP_INIT_TAKE1("ReqProfileStorePasswordFile", set_password_file, NULL,
+                  RSRC_CONF,
+                  "File whose first line is the Redis password (AUTH)"),
+    AP_INIT_TAKE1("ReqProfileStoreTTL", set_store_ttl, NULL, RSRC_CONF,
+                  "How long Redis keeps a profile (default 1d)"),
+    AP_INIT_TAKE1("ReqProfileStoreLimit", set_store_limit, NULL, RSRC_CONF,
+                  "Profiles the Redis index keeps, newest first (default "
+                  "10000)"),
+    AP_INIT_TAKE1("ReqProfileStoreTimeout", set_store_timeout, NULL, RSRC_CONF,
+                  "Timeout of connecting to Redis and of each command "
+                  "(default 200ms)"),
+    AP_INIT_TAKE1("ReqProfileStoreQueue", set_store_queue, NULL, RSRC_CONF,
+                  "Profiles waiting to be written per child before more are "
+                  "dropped (default 32)"),
+    AP_INIT_TAKE1("ReqProfileIndexURL", set_index_url, NULL, RSRC_CONF,
+                  "URL of the reqprof-index handler, for the link a stored "
+                  "profile's response carries"),
     AP_INIT_TAKE2("ReqProfileDirLimit", set_dir_limit, NULL, RSRC_CONF,
                   "Saved profiles kept: a count and a total size such as "
                   "100 100M (the default)"),
@@ -631,6 +788,49 @@ void rp_conf_dir_limits(const server_rec *s, int *max_count,
         sc->dir_max_count > 0 ? sc->dir_max_count : DEFAULT_DIR_MAX_COUNT;
     *max_bytes =
         sc->dir_max_count > 0 ? sc->dir_max_bytes : DEFAULT_DIR_MAX_BYTES;
+}
+
+#define DEFAULT_STORE_TTL 86400
+#define DEFAULT_STORE_LIMIT 10000
+#define DEFAULT_STORE_TIMEOUT apr_time_from_msec(200)
+#define DEFAULT_STORE_QUEUE 32
+
+int rp_conf_redis(const server_rec *s, apr_pool_t *pool, rp_redis_conf_t *out)
+{
+    const rp_server_conf_t *sc = rp_server_conf(s);
+    if (sc->redis == NULL) {
+        return 0;
+    }
+    memset(out, 0, sizeof(*out));
+    out->target = *sc->redis;
+    out->password = sc->password;
+    out->ttl_seconds = sc->store_ttl ? sc->store_ttl : DEFAULT_STORE_TTL;
+    out->max_profiles = sc->store_limit ? sc->store_limit : DEFAULT_STORE_LIMIT;
+    out->timeout =
+        sc->store_timeout ? sc->store_timeout : DEFAULT_STORE_TIMEOUT;
+    out->queue_max = sc->store_queue ? sc->store_queue : DEFAULT_STORE_QUEUE;
+    char host[256];
+    out->node = apr_gethostname(host, sizeof(host), pool) == APR_SUCCESS
+                    ? apr_pstrdup(pool, host)
+                    : "unknown";
+    return 1;
+}
+
+rp_pstore_t *rp_conf_store(const server_rec *s)
+{
+    return rp_server_conf(s)->store;
+}
+
+void rp_conf_set_store(server_rec *s, rp_pstore_t *store)
+{
+    ((rp_server_conf_t *)ap_get_module_config(s->module_config,
+                                              &reqprof_module))
+        ->store = store;
+}
+
+const char *rp_conf_index_url(const server_rec *s)
+{
+    return rp_server_conf(s)->index_url;
 }
 
 int rp_conf_enabled(const rp_dir_conf_t *conf)

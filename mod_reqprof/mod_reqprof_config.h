@@ -11,13 +11,17 @@
 
 #include <apr_file_io.h>
 
+#include "rp_pstore.h"
 #include "rp_sampler.h"
+#include "rp_store_target.h"
 
 /* ReqProfileLog. */
 typedef enum {
-    RP_LOG_OFF = 0, /* a triggered request's response is its report */
-    RP_LOG_ON = 1,  /* every request: response unchanged, a record logged */
-    RP_LOG_SLOW = 2 /* the same, kept only when slower than a threshold */
+    RP_LOG_OFF = 0,  /* a triggered request's response is its report */
+    RP_LOG_ON = 1,   /* every request: response unchanged, a record logged */
+    RP_LOG_SLOW = 2, /* the same, kept only when slower than a threshold */
+    RP_LOG_STORE = 3 /* one request asked to be stored (profile=store): the
+                        response unchanged, the profile saved, no record */
 } rp_log_mode_e;
 
 typedef struct rp_dir_conf {
@@ -44,9 +48,17 @@ typedef struct rp_server_conf {
     int max_concurrent;    /* per process; 0: the default */
     const char *log_file;  /* NULL: records go to the error log */
     int log_level;         /* RP_UNSET: notice */
-    const char *dir;       /* NULL: profiles are not saved */
+    const char *dir;       /* NULL: profiles are not saved (or: redis) */
     int dir_max_count;     /* 0: the default */
     apr_off_t dir_max_bytes;
+    rp_store_target_t *redis; /* ReqProfileStore redis://...; NULL: none */
+    const char *password;     /* ReqProfileStorePasswordFile's content */
+    int store_ttl;            /* seconds; 0: the default */
+    int store_limit;          /* profiles the shared index keeps; 0: dflt */
+    apr_interval_time_t store_timeout; /* 0: the default */
+    int store_queue;                   /* 0: the default */
+    const char *index_url;             /* ReqProfileIndexURL; NULL: none */
+    rp_pstore_t *store; /* made at post_config (mod_reqprof_store) */
     apr_file_t *log_fd; /* log_file, opened by open_logs */
 } rp_server_conf_t;
 
@@ -77,6 +89,15 @@ int rp_conf_log_level(const server_rec *s);
 const char *rp_conf_dir(const server_rec *s);
 void rp_conf_dir_limits(const server_rec *s, int *max_count,
                         apr_off_t *max_bytes);
+/* ReqProfileStore redis://... with its settings and defaults applied into
+ * out (node: this host's name, in pool). 0 if s saves to no Redis. */
+int rp_conf_redis(const server_rec *s, apr_pool_t *pool, rp_redis_conf_t *out);
+/* The store s saves to and its index lists (NULL: none), and setting it. */
+rp_pstore_t *rp_conf_store(const server_rec *s);
+void rp_conf_set_store(server_rec *s, rp_pstore_t *store);
+/* ReqProfileIndexURL: where the reqprof-index handler is (NULL: unknown). */
+const char *rp_conf_index_url(const server_rec *s);
+
 /* ReqProfile On in conf's context. */
 int rp_conf_enabled(const rp_dir_conf_t *conf);
 /* conf's ReqProfileRequire expression, or NULL for the default rule. */

@@ -159,6 +159,36 @@ static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
     return format;
 }
 
+/* The client asks for the request to be stored, and may: the context
+ * profiles, the server has a store, and the rule admits the client
+ * (early: only the default rule can be judged). */
+static int wanted_store(request_rec *r, const rp_dir_conf_t *conf,
+                        rp_decide_stage_e stage)
+{
+    if (!rp_conf_enabled(conf) || rp_process_symbols() == NULL ||
+        rp_conf_store(r->server) == NULL) {
+        return 0;
+    }
+    char value[RP_TRIGGER_MAX_FIELD + 1];
+    const char *header = apr_table_get(r->headers_in, RP_STORE_HEADER);
+    int asked =
+        (header != NULL && strcmp(header, "1") == 0) ||
+        (rp_trigger_value(rp_client_query(r), rp_conf_param(conf), value) &&
+         strcasecmp(value, RP_STORE_VALUE) == 0);
+    if (!asked) {
+        return 0;
+    }
+    if (stage == RP_DECIDE_EARLY) {
+        return rp_conf_require(conf) == NULL && default_rule_refusal(r) == NULL;
+    }
+    const char *refusal = client_refusal(r, conf);
+    if (refusal != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      RP_LOG_TAG "store request ignored: %s", refusal);
+    }
+    return refusal == NULL;
+}
+
 int rp_decide_log(const request_rec *r, const rp_dir_conf_t *conf)
 {
     if (rp_conf_log_mode(conf) == RP_LOG_OFF || rp_process_symbols() == NULL) {
@@ -171,10 +201,12 @@ int rp_decide_log(const request_rec *r, const rp_dir_conf_t *conf)
 rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                         rp_decide_stage_e stage)
 {
-    rp_decision_t d = {RP_FORMAT_NONE, 0};
+    rp_decision_t d = {RP_FORMAT_NONE, 0, 0};
     if (stage == RP_DECIDE_FINAL) {
         d.report = wanted_format(r, conf);
-        d.log = d.report == RP_FORMAT_NONE && rp_decide_log(r, conf);
+        d.store = d.report == RP_FORMAT_NONE && wanted_store(r, conf, stage);
+        d.log =
+            d.report == RP_FORMAT_NONE && !d.store && rp_decide_log(r, conf);
         return d;
     }
     rp_format_e format = rp_conf_enabled(conf) && rp_process_symbols() != NULL
@@ -182,9 +214,11 @@ rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                              : RP_FORMAT_NONE;
     /* The default rule is judged here, on the headers as they arrived, for
      * every later phase (see default_rule_refusal). Only a request whose
-     * client sent a query can carry a trigger (rp_client_query): the others,
-     * most requests, skip the header scan. */
-    if (r->args != NULL && rp_conf_enabled_somewhere(r->server)) {
+     * client sent a query or the store header can carry a trigger
+     * (rp_client_query): the others, most requests, skip the header scan. */
+    if ((r->args != NULL ||
+         apr_table_get(r->headers_in, RP_STORE_HEADER) != NULL) &&
+        rp_conf_enabled_somewhere(r->server)) {
         (void)default_rule_refusal(r);
     }
     /* Only the default rule can be judged this early. An expression may
@@ -194,7 +228,8 @@ rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
         default_rule_refusal(r) == NULL) {
         d.report = format;
     }
-    d.log = d.report == RP_FORMAT_NONE && rp_decide_log(r, conf);
+    d.store = d.report == RP_FORMAT_NONE && wanted_store(r, conf, stage);
+    d.log = d.report == RP_FORMAT_NONE && !d.store && rp_decide_log(r, conf);
     return d;
 }
 

@@ -23,7 +23,16 @@ typedef struct rp_decision {
     rp_format_e report; /* a report in this format, or RP_FORMAT_NONE */
     int log;            /* log mode profiles it (before ReqProfileSampleRate);
                            never with a report */
+    int store;          /* the client asked to store it (profile=store or
+                           the RP_STORE_HEADER header): the response passes,
+                           the profile goes to the server's store */
 } rp_decision_t;
+
+/* A request header an API client or a browser extension sends, with the
+ * value 1, to have a request stored as profile=store does. */
+#define RP_STORE_HEADER "X-ReqProfile-Store"
+/* The trigger's value that stores instead of replacing. */
+#define RP_STORE_VALUE "store"
 
 rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                         rp_decide_stage_e stage);

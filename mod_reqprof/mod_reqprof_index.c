@@ -1,5 +1,5 @@
 /* The reqprof-index handler: browses the profiles saved in the server's
- * ReqProfileDir.
+ * store.
  *
  *   (no query)              the list, newest first
  *   ?view=ID                a saved HTML report, as the report is served
@@ -7,12 +7,16 @@
  *                           (each saved format's query: rp_format's table)
  *   ?compare=ID&with=ID2    the two profiles' functions side by side
  *
- * Ids are checked against the form the module gives them (rp_store) before
- * any path is made of them. Like mod_status, the handler is protected by
- * the Require rules of the context it is set in. */
+ *   ?server=&path=&status=&min_ms=&trace=   the list, filtered
+ *
+ * The profiles come from the server's store (rp_pstore: ReqProfileDir or a
+ * shared Redis). Ids are checked against the form the module gives them
+ * (rp_store) before any path or key is made of them. Like mod_status, the
+ * handler is protected by the Require rules of the context it is set in. */
 #include "mod_reqprof_index.h"
 
 #include "mod_reqprof_config.h"
+#include "mod_reqprof_store.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -35,8 +39,7 @@ APLOG_USE_MODULE(reqprof);
 
 /* Profiles listed at most, newest first. */
 #define LIST_MAX 2000
-/* Longest record line read for the list, and largest sidecar read. */
-#define LINE_MAX_BYTES (16 * 1024)
+/* Largest sidecar read. */
 #define SIDECAR_MAX_BYTES (4 * 1024 * 1024)
 
 static void no_store_headers(request_rec *r, const char *type, const char *csp)
@@ -59,84 +62,80 @@ static int send_page(request_rec *r, const char *body, apr_size_t len)
     return OK;
 }
 
-/* A saved file, as it is, served as its format's report is. */
-static int send_saved(request_rec *r, const char *dir, const char *id,
-                      const rp_format_t *fmt)
+/* Largest saved file served. */
+#define SAVED_MAX_BYTES (256 * 1024 * 1024)
+
+static int failed_read(request_rec *r, rp_pstore_t *store, apr_status_t rv,
+                       const char *id, const char *why)
 {
-    const char *suffix = fmt->saved_suffix;
-    const char *path = rp_store_path(r->pool, dir, id, suffix);
-    if (path == NULL) {
+    if (rv == APR_ENOENT || APR_STATUS_IS_ENOENT(rv)) {
         return HTTP_NOT_FOUND;
     }
-    apr_file_t *fd;
-    apr_finfo_t fi;
-    apr_status_t rv = apr_file_open(&fd, path,
-                                    APR_FOPEN_READ | APR_FOPEN_BINARY |
-                                        APR_FOPEN_SENDFILE_ENABLED,
-                                    APR_FPROT_OS_DEFAULT, r->pool);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_info_get(&fi, APR_FINFO_SIZE, fd);
-    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                  RP_LOG_TAG "%s: cannot read saved profile %s: %s",
+                  rp_pstore_name(store), id, why ? why : "too large");
+    return rv == APR_ENOMEM ? HTTP_INTERNAL_SERVER_ERROR : HTTP_BAD_GATEWAY;
+}
+
+/* A saved file, as it is, served as its format's report is. */
+static int send_saved(request_rec *r, rp_pstore_t *store, const char *id,
+                      const rp_format_t *fmt)
+{
+    char *data;
+    apr_size_t len;
+    const char *why = NULL;
+    apr_status_t rv =
+        rp_pstore_fetch(store, id, fmt->saved_suffix, SAVED_MAX_BYTES, r->pool,
+                        &data, &len, &why);
     if (rv != APR_SUCCESS) {
-        if (APR_STATUS_IS_ENOENT(rv)) {
-            return HTTP_NOT_FOUND;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      RP_LOG_TAG "cannot read saved profile %s", path);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return failed_read(r, store, rv, id, why);
     }
     no_store_headers(r, fmt->content_type, fmt->csp);
     if (fmt->extension != NULL) {
         apr_table_setn(r->headers_out, "Content-Disposition",
                        apr_psprintf(r->pool,
                                     "attachment; filename=\"reqprof-%s%s\"", id,
-                                    suffix));
+                                    fmt->saved_suffix));
     }
-    ap_set_content_length(r, fi.size);
-    if (r->header_only) {
-        return OK;
+    ap_set_content_length(r, (apr_off_t)len);
+    if (!r->header_only) {
+        ap_rwrite(data, (int)len, r);
     }
-    apr_size_t sent = 0;
-    rv = ap_send_fd(fd, r, 0, (apr_size_t)fi.size, &sent);
-    return rv == APR_SUCCESS ? OK : DONE;
+    return OK;
 }
 
-static const char *read_saved(request_rec *r, const char *dir, const char *id,
-                              rp_saved_t *out, int *status)
+static int read_saved(request_rec *r, rp_pstore_t *store, const char *id,
+                      rp_saved_t *out)
 {
     char *text;
     apr_size_t len;
-    apr_status_t rv = rp_store_read(dir, id, RP_STORE_META, SIDECAR_MAX_BYTES,
-                                    r->pool, &text, &len);
+    const char *why = NULL;
+    apr_status_t rv =
+        rp_pstore_fetch(store, id, RP_STORE_META, SIDECAR_MAX_BYTES, r->pool,
+                        &text, &len, &why);
     if (rv != APR_SUCCESS) {
-        *status = APR_STATUS_IS_ENOENT(rv) || rv == APR_EINVAL
-                      ? HTTP_NOT_FOUND
-                      : HTTP_INTERNAL_SERVER_ERROR;
-        return "cannot read";
+        return failed_read(r, store, rv, id, why);
     }
     const char *err = rp_saved_parse(text, len, 1, r->pool, out);
     if (err != NULL) {
-        *status = HTTP_INTERNAL_SERVER_ERROR;
-        return err;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RP_LOG_TAG "%s: saved profile %s: %s",
+                      rp_pstore_name(store), id, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     out->id = id;
-    return NULL;
+    return OK;
 }
 
-static int compare_page(request_rec *r, const char *dir, const char *a_id,
+static int compare_page(request_rec *r, rp_pstore_t *store, const char *a_id,
                         const char *b_id)
 {
     rp_saved_t a, b;
-    int status = OK;
-    const char *err = read_saved(r, dir, a_id, &a, &status);
-    if (err == NULL) {
-        err = read_saved(r, dir, b_id, &b, &status);
+    int status = read_saved(r, store, a_id, &a);
+    if (status == OK) {
+        status = read_saved(r, store, b_id, &b);
     }
-    if (err != NULL) {
-        if (status != HTTP_NOT_FOUND) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          RP_LOG_TAG "saved profile in %s: %s", dir, err);
-        }
+    if (status != OK) {
         return status;
     }
     apr_size_t len;
@@ -144,40 +143,54 @@ static int compare_page(request_rec *r, const char *dir, const char *a_id,
     return send_page(r, page, len);
 }
 
-static int list_page(request_rec *r, const char *dir)
+/* The filter the query asks for; values that are not what a field holds
+ * are ignored (a listing is never refused for a filter). */
+static void filter_from(apr_table_t *args, rp_pstore_filter_t *f)
 {
-    apr_array_header_t *entries;
-    apr_status_t rv =
-        rp_store_scan(dir, apr_time_now(), r->pool, &entries, NULL);
-    const char *note = NULL;
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      RP_LOG_TAG "ReqProfileDir %s: cannot list it", dir);
-        note = "The profile directory cannot be read; see the error log.";
-        entries = apr_array_make(r->pool, 1, sizeof(rp_store_entry_t));
+    memset(f, 0, sizeof(*f));
+    f->server = apr_table_get(args, "server");
+    f->path = apr_table_get(args, "path");
+    const char *status = apr_table_get(args, "status");
+    if (status != NULL) {
+        int n = atoi(status);
+        f->status = n >= 100 && n <= 999 ? n : 0;
     }
-    rp_saved_t *items =
-        apr_pcalloc(r->pool, sizeof(*items) * (size_t)(entries->nelts + 1));
-    int n = 0;
-    for (int i = 0; i < entries->nelts && n < LIST_MAX; i++) {
-        const rp_store_entry_t *e =
-            &APR_ARRAY_IDX(entries, i, rp_store_entry_t);
-        char *line;
-        if (!e->complete ||
-            rp_store_read_line(dir, e->id, RP_STORE_META, LINE_MAX_BYTES,
-                               r->pool, &line) != APR_SUCCESS ||
-            rp_saved_parse(line, strlen(line), 0, r->pool, &items[n]) != NULL) {
-            continue; /* removed meanwhile, or not a sidecar */
-        }
-        items[n++].id = e->id;
+    const char *min_ms = apr_table_get(args, "min_ms");
+    if (min_ms != NULL) {
+        char *end = NULL;
+        double v = strtod(min_ms, &end);
+        f->min_ms = end != min_ms && *end == '\0' && v > 0 && v < 1e9 ? v : 0;
     }
-    if (entries->nelts > LIST_MAX) {
-        note =
+    f->trace = apr_table_get(args, "trace");
+}
+
+static int list_page(request_rec *r, rp_pstore_t *store, apr_table_t *args)
+{
+    rp_pstore_filter_t filter;
+    filter_from(args, &filter);
+    rp_index_list_t list = {.store = rp_pstore_name(store), .filter = &filter};
+    rp_saved_t *items;
+    int scanned = 0;
+    const char *why = NULL;
+    if (rp_pstore_list(store, &filter, LIST_MAX, r->pool, &items, &list.count,
+                       &scanned, &why) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RP_LOG_TAG "%s: cannot list saved profiles: %s",
+                      rp_pstore_name(store), why ? why : "unknown error");
+        list.note = "The profile store cannot be read; see the error log.";
+    } else if (list.count >= LIST_MAX) {
+        list.note =
             apr_psprintf(r->pool, "Only the newest %d are listed.", LIST_MAX);
     }
-    rp_saved_link_previous(items, n);
+    apr_array_header_t *drops;
+    if (rp_pstore_drops(store, r->pool, &drops, NULL) == APR_SUCCESS) {
+        list.drops = (const rp_redis_drop_t *)drops->elts;
+        list.drop_count = drops->nelts;
+    }
+    rp_saved_link_previous(items, list.count);
+    list.items = items;
     apr_size_t len;
-    const char *page = rp_index_render_list(items, n, note, r->pool, &len);
+    const char *page = rp_index_render_list_page(&list, r->pool, &len);
     return send_page(r, page, len);
 }
 
@@ -190,11 +203,11 @@ static int index_handler(request_rec *r)
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    const char *dir = rp_conf_dir(r->server);
-    if (dir == NULL) {
+    rp_pstore_t *store = rp_storage_of(r);
+    if (store == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RP_LOG_TAG "%s: no ReqProfileDir is set for this "
-                                 "server, nothing to list",
+                      RP_LOG_TAG "%s: no ReqProfileDir or ReqProfileStore "
+                                 "is set for this server, nothing to list",
                       RP_INDEX_HANDLER);
         return HTTP_NOT_FOUND;
     }
@@ -208,7 +221,7 @@ static int index_handler(request_rec *r)
                 ? apr_table_get(args, formats[i].index_param)
                 : NULL;
         if (id != NULL) {
-            return send_saved(r, dir, id, &formats[i]);
+            return send_saved(r, store, id, &formats[i]);
         }
     }
     const char *compare = apr_table_get(args, "compare");
@@ -220,9 +233,9 @@ static int index_handler(request_rec *r)
         if (!rp_store_id_valid(compare) || !rp_store_id_valid(with)) {
             return HTTP_NOT_FOUND;
         }
-        return compare_page(r, dir, compare, with);
+        return compare_page(r, store, compare, with);
     }
-    return list_page(r, dir);
+    return list_page(r, store, args);
 }
 
 void rp_index_register(void)

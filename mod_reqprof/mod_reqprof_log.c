@@ -13,6 +13,7 @@
 #include "mod_reqprof_config.h"
 #include "mod_reqprof_capture.h"
 #include "mod_reqprof_process.h"
+#include "mod_reqprof_store.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -31,9 +32,6 @@ APLOG_USE_MODULE(reqprof);
 
 /* Failures of one kind are logged at most this often per process. */
 #define ERROR_INTERVAL apr_time_from_sec(60)
-
-/* Profile ids made by this process. */
-static unsigned id_sequence;
 
 /* A request's profile, built at the response's end and logged and saved by
  * log_transaction, when the response is out. */
@@ -66,7 +64,7 @@ typedef struct error_gate {
     unsigned suppressed; /* since then */
 } error_gate_t;
 
-static error_gate_t save_errors, write_errors;
+static error_gate_t write_errors;
 
 /* Whether to log this failure now; *suppressed receives how many were kept
  * quiet since the last one logged. */
@@ -121,29 +119,6 @@ static int open_log_files(apr_pool_t *pconf, apr_pool_t *plog,
         rp_conf_set_log_fd(vs, fd);
     }
     return OK;
-}
-
-static void check_dirs(apr_pool_t *ptemp, server_rec *s)
-{
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return; /* the first of the two passes at startup: say it once */
-    }
-    for (server_rec *vs = s; vs != NULL; vs = vs->next) {
-        const char *dir = rp_conf_dir(vs);
-        if (dir == NULL || (vs != s && dir == rp_conf_dir(s))) {
-            continue;
-        }
-        apr_finfo_t fi;
-        apr_status_t rv = apr_stat(&fi, dir, APR_FINFO_TYPE, ptemp);
-        if (rv != APR_SUCCESS || fi.filetype != APR_DIR) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING,
-                         rv != APR_SUCCESS ? rv : APR_ENOTDIR, vs,
-                         RP_LOG_TAG "ReqProfileDir %s is not a directory: "
-                                    "profiles will not be saved until it is "
-                                    "one, writable by the server's User",
-                         dir);
-        }
-    }
 }
 
 /* One record, one write: concurrent writers never interleave. */
@@ -209,10 +184,9 @@ void rp_log_keep_report(request_rec *r, rp_request_t *state,
 
 /* ---- saving -------------------------------------------------------------- */
 
-/* Saves the profile as id in ReqProfileDir and applies the limits. */
+/* Saves the profile as id to the server's store (rp_storage). */
 static int save_profile(request_rec *r, const struct rp_log_kept *kept,
-                        const char *dir, const char *id,
-                        const rp_record_info_t *info)
+                        const char *id, const rp_record_info_t *info)
 {
     apr_time_t start = apr_time_now();
     apr_pool_t *pool;
@@ -241,37 +215,17 @@ static int save_profile(request_rec *r, const struct rp_log_kept *kept,
     files[n].suffix = RP_STORE_META;
     files[n].data = rp_record_sidecar(p, info, pool, &files[n].len);
     n++;
-    const char *failed = NULL;
-    apr_status_t rv = rp_store_save(dir, id, files, n, pool, &failed);
-    int removed = 0;
-    if (rv == APR_SUCCESS) {
-        int max_count;
-        apr_off_t max_bytes;
-        rp_conf_dir_limits(r->server, &max_count, &max_bytes);
-        rv = rp_store_prune(dir, max_count, max_bytes, apr_time_now(), pool,
-                            &removed);
-        if (rv != APR_SUCCESS) {
-            failed = dir;
-        }
-    }
-    unsigned suppressed;
-    if (rv != APR_SUCCESS && gate_open(&save_errors, &suppressed)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      RP_LOG_TAG
-                      "ReqProfileDir %s: cannot save profile %s (%s); the "
-                      "directory must exist and be writable by the server's "
-                      "User. Requests are served normally; %u more failures "
-                      "since the last message",
-                      dir, id, failed ? failed : dir, suppressed);
-    } else if (rv == APR_SUCCESS) {
+    int saved = rp_storage_save(r, id, p->request_started, files, n);
+    if (saved) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      RP_LOG_TAG "saved profile %s in %s in %.3f ms (%d old "
-                                 "ones removed); building it took %.3f ms",
-                      id, dir, (double)(apr_time_now() - start) / 1000.0,
-                      removed, (double)kept->build_us / 1000.0);
+                      RP_LOG_TAG "saved profile %s to %s in %.3f ms; building "
+                                 "it took %.3f ms",
+                      id, rp_pstore_name(rp_storage_of(r)),
+                      (double)(apr_time_now() - start) / 1000.0,
+                      (double)kept->build_us / 1000.0);
     }
     apr_pool_destroy(pool);
-    return rv == APR_SUCCESS;
+    return saved;
 }
 
 /* The request whose state holds the profile: log_transaction gets the
@@ -301,27 +255,29 @@ static int log_transaction(request_rec *r)
     kept->profile->aborted = r->connection->aborted;
     sigset_t signals;
     rp_exit_signals_hold(&signals); /* rendering is malloc-heavy */
-    char id[RP_STORE_ID_MAX];
-    rp_store_make_id(id, sizeof(id), rp_request_time(state), (long)getpid(),
-                     __atomic_add_fetch(&id_sequence, 1, __ATOMIC_RELAXED));
-    rp_record_info_t info = {
-        .id = id,
-        .mode = rp_request_log_mode(state) == RP_LOG_SLOW ? "slow"
-                : rp_request_log_mode(state) == RP_LOG_ON ? "log"
-                                                          : "trigger",
-        .ended = kept->ended};
-    const char *dir = rp_conf_dir(r->server);
+    rp_log_mode_e mode = rp_request_log_mode(state);
+    const char *id = rp_request_id(r, state);
+    rp_record_info_t info = {.id = id,
+                             .mode = mode == RP_LOG_SLOW    ? "slow"
+                                     : mode == RP_LOG_ON    ? "log"
+                                     : mode == RP_LOG_STORE ? "store"
+                                                            : "trigger",
+                             .ended = kept->ended,
+                             .server = r->server->server_hostname,
+                             .node = rp_process_node(),
+                             .trace = rp_request_trace(state)};
+    rp_pstore_t *store = rp_storage_of(r);
     int saved = 0;
     apr_time_t save_start = apr_time_now();
-    if (dir != NULL) {
-        saved = save_profile(r, kept, dir, id, &info);
+    if (store != NULL) {
+        saved = save_profile(r, kept, id, &info);
     }
     apr_interval_time_t save_us = apr_time_now() - save_start;
-    if (rp_request_log_mode(state) != RP_LOG_OFF) {
+    if (mode == RP_LOG_ON || mode == RP_LOG_SLOW) {
         rp_buf_t line;
         rp_buf_init(&line, r->pool, 2048);
         rp_record_line(&line, kept->profile, &info);
-        if (dir != NULL) {
+        if (store != NULL) {
             rp_buf_printf(&line, " saved=%d save_ms=%.3f", saved,
                           (double)save_us / 1000.0);
         }
@@ -333,18 +289,8 @@ static int log_transaction(request_rec *r)
     return DECLINED;
 }
 
-static int check_dirs_at_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                     apr_pool_t *ptemp, server_rec *s)
-{
-    (void)pconf;
-    (void)plog;
-    check_dirs(ptemp, s);
-    return OK;
-}
-
 void rp_log_register(void)
 {
     ap_hook_open_logs(open_log_files, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(check_dirs_at_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
 }

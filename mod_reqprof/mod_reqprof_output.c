@@ -13,6 +13,7 @@
 #include "mod_reqprof_config.h"
 #include "mod_reqprof_decide.h"
 #include "mod_reqprof_log.h"
+#include "mod_reqprof_store.h"
 #include "mod_reqprof_process.h"
 #include "mod_reqprof_request.h"
 
@@ -115,7 +116,7 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state,
         fmt, profile, rp_trigger_all_frames(rp_client_query(r)), r->pool,
         &length);
     rp_exit_signals_restore(&signals);
-    if (rp_conf_dir(r->server) != NULL) {
+    if (rp_storage_of(r) != NULL) {
         /* Saved once the response is out (log_transaction); the tree lives
          * until then in scratch, freed with the request. */
         rp_log_keep_report(r, state, profile, fmt->id, body, length);
@@ -227,6 +228,14 @@ static const char *server_timing_value(request_rec *r, rp_request_t *state)
             apr_psprintf(r->pool, "%s;dur=%.3f", rp_phase_name((unsigned)i),
                          (double)phases[i].total_us / 1000.0);
         value = value ? apr_pstrcat(r->pool, value, ", ", item, NULL) : item;
+    }
+    if (rp_request_log_mode(state) == RP_LOG_STORE) {
+        /* A stored request: the whole time so far, as the API client's
+         * developer tools show it beside the stored profile's link. */
+        const char *total = apr_psprintf(
+            r->pool, "total;dur=%.3f",
+            (double)(apr_time_now() - rp_request_time(state)) / 1000.0);
+        value = value ? apr_pstrcat(r->pool, value, ", ", total, NULL) : total;
     }
     return value;
 }

@@ -60,6 +60,17 @@ int rp_process_exiting(void)
     return process_exiting;
 }
 
+const char *rp_process_node(void)
+{
+    static char node[256];
+    if (node[0] == '\0') {
+        if (gethostname(node, sizeof(node) - 1) != 0 || node[0] == '\0') {
+            apr_cpystrn(node, "unknown", sizeof(node));
+        }
+    }
+    return node;
+}
+
 rp_symbols_t *rp_process_symbols(void)
 {
     return process_symbols;
@@ -120,6 +131,7 @@ static void map_module_objects(apr_pool_t *pool)
 
 static void init_child(apr_pool_t *pchild, server_rec *s)
 {
+    (void)rp_process_node(); /* read once, before any thread asks */
     map_module_objects(pchild);
     int signo = rp_conf_signal(s);
     apr_status_t rv = rp_sampler_init_process(signo, SAMPLE_ARENA_BYTES);

@@ -16,6 +16,8 @@ void rp_process_register(void);
 
 /* The process's symbol table; NULL: profiling is off in this process. */
 rp_symbols_t *rp_process_symbols(void);
+/* This machine's host name (read at child_init), as records name it. */
+const char *rp_process_node(void);
 /* Which shared object holds which module; *count receives how many. */
 const rp_object_module_t *rp_process_modules(int *count);
 /* The child's pool is going away (prefork's exit signal handler): cleanups

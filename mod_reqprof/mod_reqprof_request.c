@@ -15,6 +15,10 @@
 #include "http_request.h"
 
 #include <apr_strings.h>
+#include <unistd.h>
+
+#include "rp_record.h"
+#include "rp_store.h"
 
 APLOG_USE_MODULE(reqprof);
 
@@ -55,6 +59,8 @@ struct rp_request {
 
     /* The profile kept for log_transaction: mod_reqprof_log.c's. */
     void *log_data;
+    const char *id;    /* of the saved profile, once made */
+    const char *trace; /* traceparent's trace id, or NULL */
 };
 
 rp_state_e rp_request_state(const rp_request_t *state)
@@ -104,6 +110,26 @@ void rp_request_phases(const rp_request_t *state,
     memcpy(out, state->phases, sizeof(state->phases));
 }
 
+/* Profile ids made by this process. */
+static unsigned id_sequence;
+
+const char *rp_request_id(request_rec *r, rp_request_t *state)
+{
+    if (state->id == NULL) {
+        char *id = apr_palloc(r->pool, RP_STORE_ID_MAX);
+        rp_store_make_id(id, RP_STORE_ID_MAX, state->request_time,
+                         (long)getpid(),
+                         __atomic_add_fetch(&id_sequence, 1, __ATOMIC_RELAXED));
+        state->id = id;
+    }
+    return state->id;
+}
+
+const char *rp_request_trace(const rp_request_t *state)
+{
+    return state->trace;
+}
+
 void *rp_request_log_data(const rp_request_t *state)
 {
     return state->log_data;
@@ -136,6 +162,11 @@ static rp_request_t *create_state(request_rec *r)
         state->phases[i].first_us = -1;
     }
     state->server_timing = rp_conf_server_timing(r->server);
+    char trace[33];
+    if (rp_record_trace_id(apr_table_get(r->headers_in, "traceparent"),
+                           trace)) {
+        state->trace = apr_pstrdup(r->pool, trace);
+    }
     ap_set_module_config(r->request_config, &reqprof_module, state);
     return state;
 }
@@ -431,7 +462,7 @@ static int reqprof_post_read_request(request_rec *r)
         if (d.log) {
             rate_chosen(NULL, conf, &counted_rate, &chosen);
         }
-        if (d.report != RP_FORMAT_NONE || d.log ||
+        if (d.report != RP_FORMAT_NONE || d.log || d.store ||
             rp_conf_server_timing(r->server)) {
             rp_request_t *state = create_state(r);
             if (d.log) {
@@ -439,6 +470,9 @@ static int reqprof_post_read_request(request_rec *r)
             }
             if (d.report != RP_FORMAT_NONE) {
                 start_sampling(r, state, conf, d.report, RP_LOG_OFF,
+                               RP_STATE_TENTATIVE);
+            } else if (d.store) {
+                start_sampling(r, state, conf, RP_FORMAT_NONE, RP_LOG_STORE,
                                RP_STATE_TENTATIVE);
             } else if (d.log && chosen) {
                 start_sampling(r, state, conf, RP_FORMAT_NONE,
@@ -456,9 +490,28 @@ static int same_sampling(const rp_request_t *state, const rp_dir_conf_t *conf)
            state->interval_us == rp_conf_interval(conf);
 }
 
-/* A session started early goes on as a report (format) or in log mode. */
+/* A stored request says where its profile will be, before its response
+ * starts: the id, the index's link, and the total so far in Server-Timing
+ * (err_headers_out: error responses and redirects keep them). */
+static void announce_store(request_rec *r, rp_request_t *state)
+{
+    const char *id = rp_request_id(r, state);
+    apr_table_setn(r->err_headers_out, "X-ReqProfile-Id", id);
+    const char *index = rp_conf_index_url(r->server);
+    if (index != NULL) {
+        apr_table_setn(r->err_headers_out, "X-ReqProfile-Url",
+                       apr_pstrcat(r->pool, index,
+                                   strchr(index, '?') ? "&" : "?", "view=", id,
+                                   NULL));
+    }
+    state->server_timing = 1;
+}
+
+/* A session started early goes on as a report (format), stored
+ * (RP_LOG_STORE) or in log mode. */
 static void confirm_sampling(request_rec *r, rp_request_t *state,
-                             const rp_dir_conf_t *conf, rp_format_e format)
+                             const rp_dir_conf_t *conf, rp_format_e format,
+                             rp_log_mode_e mode)
 {
     state->format = format;
     if (format != RP_FORMAT_NONE) {
@@ -466,9 +519,12 @@ static void confirm_sampling(request_rec *r, rp_request_t *state,
         move_to(state, RP_STATE_REPORT);
         ask_for_full_response(r);
     } else {
-        state->log_mode = rp_conf_log_mode(conf);
+        state->log_mode = mode;
         state->log_slow_us = rp_conf_log_slow(conf);
         move_to(state, RP_STATE_LOG);
+        if (mode == RP_LOG_STORE) {
+            announce_store(r, state);
+        }
     }
     rp_sampler_set_limits(state->sampler, rp_conf_max_samples(conf),
                           rp_conf_max_duration(conf));
@@ -498,9 +554,12 @@ static int reqprof_fixups(request_rec *r)
     if (log) {
         log = rate_chosen(state, conf, &counted_rate, &chosen);
     }
+    /* What a session that leaves the response alone does with the profile. */
+    rp_log_mode_e mode = d.store ? RP_LOG_STORE : rp_conf_log_mode(conf);
+    log = log || d.store;
     if (state != NULL && state->state == RP_STATE_TENTATIVE) {
         if ((format != RP_FORMAT_NONE || log) && same_sampling(state, conf)) {
-            confirm_sampling(r, state, conf, format);
+            confirm_sampling(r, state, conf, format, mode);
             return DECLINED;
         }
         /* Refused, or this directory samples differently: the early
@@ -522,9 +581,10 @@ static int reqprof_fixups(request_rec *r)
                            RP_STATE_REPORT)) {
             ask_for_full_response(r);
         }
-    } else {
-        start_sampling(r, state, conf, RP_FORMAT_NONE, rp_conf_log_mode(conf),
-                       RP_STATE_LOG);
+    } else if (start_sampling(r, state, conf, RP_FORMAT_NONE, mode,
+                              RP_STATE_LOG) &&
+               mode == RP_LOG_STORE) {
+        announce_store(r, state);
     }
     return DECLINED;
 }
@@ -547,9 +607,12 @@ rp_request_t *rp_request_settle(request_rec *r)
          * made (access was not granted); log mode logs it if the context
          * says so. */
         const rp_dir_conf_t *conf = rp_dir_conf(r);
-        if (state->log_mode != RP_LOG_OFF && rp_decide_log(r, conf) &&
-            same_sampling(state, conf)) {
-            confirm_sampling(r, state, conf, RP_FORMAT_NONE);
+        /* A stored request's error response is stored too: the client
+         * asked, and the default rule admitted it. */
+        int keep = state->log_mode == RP_LOG_STORE ||
+                   (state->log_mode != RP_LOG_OFF && rp_decide_log(r, conf));
+        if (keep && same_sampling(state, conf)) {
+            confirm_sampling(r, state, conf, RP_FORMAT_NONE, state->log_mode);
         } else {
             cancel_sampling(state);
         }

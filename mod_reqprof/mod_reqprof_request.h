@@ -72,6 +72,11 @@ void rp_request_phases(const rp_request_t *state,
 /* One pointer of mod_reqprof_log.c's own per-request data, kept with the
  * state so that an internal redirect finds it. */
 void *rp_request_log_data(const rp_request_t *state);
+/* The id of the request's saved profile, made the first time it is asked
+ * for (a stored request announces it in its headers). */
+const char *rp_request_id(request_rec *r, rp_request_t *state);
+/* The W3C trace id the request carried (traceparent), or NULL. */
+const char *rp_request_trace(const rp_request_t *state);
 void rp_request_set_log_data(rp_request_t *state, void *data);
 
 #endif

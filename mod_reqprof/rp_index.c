@@ -1,5 +1,7 @@
 #include "rp_index.h"
 
+#include <stdio.h>
+
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
@@ -102,75 +104,161 @@ static void saved_links(rp_buf_t *b, const char *id)
     }
 }
 
-const char *rp_index_render_list(const rp_saved_t *items, int count,
-                                 const char *note, apr_pool_t *pool,
-                                 apr_size_t *len)
+/* One text field of the filter form, its value escaped. */
+static void filter_field(rp_buf_t *b, const char *name, const char *label,
+                         const char *value, const char *size)
+{
+    rp_buf_printf(b, "<label>%s <input name=\"%s\" size=\"%s\" value=\"", label,
+                  name, size);
+    rp_buf_html(b, value != NULL ? value : "");
+    rp_buf_puts(b, "\"></label> ");
+}
+
+static void filter_form(rp_buf_t *b, const rp_pstore_filter_t *f)
+{
+    static const rp_pstore_filter_t none = {0};
+    if (f == NULL) {
+        f = &none;
+    }
+    char status[16] = "", min_ms[32] = "";
+    if (f->status != 0) {
+        snprintf(status, sizeof(status), "%d", f->status);
+    }
+    if (f->min_ms > 0) {
+        snprintf(min_ms, sizeof(min_ms), "%g", f->min_ms);
+    }
+    rp_buf_puts(b, "<form method=\"get\" action=\"\" class=\"rp-filter\">");
+    filter_field(b, "server", "server", f->server, "14");
+    filter_field(b, "path", "path contains", f->path, "18");
+    filter_field(b, "status", "status", status, "4");
+    filter_field(b, "min_ms", "at least ms", min_ms, "6");
+    filter_field(b, "trace", "trace id", f->trace, "34");
+    rp_buf_puts(b, "<button type=\"submit\">Filter</button></form>\n");
+}
+
+static void drops_note(rp_buf_t *b, const rp_index_list_t *list)
+{
+    if (list->drop_count == 0) {
+        return;
+    }
+    rp_buf_puts(b, "<p class=\"note rp-drops\">Profiles that could not be "
+                   "written to the store (it was down, slow, or a queue was "
+                   "full):");
+    for (int i = 0; i < list->drop_count; i++) {
+        rp_buf_puts(b, i ? ", " : " ");
+        rp_buf_puts(b, "<span class=\"rp-drop\" data-host=\"");
+        rp_buf_html(b, list->drops[i].node);
+        rp_buf_puts(b, "\">");
+        rp_buf_html(b, list->drops[i].node);
+        rp_buf_printf(b, " %lld</span>", list->drops[i].count);
+    }
+    rp_buf_puts(b, ".</p>\n");
+}
+
+static void server_cell(rp_buf_t *b, const rp_saved_t *s)
+{
+    rp_buf_puts(b, "<td class=\"rp-server\">");
+    rp_buf_html(b, s->server);
+    if (s->node != NULL && *s->node != '\0') {
+        rp_buf_puts(b, " <span class=\"note\">");
+        rp_buf_html(b, s->node);
+        rp_buf_printf(b, " %ld</span>", s->pid);
+    }
+    rp_buf_puts(b, "</td>");
+}
+
+static void saved_row(rp_buf_t *b, const rp_saved_t *s)
+{
+    rp_buf_puts(b, "<tr class=\"rp-saved\" data-id=\"");
+    rp_buf_html(b, s->id);
+    rp_buf_puts(b, "\"><td><input type=\"radio\" name=\"compare\" "
+                   "value=\"");
+    rp_buf_html(b, s->id);
+    rp_buf_puts(b, "\"></td><td><input type=\"radio\" name=\"with\" "
+                   "value=\"");
+    rp_buf_html(b, s->id);
+    rp_buf_puts(b, "\"></td><td class=\"mono\">");
+    rp_buf_html(b, s->ts);
+    rp_buf_puts(b, "</td>");
+    server_cell(b, s);
+    rp_buf_puts(b, "<td class=\"rp-method\">");
+    rp_buf_html(b, s->method);
+    rp_buf_puts(b, "</td><td>");
+    rp_buf_html(b, s->host);
+    rp_buf_puts(b, "</td><td class=\"rp-path mono\">");
+    uri_text(b, s);
+    rp_buf_printf(b, "</td><td class=\"n rp-status\">%d</td>", s->status);
+    ms_cell(b, s->dur_ms);
+    ms_cell(b, s->cpu_ms);
+    rp_buf_printf(b, "<td class=\"n\">%ld</td><td>", s->samples);
+    rp_buf_html(b, s->mode);
+    rp_buf_puts(b, "</td><td class=\"mono\">");
+    if (s->top1 != NULL) {
+        rp_buf_html(b, s->top1);
+        rp_buf_puts(b, " (");
+        rp_buf_decimal(b, s->top1_pct, 1);
+        rp_buf_puts(b, " %)");
+    }
+    rp_buf_puts(b, "</td><td class=\"mono rp-trace\">");
+    rp_buf_html(b, s->trace != NULL ? s->trace : "");
+    rp_buf_puts(b, "</td><td class=\"nw\">");
+    saved_links(b, s->id);
+    if (s->previous != NULL) {
+        rp_buf_puts(b, " ");
+        query_link(b, "compare", s->previous, s->id, "vs previous");
+    }
+    rp_buf_puts(b, "</td></tr>\n");
+}
+
+const char *rp_index_render_list_page(const rp_index_list_t *list,
+                                      apr_pool_t *pool, apr_size_t *len)
 {
     rp_buf_t b;
-    rp_buf_init(&b, pool, 4096 + (apr_size_t)count * 1024);
+    rp_buf_init(&b, pool, 4096 + (apr_size_t)list->count * 1024);
     page_start(&b, "mod_reqprof: saved profiles");
-    rp_buf_printf(&b, "<p class=\"note\">%d saved profile%s, newest first. ",
-                  count, count == 1 ? "" : "s");
-    rp_buf_puts(&b, "Pick two (A = baseline, B) to compare them.</p>\n");
-    if (note != NULL) {
+    rp_buf_printf(&b, "<p class=\"note\">%d saved profile%s, newest first",
+                  list->count, list->count == 1 ? "" : "s");
+    if (list->store != NULL) {
+        rp_buf_puts(&b, " (");
+        rp_buf_html(&b, list->store);
+        rp_buf_puts(&b, ")");
+    }
+    rp_buf_puts(&b, ". Pick two (A = baseline, B) to compare them.</p>\n");
+    if (list->note != NULL) {
         rp_buf_puts(&b, "<p class=\"note\">");
-        rp_buf_html(&b, note);
+        rp_buf_html(&b, list->note);
         rp_buf_puts(&b, "</p>\n");
     }
+    drops_note(&b, list);
+    filter_form(&b, list->filter);
     rp_buf_puts(&b,
                 "<form method=\"get\" action=\"\">\n"
                 "<table class=\"rp-index\"><thead><tr><th>A</th><th>B</th>"
-                "<th>started (UTC)</th><th>method</th><th>host</th>"
-                "<th>path</th><th class=\"n\">status</th>"
+                "<th>started (UTC)</th><th>server</th><th>method</th>"
+                "<th>host</th><th>path</th><th class=\"n\">status</th>"
                 "<th class=\"n\">duration ms</th><th class=\"n\">CPU ms</th>"
                 "<th class=\"n\">samples</th><th>mode</th>"
-                "<th>most self time</th><th>open</th></tr></thead><tbody>\n");
-    for (int i = 0; i < count; i++) {
-        const rp_saved_t *s = &items[i];
-        rp_buf_puts(&b, "<tr class=\"rp-saved\" data-id=\"");
-        rp_buf_html(&b, s->id);
-        rp_buf_puts(&b, "\"><td><input type=\"radio\" name=\"compare\" "
-                        "value=\"");
-        rp_buf_html(&b, s->id);
-        rp_buf_puts(&b, "\"></td><td><input type=\"radio\" name=\"with\" "
-                        "value=\"");
-        rp_buf_html(&b, s->id);
-        rp_buf_puts(&b, "\"></td><td class=\"mono\">");
-        rp_buf_html(&b, s->ts);
-        rp_buf_puts(&b, "</td><td class=\"rp-method\">");
-        rp_buf_html(&b, s->method);
-        rp_buf_puts(&b, "</td><td>");
-        rp_buf_html(&b, s->host);
-        rp_buf_puts(&b, "</td><td class=\"rp-path mono\">");
-        uri_text(&b, s);
-        rp_buf_printf(&b, "</td><td class=\"n rp-status\">%d</td>", s->status);
-        ms_cell(&b, s->dur_ms);
-        ms_cell(&b, s->cpu_ms);
-        rp_buf_printf(&b, "<td class=\"n\">%ld</td><td>", s->samples);
-        rp_buf_html(&b, s->mode);
-        rp_buf_puts(&b, "</td><td class=\"mono\">");
-        if (s->top1 != NULL) {
-            rp_buf_html(&b, s->top1);
-            rp_buf_puts(&b, " (");
-            rp_buf_decimal(&b, s->top1_pct, 1);
-            rp_buf_puts(&b, " %)");
-        }
-        rp_buf_puts(&b, "</td><td class=\"nw\">");
-        saved_links(&b, s->id);
-        if (s->previous != NULL) {
-            rp_buf_puts(&b, " ");
-            query_link(&b, "compare", s->previous, s->id, "vs previous");
-        }
-        rp_buf_puts(&b, "</td></tr>\n");
+                "<th>most self time</th><th>trace</th><th>open</th></tr>"
+                "</thead><tbody>\n");
+    for (int i = 0; i < list->count; i++) {
+        saved_row(&b, &list->items[i]);
     }
     rp_buf_puts(&b, "</tbody></table>\n");
-    if (count > 1) {
+    if (list->count > 1) {
         rp_buf_puts(&b, "<p><button type=\"submit\">Compare A and B</button>"
                         "</p>\n");
     }
     rp_buf_puts(&b, "</form>\n</body></html>\n");
     *len = b.len;
     return rp_buf_str(&b);
+}
+
+const char *rp_index_render_list(const rp_saved_t *items, int count,
+                                 const char *note, apr_pool_t *pool,
+                                 apr_size_t *len)
+{
+    rp_index_list_t list = {.items = items, .count = count, .note = note};
+    return rp_index_render_list_page(&list, pool, len);
 }
 
 /* ---- comparison ------------------------------------------------------- */

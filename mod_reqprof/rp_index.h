@@ -8,6 +8,7 @@
 
 #include <apr_pools.h>
 
+#include "rp_pstore.h"  /* rp_pstore_filter_t, rp_redis_drop_t */
 #include "rp_sidecar.h" /* rp_saved_t */
 
 /* Fills each profile's previous (items newest first). */
@@ -17,6 +18,22 @@ void rp_saved_link_previous(rp_saved_t *items, int count);
 const char *rp_index_render_list(const rp_saved_t *items, int count,
                                  const char *note, apr_pool_t *pool,
                                  apr_size_t *len);
+
+/* What the list page shows of a store. */
+typedef struct rp_index_list {
+    const rp_saved_t *items; /* newest first, those the filter kept */
+    int count;
+    const char *note;                 /* may be NULL */
+    const char *store;                /* the store's name, or NULL */
+    const rp_pstore_filter_t *filter; /* shown in the form; may be NULL */
+    const rp_redis_drop_t *drops;     /* per host, from a shared store */
+    int drop_count;
+} rp_index_list_t;
+
+/* The list page with the filter form, each profile's server, and the
+ * profiles hosts could not write to a shared store. */
+const char *rp_index_render_list_page(const rp_index_list_t *list,
+                                      apr_pool_t *pool, apr_size_t *len);
 
 /* Rows of a comparison: one per function of either profile. */
 typedef struct rp_compare_row {

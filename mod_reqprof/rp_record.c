@@ -178,6 +178,9 @@ void rp_record_line_with(rp_buf_t *b, const rp_profile_t *p,
     rp_logfmt_int(b, "pid", p->pid);
     rp_logfmt_int(b, "tid", p->tid);
     rp_logfmt_str(b, "host", p->host ? p->host : "", 256);
+    rp_logfmt_str(b, "server", info->server, 256);
+    rp_logfmt_str(b, "node", info->node, 256);
+    rp_logfmt_str(b, "trace", info->trace, 64);
     rp_logfmt_str(b, "method", p->method ? p->method : "", 64);
     const char *uri = p->uri ? p->uri : "";
     const char *q = strchr(uri, '?');
@@ -231,4 +234,40 @@ void rp_record_line(rp_buf_t *b, const rp_profile_t *p,
     rp_func_stat_t *funcs;
     unsigned n = rp_record_funcs(p, b->pool, &funcs);
     rp_record_line_with(b, p, info, funcs, n, b->pool);
+}
+
+static int lower_hex_run(const char *s, int n, int *all_zero)
+{
+    *all_zero = 1;
+    for (int i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+        *all_zero &= c == '0';
+    }
+    return 1;
+}
+
+int rp_record_trace_id(const char *traceparent, char out[33])
+{
+    out[0] = '\0';
+    if (traceparent == NULL || strlen(traceparent) < 55) {
+        return 0;
+    }
+    const char *v = traceparent;
+    int zero;
+    if (!lower_hex_run(v, 2, &zero) || strncmp(v, "ff", 2) == 0 ||
+        v[2] != '-' || !lower_hex_run(v + 3, 32, &zero) || zero ||
+        v[35] != '-' || !lower_hex_run(v + 36, 16, &zero) || zero ||
+        v[52] != '-' || !lower_hex_run(v + 53, 2, &zero)) {
+        return 0;
+    }
+    /* Version 00 is exactly this long; later versions may add fields. */
+    if (v[55] != '\0' && (strncmp(v, "00", 2) == 0 || v[55] != '-')) {
+        return 0;
+    }
+    memcpy(out, v + 3, 32);
+    out[32] = '\0';
+    return 1;
 }

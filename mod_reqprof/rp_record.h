@@ -51,9 +51,12 @@ const char *rp_record_hot_path(const rp_profile_t *p, unsigned max_frames,
                                apr_pool_t *pool);
 
 typedef struct rp_record_info {
-    const char *id;   /* the saved profile's name, or NULL */
-    const char *mode; /* "log", "slow" or "trigger" */
-    apr_time_t ended; /* when the response ended */
+    const char *id;     /* the saved profile's name, or NULL */
+    const char *mode;   /* "log", "slow", "trigger" or "store" */
+    apr_time_t ended;   /* when the response ended */
+    const char *server; /* the ServerName that served it, or NULL */
+    const char *node;   /* this machine's host name, or NULL */
+    const char *trace;  /* the W3C trace id (32 hex digits), or NULL */
 } rp_record_info_t;
 
 /* Appends the record (one logfmt line, no newline): type=reqprof v=1 ts id
@@ -68,6 +71,11 @@ void rp_record_line_with(rp_buf_t *b, const rp_profile_t *p,
                          const rp_record_info_t *info,
                          const rp_func_stat_t *funcs, unsigned nfuncs,
                          apr_pool_t *pool);
+
+/* The trace id of a W3C traceparent header value ("00-<32 hex>-<16 hex>-
+ * <2 hex>"), lowercase, into out. 0 (out empty) for anything else: a
+ * malformed or all-zero id, version ff, a version 00 value with more. */
+int rp_record_trace_id(const char *traceparent, char out[33]);
 
 /* ISO 8601 UTC with microseconds: "2026-11-25T19:22:01.123456Z". */
 void rp_record_timestamp(char *out, apr_size_t size, apr_time_t t);

@@ -88,6 +88,10 @@ const char *rp_saved_parse(const char *text, apr_size_t len, int with_funcs,
     out->samples = (long)num(pairs, "samples");
     out->top1 = rp_logfmt_get(pairs, "top1");
     out->top1_pct = num(pairs, "top1_pct");
+    out->server = str_or_empty(pairs, "server");
+    out->node = str_or_empty(pairs, "node");
+    out->pid = (long)num(pairs, "pid");
+    out->trace = str_or_empty(pairs, "trace");
     if (!with_funcs) {
         return NULL;
     }

@@ -46,6 +46,10 @@ typedef struct rp_saved {
     long samples;
     const char *top1; /* the function with the most self time */
     double top1_pct;
+    const char *server; /* the ServerName that served it */
+    const char *node;   /* the host name of the machine */
+    long pid;
+    const char *trace;      /* the W3C trace id the request carried, or "" */
     const char *previous;   /* filled by the caller: the next older profile of
                                the same method, host and path, or NULL */
     rp_saved_func_t *funcs; /* with_funcs only */

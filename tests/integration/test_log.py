@@ -440,7 +440,8 @@ def index_rows(html):
     rows = []
     for m in re.finditer(r'<tr class="rp-saved" data-id="([^"]+)">(.*?)</tr>', html):
         cells = re.findall(r"<td[^>]*>(.*?)</td>", m.group(2))
-        rows.append((m.group(1), cells[3], cells[5], int(cells[6]), float(cells[7])))
+        # A, B, started, server, method, host, path, status, duration, ...
+        rows.append((m.group(1), cells[4], cells[6], int(cells[7]), float(cells[8])))
     return rows
 
 

@@ -1,0 +1,274 @@
+#include "rp_pstore.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+/* Longest record line read for a listing, largest sidecar listed. */
+#define LINE_MAX_BYTES (16 * 1024)
+
+struct rp_pstore {
+    const char *name;
+    /* dir: */
+    const char *dir;
+    int max_count;
+    apr_off_t max_bytes;
+    /* redis: */
+    rp_redis_conf_t redis;
+    rp_redis_writer_t *writer;
+    int shared;
+};
+
+rp_pstore_t *rp_pstore_dir(const char *dir, int max_count, apr_off_t max_bytes,
+                           apr_pool_t *pool)
+{
+    rp_pstore_t *s = apr_pcalloc(pool, sizeof(*s));
+    s->dir = dir;
+    s->max_count = max_count;
+    s->max_bytes = max_bytes;
+    s->name = apr_pstrcat(pool, "dir:", dir, NULL);
+    return s;
+}
+
+rp_pstore_t *rp_pstore_redis(const rp_redis_conf_t *conf, apr_pool_t *pool)
+{
+    rp_pstore_t *s = apr_pcalloc(pool, sizeof(*s));
+    s->redis = *conf;
+    s->shared = 1;
+    s->name = rp_store_target_name(&conf->target, pool);
+    return s;
+}
+
+const char *rp_pstore_name(const rp_pstore_t *s)
+{
+    return s->name;
+}
+
+int rp_pstore_is_shared(const rp_pstore_t *s)
+{
+    return s->shared;
+}
+
+/* ---- saving -------------------------------------------------------------- */
+
+static apr_status_t dir_save(rp_pstore_t *s, const char *id,
+                             const rp_store_file_t *files, int count,
+                             apr_pool_t *pool, const char **error)
+{
+    const char *failed = NULL;
+    apr_status_t rv = rp_store_save(s->dir, id, files, count, pool, &failed);
+    if (rv == APR_SUCCESS) {
+        int removed = 0;
+        rv = rp_store_prune(s->dir, s->max_count, s->max_bytes, apr_time_now(),
+                            pool, &removed);
+        failed = s->dir;
+    }
+    if (rv != APR_SUCCESS && error != NULL) {
+        char why[120];
+        *error = apr_psprintf(pool, "%s: %s", failed ? failed : s->dir,
+                              apr_strerror(rv, why, sizeof(why)));
+    }
+    return rv;
+}
+
+apr_status_t rp_pstore_save(rp_pstore_t *s, const char *id, apr_time_t t,
+                            const rp_store_file_t *files, int count,
+                            apr_pool_t *pool, const char **error)
+{
+    if (!s->shared) {
+        return dir_save(s, id, files, count, pool, error);
+    }
+    if (s->writer == NULL) {
+        s->writer = rp_redis_writer_create(&s->redis);
+    }
+    if (s->writer == NULL ||
+        !rp_redis_writer_submit(s->writer, id, t, files, count)) {
+        if (error != NULL) {
+            *error = apr_psprintf(pool,
+                                  "%s: %d profiles already wait to be "
+                                  "written (ReqProfileStoreQueue)",
+                                  s->name, s->redis.queue_max);
+        }
+        return APR_EAGAIN;
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- listing ------------------------------------------------------------- */
+
+int rp_pstore_filter_match(const rp_pstore_filter_t *f, const rp_saved_t *p)
+{
+    if (f == NULL) {
+        return 1;
+    }
+    if (f->server != NULL && *f->server != '\0' &&
+        strcmp(f->server, p->server) != 0 && strcmp(f->server, p->node) != 0) {
+        return 0;
+    }
+    if (f->path != NULL && *f->path != '\0' &&
+        strstr(p->path, f->path) == NULL) {
+        return 0;
+    }
+    if (f->status != 0 && f->status != p->status) {
+        return 0;
+    }
+    if (f->min_ms > 0 && p->dur_ms < f->min_ms) {
+        return 0;
+    }
+    if (f->trace != NULL && *f->trace != '\0' &&
+        strcasecmp(f->trace, p->trace) != 0) {
+        return 0;
+    }
+    return 1;
+}
+
+/* Parses one record and keeps it if it matches. */
+static void consider(const char *id, const char *text, apr_size_t len,
+                     const rp_pstore_filter_t *filter, apr_pool_t *pool,
+                     apr_array_header_t *out, int *scanned)
+{
+    rp_saved_t saved;
+    const char *nl = memchr(text, '\n', len);
+    if (rp_saved_parse(text, nl ? (apr_size_t)(nl - text) : len, 0, pool,
+                       &saved) != NULL) {
+        return; /* not a sidecar */
+    }
+    ++*scanned;
+    saved.id = id;
+    if (rp_pstore_filter_match(filter, &saved)) {
+        *(rp_saved_t *)apr_array_push(out) = saved;
+    }
+}
+
+static apr_status_t dir_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,
+                             int max, apr_pool_t *pool, apr_array_header_t *out,
+                             int *scanned, const char **error)
+{
+    apr_array_header_t *entries;
+    apr_status_t rv =
+        rp_store_scan(s->dir, apr_time_now(), pool, &entries, NULL);
+    if (rv != APR_SUCCESS) {
+        char why[120];
+        *error = apr_psprintf(pool, "%s cannot be listed: %s", s->dir,
+                              apr_strerror(rv, why, sizeof(why)));
+        return rv;
+    }
+    for (int i = 0; i < entries->nelts && out->nelts < max; i++) {
+        const rp_store_entry_t *e =
+            &APR_ARRAY_IDX(entries, i, rp_store_entry_t);
+        char *line;
+        if (e->complete &&
+            rp_store_read_line(s->dir, e->id, RP_STORE_META, LINE_MAX_BYTES,
+                               pool, &line) == APR_SUCCESS) {
+            consider(e->id, line, strlen(line), filter, pool, out, scanned);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t redis_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,
+                               int max, apr_pool_t *pool,
+                               apr_array_header_t *out, int *scanned,
+                               const char **error)
+{
+    /* The index holds at most max_profiles: each listing reads them all and
+     * filters here, one round trip for the ids and one pipeline for the
+     * records. */
+    apr_array_header_t *items;
+    apr_status_t rv =
+        rp_redis_list(&s->redis, s->redis.max_profiles, pool, &items, error);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (int i = 0; i < items->nelts && out->nelts < max; i++) {
+        const rp_redis_item_t *it = &APR_ARRAY_IDX(items, i, rp_redis_item_t);
+        if (rp_store_id_valid(it->id)) {
+            consider(it->id, it->meta, it->meta_len, filter, pool, out,
+                     scanned);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t rp_pstore_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,
+                            int max, apr_pool_t *pool, rp_saved_t **items,
+                            int *count, int *scanned, const char **error)
+{
+    apr_array_header_t *out = apr_array_make(pool, 64, sizeof(rp_saved_t));
+    *scanned = 0;
+    const char *why = NULL;
+    apr_status_t rv = s->shared
+                          ? redis_list(s, filter, max, pool, out, scanned, &why)
+                          : dir_list(s, filter, max, pool, out, scanned, &why);
+    if (rv != APR_SUCCESS) {
+        out->nelts = 0;
+        if (error != NULL) {
+            *error = why;
+        }
+    }
+    *items = (rp_saved_t *)out->elts;
+    *count = out->nelts;
+    return rv;
+}
+
+/* ---- fetching ------------------------------------------------------------ */
+
+apr_status_t rp_pstore_fetch(rp_pstore_t *s, const char *id, const char *suffix,
+                             apr_size_t max, apr_pool_t *pool, char **data,
+                             apr_size_t *len, const char **error)
+{
+    if (!rp_store_id_valid(id)) {
+        return APR_ENOENT;
+    }
+    if (s->shared) {
+        return rp_redis_fetch(&s->redis, id, suffix, max, pool, data, len,
+                              error);
+    }
+    apr_status_t rv = rp_store_read(s->dir, id, suffix, max, pool, data, len);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return APR_ENOENT;
+    }
+    if (rv != APR_SUCCESS && rv != APR_ENOMEM && error != NULL) {
+        char why[120];
+        *error = apr_psprintf(pool, "%s: %s", s->dir,
+                              apr_strerror(rv, why, sizeof(why)));
+    }
+    return rv;
+}
+
+/* ---- the writer's state ----------------------------------------------------
+ */
+
+void rp_pstore_stats(rp_pstore_t *s, rp_redis_stats_t *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    if (s->writer != NULL) {
+        rp_redis_writer_stats(s->writer, stats);
+    }
+}
+
+const char *rp_pstore_take_error(rp_pstore_t *s, apr_pool_t *pool)
+{
+    char buf[512];
+    if (s->writer == NULL ||
+        !rp_redis_writer_take_error(s->writer, buf, sizeof(buf))) {
+        return NULL;
+    }
+    return apr_pstrdup(pool, buf);
+}
+
+apr_status_t rp_pstore_drops(rp_pstore_t *s, apr_pool_t *pool,
+                             apr_array_header_t **drops, const char **error)
+{
+    if (!s->shared) {
+        *drops = apr_array_make(pool, 1, sizeof(rp_redis_drop_t));
+        return APR_SUCCESS;
+    }
+    return rp_redis_drops(&s->redis, pool, drops, error);
+}
+
+void rp_pstore_close(rp_pstore_t *s, apr_interval_time_t deadline)
+{
+    if (s->writer != NULL) {
+        rp_redis_writer_stop(s->writer, deadline);
+    }
+}

@@ -1,0 +1,588 @@
+#include "rp_redis.h"
+
+#include <apr_strings.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Writes one profile: KEYS[1] its hash, KEYS[2] the index; ARGV: ttl (ms),
+ * score, id, max profiles, oldest score kept, the hash's prefix, then field
+ * value pairs. Trimmed profiles are deleted, not left to expire. */
+static const char write_script[] =
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 7))\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])\n"
+    "local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '('..ARGV[5])\n"
+    "local n = redis.call('ZCARD', KEYS[2]) - #gone\n"
+    "local max = tonumber(ARGV[4])\n"
+    "if n > max then\n"
+    "  local first = #gone\n"
+    "  local extra = redis.call('ZRANGE', KEYS[2], first, first + n - max - "
+    "1)\n"
+    "  for _, id in ipairs(extra) do gone[#gone + 1] = id end\n"
+    "end\n"
+    "for _, id in ipairs(gone) do\n"
+    "  redis.call('ZREM', KEYS[2], id)\n"
+    "  redis.call('DEL', ARGV[6]..id)\n"
+    "end\n"
+    "return #gone\n";
+
+#define KEY_PROFILE RP_REDIS_PREFIX "p:"
+#define KEY_INDEX RP_REDIS_PREFIX "index"
+#define KEY_DROPPED RP_REDIS_PREFIX "dropped"
+
+/* ---- connections --------------------------------------------------------- */
+
+static struct timeval timeval_of(apr_interval_time_t t)
+{
+    struct timeval tv = {.tv_sec = (time_t)(t / APR_USEC_PER_SEC),
+                         .tv_usec = (suseconds_t)(t % APR_USEC_PER_SEC)};
+    return tv;
+}
+
+/* A reply that is an error, or none (the connection failed): its message
+ * into err. Frees the reply. Returns 1 if it was fine. */
+static int reply_ok(redisContext *c, redisReply *reply, char *err, size_t size)
+{
+    int ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
+    if (!ok) {
+        snprintf(err, size, "%s",
+                 reply != NULL  ? reply->str
+                 : c->errstr[0] ? c->errstr
+                                : "no reply");
+    }
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+    return ok;
+}
+
+/* Connects, authenticates and selects the database; NULL with err set on
+ * failure. */
+static redisContext *connect_to(const rp_redis_conf_t *conf, char *err,
+                                size_t size)
+{
+    const rp_store_target_t *t = &conf->target;
+    redisContext *c =
+        redisConnectWithTimeout(t->host, t->port, timeval_of(conf->timeout));
+    if (c == NULL || c->err) {
+        snprintf(err, size, "cannot connect: %s",
+                 c != NULL ? c->errstr : "out of memory");
+        if (c != NULL) {
+            redisFree(c);
+        }
+        return NULL;
+    }
+    redisSetTimeout(c, timeval_of(conf->timeout));
+    char why[256];
+    if (conf->password != NULL) {
+        redisReply *r =
+            t->user != NULL
+                ? redisCommand(c, "AUTH %s %s", t->user, conf->password)
+                : redisCommand(c, "AUTH %s", conf->password);
+        if (!reply_ok(c, r, why, sizeof(why))) {
+            snprintf(err, size, "AUTH refused: %s", why);
+            redisFree(c);
+            return NULL;
+        }
+    }
+    if (t->db != 0 &&
+        !reply_ok(c, redisCommand(c, "SELECT %d", t->db), why, sizeof(why))) {
+        snprintf(err, size, "SELECT %d refused: %s", t->db, why);
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- the writer ---------------------------------------------------------- */
+
+typedef struct job {
+    struct job *next;
+    char id[RP_STORE_ID_MAX];
+    double score_ms;
+    int count;
+    const char **fields;
+    const char **values;
+    size_t *lens;
+} job_t;
+
+struct rp_redis_writer {
+    rp_redis_conf_t conf;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_cond_t idle; /* the queue became empty, or the thread ended */
+    job_t *head, *tail;
+    int queued;
+    int running;  /* the thread exists */
+    int stopping; /* stop: write what is queued, then end */
+    int busy;     /* the thread is writing a job */
+    redisContext *c;
+    apr_time_t retry_at; /* no connection is tried before this */
+    unsigned long unrecorded_drops;
+    rp_redis_stats_t stats;
+    char error[512];
+    int error_new;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+rp_redis_writer_t *rp_redis_writer_create(const rp_redis_conf_t *conf)
+{
+    rp_redis_writer_t *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        return NULL;
+    }
+    w->conf = *conf;
+    w->conf.target.host = dup_or_null(conf->target.host);
+    w->conf.target.user = dup_or_null(conf->target.user);
+    w->conf.target.path = NULL;
+    w->conf.password = dup_or_null(conf->password);
+    w->conf.node = dup_or_null(conf->node ? conf->node : "unknown");
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &attr);
+    pthread_cond_init(&w->idle, &attr);
+    pthread_condattr_destroy(&attr);
+    return w;
+}
+
+/* One allocation holding the job and copies of its files. */
+static job_t *make_job(const char *id, apr_time_t t,
+                       const rp_store_file_t *files, int count)
+{
+    size_t bytes =
+        sizeof(job_t) + (size_t)count * (2 * sizeof(char *) + sizeof(size_t));
+    for (int i = 0; i < count; i++) {
+        bytes += strlen(files[i].suffix) + 1 + files[i].len;
+    }
+    job_t *j = malloc(bytes);
+    if (j == NULL) {
+        return NULL;
+    }
+    memset(j, 0, sizeof(*j));
+    apr_cpystrn(j->id, id, sizeof(j->id));
+    j->score_ms = (double)apr_time_as_msec(t);
+    j->count = count;
+    j->fields = (const char **)(j + 1);
+    j->values = j->fields + count;
+    j->lens = (size_t *)(j->values + count);
+    char *p = (char *)(j->lens + count);
+    for (int i = 0; i < count; i++) {
+        size_t n = strlen(files[i].suffix) + 1;
+        memcpy(p, files[i].suffix, n);
+        j->fields[i] = p;
+        p += n;
+        memcpy(p, files[i].data, files[i].len);
+        j->values[i] = p;
+        j->lens[i] = files[i].len;
+        p += files[i].len;
+    }
+    return j;
+}
+
+static void set_error(rp_redis_writer_t *w, const char *what, const char *why)
+{
+    pthread_mutex_lock(&w->lock);
+    snprintf(w->error, sizeof(w->error), "%s: %s", what, why);
+    w->error_new = 1;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void drop_connection(rp_redis_writer_t *w)
+{
+    if (w->c != NULL) {
+        redisFree(w->c);
+        w->c = NULL;
+    }
+    w->retry_at = apr_time_now() + RP_REDIS_RETRY_AFTER;
+}
+
+/* A connection, made now if none (at most once per RP_REDIS_RETRY_AFTER
+ * after a failure). Called without the lock. */
+static redisContext *connection(rp_redis_writer_t *w)
+{
+    if (w->c != NULL || apr_time_now() < w->retry_at) {
+        return w->c;
+    }
+    char err[300];
+    w->c = connect_to(&w->conf, err, sizeof(err));
+    if (w->c == NULL) {
+        w->retry_at = apr_time_now() + RP_REDIS_RETRY_AFTER;
+        set_error(w, "redis", err);
+    }
+    return w->c;
+}
+
+static int write_job(rp_redis_writer_t *w, const job_t *j)
+{
+    redisContext *c = connection(w);
+    if (c == NULL) {
+        return 0;
+    }
+    char key[sizeof(KEY_PROFILE) + RP_STORE_ID_MAX];
+    snprintf(key, sizeof(key), "%s%s", KEY_PROFILE, j->id);
+    char ttl[32], score[48], max[32], oldest[48];
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)w->conf.ttl_seconds * 1000);
+    snprintf(score, sizeof(score), "%.0f", j->score_ms);
+    snprintf(max, sizeof(max), "%d", w->conf.max_profiles);
+    snprintf(oldest, sizeof(oldest), "%.0f",
+             (double)apr_time_as_msec(apr_time_now()) -
+                 (double)w->conf.ttl_seconds * 1000.0);
+    int argc = 12 + 2 * j->count;
+    const char **argv = malloc(sizeof(char *) * (size_t)argc);
+    size_t *lens = malloc(sizeof(size_t) * (size_t)argc);
+    if (argv == NULL || lens == NULL) {
+        free(argv);
+        free(lens);
+        return 0;
+    }
+    const char *fixed[] = {"EVAL", write_script, "2", key,    KEY_INDEX,  ttl,
+                           score,  j->id,        max, oldest, KEY_PROFILE};
+    int n = 0;
+    for (; n < (int)(sizeof(fixed) / sizeof(fixed[0])); n++) {
+        argv[n] = fixed[n];
+        lens[n] = strlen(fixed[n]);
+    }
+    for (int i = 0; i < j->count; i++) {
+        argv[n] = j->fields[i];
+        lens[n++] = strlen(j->fields[i]);
+        argv[n] = j->values[i];
+        lens[n++] = j->lens[i];
+    }
+    redisReply *reply = redisCommandArgv(c, n, argv, lens);
+    free(argv);
+    free(lens);
+    char err[300];
+    int ok = reply_ok(c, reply, err, sizeof(err));
+    if (!ok) {
+        set_error(w, "writing a profile", err);
+        if (reply == NULL || c->err) {
+            drop_connection(w);
+        }
+    }
+    return ok;
+}
+
+/* Adds the drops not yet counted in Redis to this host's count there. */
+static void record_drops(rp_redis_writer_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    unsigned long n = w->unrecorded_drops;
+    pthread_mutex_unlock(&w->lock);
+    redisContext *c = n > 0 ? connection(w) : NULL;
+    if (c == NULL) {
+        return;
+    }
+    redisReply *reply =
+        redisCommand(c, "HINCRBY %s %s %lu", KEY_DROPPED, w->conf.node, n);
+    char err[300];
+    if (!reply_ok(c, reply, err, sizeof(err))) {
+        set_error(w, "counting dropped profiles", err);
+        drop_connection(w);
+        return;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->unrecorded_drops -= n;
+    w->stats.drops_recorded += n;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits for work. Drops not yet counted in Redis are retried every
+ * RP_REDIS_RETRY_AFTER meanwhile, so that a process that stops getting
+ * profiles still has its drops counted once Redis is back. */
+static void wait_for_work(rp_redis_writer_t *w)
+{
+    while (w->head == NULL && !w->stopping) {
+        pthread_cond_broadcast(&w->idle);
+        if (w->unrecorded_drops == 0) {
+            pthread_cond_wait(&w->wake, &w->lock);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += (time_t)(RP_REDIS_RETRY_AFTER / APR_USEC_PER_SEC);
+        if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT) {
+            pthread_mutex_unlock(&w->lock);
+            record_drops(w);
+            pthread_mutex_lock(&w->lock);
+            w->stats.connected = w->c != NULL;
+        }
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    rp_redis_writer_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        wait_for_work(w);
+        if (w->head == NULL) {
+            /* Stopping, and nothing left: a last try at the drop count. */
+            pthread_mutex_unlock(&w->lock);
+            record_drops(w);
+            pthread_mutex_lock(&w->lock);
+            break;
+        }
+        job_t *j = w->head;
+        w->head = j->next;
+        if (w->head == NULL) {
+            w->tail = NULL;
+        }
+        w->queued--;
+        w->busy = 1;
+        pthread_mutex_unlock(&w->lock);
+        int ok = write_job(w, j);
+        free(j);
+        if (ok) {
+            record_drops(w);
+        }
+        pthread_mutex_lock(&w->lock);
+        w->busy = 0;
+        if (ok) {
+            w->stats.written++;
+        } else {
+            w->stats.dropped_down++;
+            w->unrecorded_drops++;
+        }
+        w->stats.connected = w->c != NULL;
+    }
+    drop_connection(w);
+    w->stats.connected = 0;
+    w->running = 0;
+    pthread_cond_broadcast(&w->idle);
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* The thread never runs a signal handler: an MPM's exit handler on it
+ * would tear the process down under the threads that serve requests. */
+static int start_thread(rp_redis_writer_t *w)
+{
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&thread, &attr, writer_main, w);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (rc == 0) {
+        pthread_setname_np(thread, "reqprof-store");
+    }
+    return rc == 0;
+}
+
+int rp_redis_writer_submit(rp_redis_writer_t *w, const char *id, apr_time_t t,
+                           const rp_store_file_t *files, int count)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stats.submitted++;
+    int room = w->queued < w->conf.queue_max && !w->stopping;
+    pthread_mutex_unlock(&w->lock);
+    job_t *j = room ? make_job(id, t, files, count) : NULL;
+    pthread_mutex_lock(&w->lock);
+    if (j != NULL && !w->running) {
+        w->running = start_thread(w);
+    }
+    if (j == NULL || !w->running || w->queued >= w->conf.queue_max) {
+        w->stats.dropped_full++;
+        w->unrecorded_drops++;
+        pthread_mutex_unlock(&w->lock);
+        free(j);
+        return 0;
+    }
+    if (w->tail != NULL) {
+        w->tail->next = j;
+    } else {
+        w->head = j;
+    }
+    w->tail = j;
+    w->queued++;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return 1;
+}
+
+void rp_redis_writer_stats(rp_redis_writer_t *w, rp_redis_stats_t *out)
+{
+    pthread_mutex_lock(&w->lock);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->lock);
+}
+
+int rp_redis_writer_take_error(rp_redis_writer_t *w, char *buf, apr_size_t size)
+{
+    pthread_mutex_lock(&w->lock);
+    int had = w->error_new;
+    if (had) {
+        apr_cpystrn(buf, w->error, size);
+        w->error_new = 0;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return had;
+}
+
+void rp_redis_writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline)
+{
+    if (w == NULL) {
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(deadline / APR_USEC_PER_SEC);
+    until.tv_nsec += (long)(deadline % APR_USEC_PER_SEC) * 1000;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&w->lock, &until) != 0) {
+        return;
+    }
+    w->stopping = 1;
+    pthread_cond_signal(&w->wake);
+    while (w->running) {
+        if (pthread_cond_timedwait(&w->idle, &w->lock, &until) == ETIMEDOUT) {
+            break;
+        }
+    }
+    int ended = !w->running;
+    /* What is still queued is dropped (the thread takes no more). */
+    while (ended && w->head != NULL) {
+        job_t *j = w->head;
+        w->head = j->next;
+        free(j);
+        w->stats.dropped_down++;
+    }
+    w->tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+static apr_status_t fail(const char **error, apr_pool_t *pool, const char *what,
+                         const char *why)
+{
+    if (error != NULL) {
+        *error = apr_psprintf(pool, "%s: %s", what, why);
+    }
+    return APR_EGENERAL;
+}
+
+apr_status_t rp_redis_list(const rp_redis_conf_t *conf, int max,
+                           apr_pool_t *pool, apr_array_header_t **items,
+                           const char **error)
+{
+    *items = apr_array_make(pool, 64, sizeof(rp_redis_item_t));
+    char err[300];
+    redisContext *c = connect_to(conf, err, sizeof(err));
+    if (c == NULL) {
+        return fail(error, pool, "redis", err);
+    }
+    redisReply *ids = redisCommand(c, "ZREVRANGE %s 0 %d", KEY_INDEX, max - 1);
+    if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
+        reply_ok(c, ids, err, sizeof(err));
+        redisFree(c);
+        return fail(error, pool, "listing profiles", err);
+    }
+    for (size_t i = 0; i < ids->elements; i++) {
+        redisAppendCommand(c, "HGET %s%b %s", KEY_PROFILE, ids->element[i]->str,
+                           (size_t)ids->element[i]->len, ".meta");
+    }
+    apr_status_t rv = APR_SUCCESS;
+    for (size_t i = 0; i < ids->elements; i++) {
+        redisReply *meta = NULL;
+        if (redisGetReply(c, (void **)&meta) != REDIS_OK || meta == NULL) {
+            rv = fail(error, pool, "reading profiles", c->errstr);
+            break;
+        }
+        if (meta->type == REDIS_REPLY_STRING) {
+            rp_redis_item_t *it = apr_array_push(*items);
+            it->id = apr_pstrmemdup(pool, ids->element[i]->str,
+                                    (apr_size_t)ids->element[i]->len);
+            it->meta = apr_pstrmemdup(pool, meta->str, (apr_size_t)meta->len);
+            it->meta_len = (apr_size_t)meta->len;
+        }
+        freeReplyObject(meta);
+    }
+    freeReplyObject(ids);
+    redisFree(c);
+    return rv;
+}
+
+apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,
+                            const char *field, apr_size_t max, apr_pool_t *pool,
+                            char **data, apr_size_t *len, const char **error)
+{
+    char err[300];
+    redisContext *c = connect_to(conf, err, sizeof(err));
+    if (c == NULL) {
+        return fail(error, pool, "redis", err);
+    }
+    redisReply *r = redisCommand(c, "HGET %s%s %s", KEY_PROFILE, id, field);
+    apr_status_t rv = APR_SUCCESS;
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        reply_ok(c, r, err, sizeof(err));
+        r = NULL;
+        rv = fail(error, pool, "reading a profile", err);
+    } else if (r->type != REDIS_REPLY_STRING) {
+        rv = APR_ENOENT;
+    } else if ((apr_size_t)r->len > max) {
+        rv = APR_ENOMEM;
+    } else {
+        *data = apr_pstrmemdup(pool, r->str, (apr_size_t)r->len);
+        *len = (apr_size_t)r->len;
+    }
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    return rv;
+}
+
+static int by_node(const void *a, const void *b)
+{
+    return strcmp(((const rp_redis_drop_t *)a)->node,
+                  ((const rp_redis_drop_t *)b)->node);
+}
+
+apr_status_t rp_redis_drops(const rp_redis_conf_t *conf, apr_pool_t *pool,
+                            apr_array_header_t **drops, const char **error)
+{
+    *drops = apr_array_make(pool, 8, sizeof(rp_redis_drop_t));
+    char err[300];
+    redisContext *c = connect_to(conf, err, sizeof(err));
+    if (c == NULL) {
+        return fail(error, pool, "redis", err);
+    }
+    redisReply *r = redisCommand(c, "HGETALL %s", KEY_DROPPED);
+    apr_status_t rv = APR_SUCCESS;
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        reply_ok(c, r, err, sizeof(err));
+        rv = fail(error, pool, "reading drop counts", err);
+    } else {
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            rp_redis_drop_t *d = apr_array_push(*drops);
+            d->node = apr_pstrmemdup(pool, r->element[i]->str,
+                                     (apr_size_t)r->element[i]->len);
+            d->count = strtoll(r->element[i + 1]->str, NULL, 10);
+        }
+        freeReplyObject(r);
+        qsort((*drops)->elts, (size_t)(*drops)->nelts, sizeof(rp_redis_drop_t),
+              by_node);
+    }
+    redisFree(c);
+    return rv;
+}

@@ -1,0 +1,107 @@
+/* rp_redis: saved profiles in a Redis that a fleet of servers shares.
+ *
+ * Layout (PREFIX is "reqprof:"):
+ *   PREFIX p:ID      a hash, one field per saved file (".meta", ".html",
+ *                    ".speedscope.json"), expiring after the TTL
+ *   PREFIX index     a sorted set of ids scored by the request's start (ms),
+ *                    trimmed to the TTL and to the newest max_profiles; a
+ *                    profile trimmed away is deleted with it
+ *   PREFIX dropped   a hash: host name -> profiles that host could not
+ *                    write (the store was down, slow or its queue full),
+ *                    added once the store answers again
+ * One profile is written by one script (EVAL), so the index never names a
+ * profile whose files are not all there.
+ *
+ * Writing never waits on Redis: a process submits profiles to a bounded
+ * queue and one writer thread (all signals blocked) sends them, with a
+ * timeout on connecting and on every command, and reconnects by itself. A
+ * profile that cannot be queued or written is dropped and counted. Reading
+ * (the index) connects per call, with the same timeout. Knows nothing of
+ * httpd. */
+#ifndef RP_REDIS_H
+#define RP_REDIS_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "rp_store.h" /* rp_store_file_t */
+#include "rp_store_target.h"
+
+#define RP_REDIS_PREFIX "reqprof:"
+/* After a failed connection, profiles are dropped without trying again for
+ * this long. */
+#define RP_REDIS_RETRY_AFTER apr_time_from_msec(1000)
+
+typedef struct rp_redis_conf {
+    rp_store_target_t target;
+    const char *password;        /* NULL: no AUTH */
+    apr_interval_time_t timeout; /* connecting, and each command */
+    int ttl_seconds;             /* a profile's lifetime */
+    int max_profiles;            /* profiles the index keeps */
+    int queue_max;               /* profiles waiting per process */
+    const char *node;            /* this host's name, for the drop count */
+} rp_redis_conf_t;
+
+/* ---- writing ------------------------------------------------------------ */
+
+typedef struct rp_redis_writer rp_redis_writer_t;
+
+typedef struct rp_redis_stats {
+    unsigned long submitted;
+    unsigned long written;
+    unsigned long dropped_full;   /* the queue was full */
+    unsigned long dropped_down;   /* Redis was down, slow or refused it */
+    unsigned long drops_recorded; /* of the drops, counted in Redis */
+    int connected;
+} rp_redis_stats_t;
+
+/* A writer for conf (copied). The thread starts with the first profile. */
+rp_redis_writer_t *rp_redis_writer_create(const rp_redis_conf_t *conf);
+
+/* Queues a copy of the files of profile id (the request started at t).
+ * Never blocks on Redis. Returns 1 if queued, 0 if dropped (queue full). */
+int rp_redis_writer_submit(rp_redis_writer_t *w, const char *id, apr_time_t t,
+                           const rp_store_file_t *files, int count);
+
+void rp_redis_writer_stats(rp_redis_writer_t *w, rp_redis_stats_t *out);
+
+/* The newest error not yet taken, into buf; 0 if there is none. */
+int rp_redis_writer_take_error(rp_redis_writer_t *w, char *buf,
+                               apr_size_t size);
+
+/* Stops the thread: what is queued is written first, for at most
+ * deadline; the rest is dropped. Safe to call without a thread. The writer
+ * is not freed if its thread did not end in time. */
+void rp_redis_writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline);
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct rp_redis_item {
+    const char *id;
+    const char *meta; /* the sidecar's text */
+    apr_size_t meta_len;
+} rp_redis_item_t;
+
+typedef struct rp_redis_drop {
+    const char *node;
+    long long count;
+} rp_redis_drop_t;
+
+/* The newest profiles (at most max), newest first, each with its sidecar;
+ * ids whose profile has expired are left out. *error says why on failure. */
+apr_status_t rp_redis_list(const rp_redis_conf_t *conf, int max,
+                           apr_pool_t *pool, apr_array_header_t **items,
+                           const char **error);
+
+/* One saved file of profile id (the field is its suffix), NUL-terminated in
+ * pool. APR_ENOENT if it is not there, APR_ENOMEM if larger than max. */
+apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,
+                            const char *field, apr_size_t max, apr_pool_t *pool,
+                            char **data, apr_size_t *len, const char **error);
+
+/* The drop counts per host (rp_redis_drop_t), sorted by host name. */
+apr_status_t rp_redis_drops(const rp_redis_conf_t *conf, apr_pool_t *pool,
+                            apr_array_header_t **drops, const char **error);
+
+#endif

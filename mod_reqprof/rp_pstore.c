@@ -70,6 +70,26 @@ static apr_status_t dir_save(rp_pstore_t *s, const char *id,
     return rv;
 }
 
+/* files and the record a listing reads: the sidecar's first line. */
+static const rp_store_file_t *with_record(const rp_store_file_t *files,
+                                          int count, apr_pool_t *pool)
+{
+    rp_store_file_t *all =
+        apr_pcalloc(pool, sizeof(*all) * (size_t)(count + 1));
+    memcpy(all, files, sizeof(*all) * (size_t)count);
+    all[count].suffix = RP_REDIS_RECORD_FIELD;
+    all[count].data = "";
+    for (int i = 0; i < count; i++) {
+        if (strcmp(files[i].suffix, RP_STORE_META) == 0) {
+            const char *nl = memchr(files[i].data, '\n', files[i].len);
+            all[count].data = files[i].data;
+            all[count].len =
+                nl ? (apr_size_t)(nl - files[i].data) : files[i].len;
+        }
+    }
+    return all;
+}
+
 apr_status_t rp_pstore_save(rp_pstore_t *s, const char *id, apr_time_t t,
                             const rp_store_file_t *files, int count,
                             apr_pool_t *pool, const char **error)
@@ -81,7 +101,8 @@ apr_status_t rp_pstore_save(rp_pstore_t *s, const char *id, apr_time_t t,
         s->writer = rp_redis_writer_create(&s->redis);
     }
     if (s->writer == NULL ||
-        !rp_redis_writer_submit(s->writer, id, t, files, count)) {
+        !rp_redis_writer_submit(s->writer, id, t,
+                                with_record(files, count, pool), count + 1)) {
         if (error != NULL) {
             *error = apr_psprintf(pool,
                                   "%s: %d profiles already wait to be "
@@ -165,28 +186,33 @@ static apr_status_t dir_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,
     return APR_SUCCESS;
 }
 
+typedef struct redis_list_ctx {
+    const rp_pstore_filter_t *filter;
+    int max;
+    apr_pool_t *pool;
+    apr_array_header_t *out;
+    int *scanned;
+} redis_list_ctx_t;
+
+static int consider_item(void *ctx, const rp_redis_item_t *it)
+{
+    redis_list_ctx_t *l = ctx;
+    if (rp_store_id_valid(it->id)) {
+        consider(it->id, it->meta, it->meta_len, l->filter, l->pool, l->out,
+                 l->scanned);
+    }
+    return l->out->nelts < l->max;
+}
+
+/* Reads the index in chunks, each record only (a line, not the whole
+ * sidecar), until max profiles matched or the index ended. */
 static apr_status_t redis_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,
                                int max, apr_pool_t *pool,
                                apr_array_header_t *out, int *scanned,
                                const char **error)
 {
-    /* The index holds at most max_profiles: each listing reads them all and
-     * filters here, one round trip for the ids and one pipeline for the
-     * records. */
-    apr_array_header_t *items;
-    apr_status_t rv =
-        rp_redis_list(&s->redis, s->redis.max_profiles, pool, &items, error);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    for (int i = 0; i < items->nelts && out->nelts < max; i++) {
-        const rp_redis_item_t *it = &APR_ARRAY_IDX(items, i, rp_redis_item_t);
-        if (rp_store_id_valid(it->id)) {
-            consider(it->id, it->meta, it->meta_len, filter, pool, out,
-                     scanned);
-        }
-    }
-    return APR_SUCCESS;
+    redis_list_ctx_t ctx = {filter, max, pool, out, scanned};
+    return rp_redis_scan(&s->redis, 500, consider_item, &ctx, pool, error);
 }
 
 apr_status_t rp_pstore_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,

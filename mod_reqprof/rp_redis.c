@@ -481,45 +481,89 @@ static apr_status_t fail(const char **error, apr_pool_t *pool, const char *what,
     return APR_EGENERAL;
 }
 
-apr_status_t rp_redis_list(const rp_redis_conf_t *conf, int max,
-                           apr_pool_t *pool, apr_array_header_t **items,
+/* One chunk of the index from offset: 0 at its end, -1 on failure, else
+ * how many ids it held. */
+static int scan_chunk(redisContext *c, long offset, int chunk,
+                      rp_redis_visit_f visit, void *ctx, apr_pool_t *pool,
+                      int *stop, const char **error)
+{
+    char err[300];
+    redisReply *ids = redisCommand(c, "ZREVRANGE %s %ld %ld", KEY_INDEX, offset,
+                                   offset + chunk - 1);
+    if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
+        reply_ok(c, ids, err, sizeof(err));
+        fail(error, pool, "listing profiles", err);
+        return -1;
+    }
+    for (size_t i = 0; i < ids->elements; i++) {
+        redisAppendCommand(c, "HGET %s%b %s", KEY_PROFILE, ids->element[i]->str,
+                           (size_t)ids->element[i]->len, RP_REDIS_RECORD_FIELD);
+    }
+    int n = (int)ids->elements;
+    for (size_t i = 0; i < ids->elements; i++) {
+        redisReply *record = NULL;
+        if (redisGetReply(c, (void **)&record) != REDIS_OK || record == NULL) {
+            fail(error, pool, "reading profiles", c->errstr);
+            n = -1;
+            break;
+        }
+        if (record->type == REDIS_REPLY_STRING && !*stop) {
+            rp_redis_item_t it = {
+                .id = apr_pstrmemdup(pool, ids->element[i]->str,
+                                     (apr_size_t)ids->element[i]->len),
+                .meta =
+                    apr_pstrmemdup(pool, record->str, (apr_size_t)record->len),
+                .meta_len = (apr_size_t)record->len};
+            *stop = !visit(ctx, &it);
+        }
+        freeReplyObject(record);
+    }
+    freeReplyObject(ids);
+    return n;
+}
+
+apr_status_t rp_redis_scan(const rp_redis_conf_t *conf, int chunk,
+                           rp_redis_visit_f visit, void *ctx, apr_pool_t *pool,
                            const char **error)
 {
-    *items = apr_array_make(pool, 64, sizeof(rp_redis_item_t));
     char err[300];
     redisContext *c = connect_to(conf, err, sizeof(err));
     if (c == NULL) {
         return fail(error, pool, "redis", err);
     }
-    redisReply *ids = redisCommand(c, "ZREVRANGE %s 0 %d", KEY_INDEX, max - 1);
-    if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
-        reply_ok(c, ids, err, sizeof(err));
-        redisFree(c);
-        return fail(error, pool, "listing profiles", err);
-    }
-    for (size_t i = 0; i < ids->elements; i++) {
-        redisAppendCommand(c, "HGET %s%b %s", KEY_PROFILE, ids->element[i]->str,
-                           (size_t)ids->element[i]->len, ".meta");
-    }
-    apr_status_t rv = APR_SUCCESS;
-    for (size_t i = 0; i < ids->elements; i++) {
-        redisReply *meta = NULL;
-        if (redisGetReply(c, (void **)&meta) != REDIS_OK || meta == NULL) {
-            rv = fail(error, pool, "reading profiles", c->errstr);
-            break;
-        }
-        if (meta->type == REDIS_REPLY_STRING) {
-            rp_redis_item_t *it = apr_array_push(*items);
-            it->id = apr_pstrmemdup(pool, ids->element[i]->str,
-                                    (apr_size_t)ids->element[i]->len);
-            it->meta = apr_pstrmemdup(pool, meta->str, (apr_size_t)meta->len);
-            it->meta_len = (apr_size_t)meta->len;
-        }
-        freeReplyObject(meta);
-    }
-    freeReplyObject(ids);
+    int stop = 0, n;
+    long offset = 0;
+    do {
+        n = scan_chunk(c, offset, chunk, visit, ctx, pool, &stop, error);
+        offset += n;
+    } while (n == chunk && !stop);
     redisFree(c);
-    return rv;
+    return n < 0 ? APR_EGENERAL : APR_SUCCESS;
+}
+
+typedef struct list_ctx {
+    apr_array_header_t *items;
+    int max;
+} list_ctx_t;
+
+static int keep_item(void *ctx, const rp_redis_item_t *item)
+{
+    list_ctx_t *l = ctx;
+    *(rp_redis_item_t *)apr_array_push(l->items) = *item;
+    return l->items->nelts < l->max;
+}
+
+apr_status_t rp_redis_list(const rp_redis_conf_t *conf, int max,
+                           apr_pool_t *pool, apr_array_header_t **items,
+                           const char **error)
+{
+    *items = apr_array_make(pool, 64, sizeof(rp_redis_item_t));
+    if (max <= 0) {
+        return APR_SUCCESS;
+    }
+    list_ctx_t ctx = {*items, max};
+    return rp_redis_scan(conf, max < 500 ? max : 500, keep_item, &ctx, pool,
+                         error);
 }
 
 apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,

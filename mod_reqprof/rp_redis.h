@@ -2,7 +2,8 @@
  *
  * Layout (PREFIX is "reqprof:"):
  *   PREFIX p:ID      a hash, one field per saved file (".meta", ".html",
- *                    ".speedscope.json"), expiring after the TTL
+ *                    ".speedscope.json") and ".record", the sidecar's first
+ *                    line (what a listing reads), expiring after the TTL
  *   PREFIX index     a sorted set of ids scored by the request's start (ms),
  *                    trimmed to the TTL and to the newest max_profiles; a
  *                    profile trimmed away is deleted with it
@@ -77,18 +78,32 @@ void rp_redis_writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline);
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* The hash field holding a profile's record (the sidecar's first line). */
+#define RP_REDIS_RECORD_FIELD ".record"
+
 typedef struct rp_redis_item {
     const char *id;
-    const char *meta; /* the sidecar's text */
+    const char *meta; /* the profile's record (RP_REDIS_RECORD_FIELD) */
     apr_size_t meta_len;
 } rp_redis_item_t;
+
+/* Called for each profile, newest first; returns 0 to stop. */
+typedef int (*rp_redis_visit_f)(void *ctx, const rp_redis_item_t *item);
+
+/* Reads the index newest first in chunks of chunk ids (one round trip for
+ * the ids and one pipeline for their records per chunk) until visit says
+ * stop or the index ends; ids whose profile has expired are skipped.
+ * *error says why on failure. */
+apr_status_t rp_redis_scan(const rp_redis_conf_t *conf, int chunk,
+                           rp_redis_visit_f visit, void *ctx, apr_pool_t *pool,
+                           const char **error);
 
 typedef struct rp_redis_drop {
     const char *node;
     long long count;
 } rp_redis_drop_t;
 
-/* The newest profiles (at most max), newest first, each with its sidecar;
+/* The newest profiles (at most max), newest first, each with its record;
  * ids whose profile has expired are left out. *error says why on failure. */
 apr_status_t rp_redis_list(const rp_redis_conf_t *conf, int max,
                            apr_pool_t *pool, apr_array_header_t **items,

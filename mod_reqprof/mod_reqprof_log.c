@@ -273,7 +273,10 @@ static int log_transaction(request_rec *r)
         saved = save_profile(r, kept, id, &info);
     }
     apr_interval_time_t save_us = apr_time_now() - save_start;
-    if (mode == RP_LOG_ON || mode == RP_LOG_SLOW) {
+    /* A stored request is logged too where its context logs requests. */
+    if (mode == RP_LOG_ON || mode == RP_LOG_SLOW ||
+        (mode == RP_LOG_STORE &&
+         rp_conf_log_mode(rp_dir_conf(r)) != RP_LOG_OFF)) {
         rp_buf_t line;
         rp_buf_init(&line, r->pool, 2048);
         rp_record_line(&line, kept->profile, &info);

@@ -11,7 +11,9 @@ SPREAD_LIMIT ((max - min) / median), the ratio is not printed: the table
 says "noisy (spread X %)" and the target is not judged.
 
 All load goes to throwaway httpd instances on 127.0.0.1 (the integration
-tests' harness), bounded in request count and time.
+tests' harness), bounded in request count and time. Section 9 (saving to
+the store) also starts its own redis-server instances (Debian's
+redis-server) on 127.0.0.1, without persistence, and stops them.
 
 Environment (for development; docs/benchmarks.md is only written by a full run):
   BENCH_ONLY=1,3,6   run only these sections (into build/out/bench-partial.*)
@@ -26,9 +28,12 @@ import os
 import platform
 import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -38,7 +43,7 @@ OUT = os.path.join(REPO, "build", "out")
 BENCH_DOC = os.path.join(REPO, "docs", "benchmarks.md")
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from httpd_harness import Httpd  # noqa: E402
+from httpd_harness import Httpd, free_port, unprivileged_user  # noqa: E402
 from report_parser import Report  # noqa: E402
 
 SPREAD_LIMIT = float(os.environ.get("BENCH_SPREAD", "0.10"))
@@ -995,6 +1000,503 @@ def section_sampler():
                           "thread_name": SAMPLER_THREAD_NAME, "modes": data}
 
 
+# ---- 9. saving to the store -------------------------------------------------------------
+#
+# Every figure in one run: the request thread's time to save one profile to a
+# directory and to Redis; the throughput of servers that profile and save every
+# request (ReqProfileLog On) to no store, a directory, a Redis that is up, one
+# that was stopped and one that hangs (SIGSTOP); and what a profile takes in
+# Redis. The bench starts its own redis-server instances on 127.0.0.1 (no
+# persistence) and stops them at the end.
+
+STORE_ROUNDS = 7           # per-profile cost: interleaved rounds per profile size
+STORE_REPEAT = 5           # profiles per run, averaged
+STORE_TP_ROUNDS = 7        # throughput: interleaved rounds
+STORE_TP_SECONDS = 2       # per ab run
+# The throughput workload: /work/spin of about this many ms, short enough
+# for the saving to show (at 10 ms, 1 s runs were all noise).
+STORE_TP_MS = (1,)
+STORE_DIR_LIMIT = 100      # ReqProfileDirLimit's default count: filled before measuring
+STORE_LIMIT = 2000         # ReqProfileStoreLimit of the throughput servers
+STORE_DOWN_TARGET = 0.95   # Redis down or hung: throughput against Redis up
+STORE_PROJECT_COUNT = 10000  # the sizing figure: what this many profiles take
+
+
+class RedisError(Exception):
+    pass
+
+
+def resp_encode(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def resp_read(f):
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise RedisError("connection closed")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        return RedisError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else f.read(n + 2)[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [resp_read(f) for _ in range(n)]
+    raise RedisError("unexpected reply %r" % line[:40])
+
+
+def redis_pipeline(port, commands, timeout=30):
+    """The replies to commands (tuples of arguments) sent at once to the
+    Redis on 127.0.0.1:port; an error reply comes back as a RedisError."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(b"".join(resp_encode(c) for c in commands))
+        with s.makefile("rb") as f:
+            return [resp_read(f) for _ in commands]
+
+
+def redis_cmd(port, *args, timeout=30):
+    reply = redis_pipeline(port, [args], timeout)[0]
+    if isinstance(reply, RedisError):
+        raise reply
+    return reply
+
+
+def redis_info(port, section):
+    text = redis_cmd(port, "INFO", section).decode()
+    return dict(l.split(":", 1) for l in text.splitlines() if ":" in l)
+
+
+def redis_evals(port):
+    """EVAL calls so far: the module writes each profile with one."""
+    stat = redis_info(port, "commandstats").get("cmdstat_eval", "")
+    m = re.search(r"calls=(\d+)", stat)
+    return int(m.group(1)) if m else 0
+
+
+def redis_settled(port, timeout=15.0, quiet=0.5):
+    """Waits until no profile has been written for `quiet` seconds (the
+    writer threads' queues are empty); the EVAL calls so far."""
+    deadline = time.monotonic() + timeout
+    last, since = redis_evals(port), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = redis_evals(port)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return last
+
+
+def redis_drops(port):
+    """Profiles the hosts writing to this Redis could not write, as they
+    counted them there (reqprof:dropped)."""
+    reply = redis_cmd(port, "HGETALL", "reqprof:dropped") or []
+    return sum(int(v) for v in reply[1::2])
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1 without persistence, on cpus
+    when given. stop() ends the process; pause() and resume() stop and
+    continue it (SIGSTOP, SIGCONT): connections are then still accepted by
+    the kernel but nothing answers."""
+
+    def __init__(self, cpus=None, port=None):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="reqprof-redis-")
+        self.cpus = cpus
+        self.proc = None
+        self.paused = False
+
+    def start(self, timeout=10):
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server not found (Debian: apt-get install redis-server)")
+        cmd = [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+               "--appendonly", "no", "--daemonize", "no", "--dir", self.dir,
+               "--logfile", os.path.join(self.dir, "redis.log")]
+        if self.cpus and shutil.which("taskset"):
+            cmd = ["taskset", "-c", ",".join(str(c) for c in sorted(self.cpus))] + cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited at start: " + self.log_tail())
+            try:
+                if redis_cmd(self.port, "PING", timeout=1) == "PONG":
+                    return self
+            except (OSError, RedisError):
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not answer: " + self.log_tail())
+
+    def log_tail(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
+                return scrub(f.read()[-400:])
+        except OSError:
+            return "(no log)"
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            if self.paused:
+                self.resume()
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class LogTail:
+    """The lines a log gained since the last call."""
+
+    def __init__(self, path):
+        self.path, self.offset = path, 0
+
+    def lines(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        return data[:end].decode("utf-8", "replace").splitlines()
+
+
+SAVED_RE = re.compile(r"saved profile (\S+) to \S+ in ([\d.]+) ms; building it took ([\d.]+) ms")
+RECORD_FIELD_RE = re.compile(r" (id|samples|saved|save_ms)=(\S+)")
+
+
+def log_records(lines):
+    """The log mode records among error-log lines: {id, samples, saved,
+    save_ms} each."""
+    return [dict(RECORD_FIELD_RE.findall(l)) for l in lines if "type=reqprof v=1 " in l]
+
+
+def store_conf(store, debug=False):
+    """Every /work request profiled and logged (ReqProfileLog On), saved to
+    store (a ReqProfileStore line, or nothing); /work/i100us at 100 µs."""
+    return ("MaxKeepAliveRequests 0\n" + ("LogLevel warn reqprof:debug\n" if debug else "") +
+            (store + "\n" if store else "") +
+            "<Location /work>\n  ReqProfileLog On\n</Location>\n"
+            "<Location /work/i100us>\n  ReqProfileInterval 100us\n</Location>\n")
+
+
+def profile_dir(parent, name):
+    """A directory the server's children can write profiles into."""
+    path = os.path.join(parent, name)
+    os.makedirs(path)
+    user = unprivileged_user()
+    shutil.chown(path, user, user)
+    return path
+
+
+def fs_type(path):
+    """The file system type path lives on (/proc/mounts, longest match)."""
+    best, kind = "", "?"
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and (path == parts[1] or path.startswith(
+                        parts[1].rstrip("/") + "/")) and len(parts[1]) > len(best):
+                    best, kind = parts[1], parts[2]
+    except OSError:
+        pass
+    return kind
+
+
+def wait_records(tail, want, timeout=10.0):
+    """The next `want` records of a log and the debug lines that came with
+    them, waiting for them (log_transaction runs after the response)."""
+    recs, saved = [], []
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = tail.lines()
+        recs += log_records(lines)
+        saved += [m for m in (SAVED_RE.search(l) for l in lines) if m]
+        if len(recs) >= want or time.monotonic() > deadline:
+            return recs, saved
+        time.sleep(0.02)
+
+
+def key_sizes(port, ids):
+    """For the profiles ids in Redis: MEMORY USAGE of each key (exact:
+    SAMPLES 0) and the bytes of its fields' values (HSTRLEN)."""
+    keys = ["reqprof:p:" + (i.decode() if isinstance(i, bytes) else i) for i in ids]
+    usage = redis_pipeline(port, [("MEMORY", "USAGE", k, "SAMPLES", "0") for k in keys])
+    fields = redis_pipeline(port, [("HKEYS", k) for k in keys])
+    lens = redis_pipeline(port, [("HSTRLEN", k, f) for k, fs in zip(keys, fields)
+                                 for f in (fs or [])])
+    per_key, i = [], 0
+    for fs in fields:
+        n = len(fs or [])
+        per_key.append(sum(x for x in lens[i:i + n] if isinstance(x, int)))
+        i += n
+    return ([u if isinstance(u, int) else None for u in usage], per_key,
+            sorted({f.decode() for fs in fields for f in (fs or [])}))
+
+
+def redis_holdings(port, mem_before, expected=None):
+    """What the Redis holds now, per profile: its keys' MEMORY USAGE and
+    fields' bytes, the index's share, and used_memory's growth since
+    mem_before over the profiles it holds."""
+    ids = redis_cmd(port, "ZRANGE", "reqprof:index", "0", "-1") or []
+    mem = int(redis_info(port, "memory")["used_memory"])
+    usage, stored, fields = key_sizes(port, ids)
+    index = redis_cmd(port, "MEMORY", "USAGE", "reqprof:index", "SAMPLES", "0") or 0
+    n = len(ids)
+    return {"profiles": n, "expected": expected, "fields": fields,
+            "memory_usage": Fig(usage).as_json() if usage else None,
+            "stored_bytes": Fig(stored).as_json() if stored else None,
+            "index_bytes_per_profile": index / n if n else None,
+            "used_memory_growth_per_profile": (mem - mem_before) / n if n else None,
+            "used_memory_before": mem_before, "used_memory_after": mem}
+
+
+def save_run(server, tail, path):
+    """STORE_REPEAT requests one after the other; the request thread's save
+    time of each (the debug line: rendering the saved formats and handing
+    them to the store), averaged, and the profiles' samples."""
+    for _ in range(STORE_REPEAT):
+        plain(server.port, path)
+    recs, saved = wait_records(tail, STORE_REPEAT)
+    ok = len(recs) == STORE_REPEAT and len(saved) == STORE_REPEAT
+    return {"save_ms": statistics.mean(float(m.group(2)) for m in saved) if ok else None,
+            "record_save_ms": statistics.mean(float(r.get("save_ms", "nan")) for r in recs)
+            if ok else None,
+            "build_ms": statistics.mean(float(m.group(3)) for m in saved) if ok else None,
+            "samples": statistics.mean(int(r.get("samples", 0)) for r in recs) if recs else None,
+            "ids": [r.get("id") for r in recs]}
+
+
+def store_cost(kiter, redis, workdir):
+    """Part 1 (and 4 for these sizes): one profile saved at a time, to a
+    directory and to Redis, interleaved; what Redis then holds. Nothing is
+    pinned: one request at a time, the sampler thread on another CPU, as on
+    a server with CPUs to spare. The directory is first filled to its
+    limit, so that every save also prunes one profile, as on a server that
+    has been saving for a while."""
+    pdir = profile_dir(workdir, "cost")
+    servers = (("dir", Httpd("event", extra=store_conf("ReqProfileStore dir:%s" % pdir,
+                                                        debug=True))),
+               ("redis", Httpd("event", extra=store_conf(
+                   "ReqProfileStore redis://127.0.0.1:%d/0" % redis.port, debug=True))))
+    sizes = (("50 ms at 1 ms", "/work/spin?kiter=%d" % max(1000, kiter // 4)),
+             ("200 ms at 100 µs", "/work/i100us/spin?kiter=%d" % kiter))
+    out = {}
+    with servers[0][1], servers[1][1]:
+        tails = {name: LogTail(s.error_log) for name, s in servers}
+        for _, path in sizes:  # warm up: symbols, the sampler, the writer's connection
+            for name, s in servers:
+                save_run(s, tails[name], path)
+        for name, s in servers:  # the directory at its limit
+            for _ in range(STORE_DIR_LIMIT):
+                plain(s.port, "/work/spin?kiter=1000")
+            wait_records(tails[name], STORE_DIR_LIMIT)
+        for size, path in sizes:
+            redis_settled(redis.port)
+            redis_cmd(redis.port, "FLUSHALL")
+            mem0 = int(redis_info(redis.port, "memory")["used_memory"])
+            runs = {name: [] for name, _ in servers}
+            for r in range(STORE_ROUNDS):
+                for name, s in rotate(servers, r):
+                    runs[name].append(save_run(s, tails[name], path))
+            sent = STORE_ROUNDS * STORE_REPEAT
+            redis_settled(redis.port)
+            held = redis_holdings(redis.port, mem0, expected=sent)
+            out[size] = {
+                "path": path,
+                "samples": Fig([x["samples"] for x in runs["redis"] + runs["dir"]]).as_json(),
+                "dir_ms": Fig([x["save_ms"] for x in runs["dir"]]).as_json(),
+                "redis_ms": Fig([x["save_ms"] for x in runs["redis"]]).as_json(),
+                "ratio": ratios([x["save_ms"] for x in runs["redis"]],
+                                [x["save_ms"] for x in runs["dir"]]).as_json(),
+                "dir_record_ms": Fig([x["record_save_ms"] for x in runs["dir"]]).as_json(),
+                "redis_record_ms": Fig([x["record_save_ms"] for x in runs["redis"]]).as_json(),
+                "held": held, "raw": runs}
+        for name, s in servers:
+            check_crashes(s, "store/cost/" + name)
+    return out
+
+
+def store_throughput(kiter, redis_cpus, workdir, cpus):
+    """Parts 2 and 3 (and 4 at steady state): requests/s of servers saving
+    every request, to nothing, a directory, Redis up, Redis stopped and
+    Redis hung, interleaved; how many profiles were saved, written and
+    counted as dropped."""
+    threads = 2 * IDLE_CONCURRENCY
+    limit = "ReqProfileStoreLimit %d" % STORE_LIMIT
+    up = RedisServer(redis_cpus)
+    down = RedisServer(redis_cpus)
+    hung = RedisServer(redis_cpus)
+    redises = (("redis", up), ("down", down), ("hung", hung))
+    pdir = profile_dir(workdir, "throughput")
+    confs = [("none", None),
+             ("dir", "ReqProfileStore dir:%s" % pdir)] + [
+        (name, "ReqProfileStore redis://127.0.0.1:%d/0\n%s" % (r.port, limit))
+        for name, r in redises]
+    servers = [(name, Httpd("event", extra=store_conf(store), threads=threads))
+               for name, store in confs]
+    workloads = [("%d ms" % ms, "/work/spin?kiter=%d" % max(1000, round(kiter * ms / 200.0)))
+                 for ms in STORE_TP_MS]
+    started = []
+    try:
+        for r in (up, down, hung):
+            r.start()
+            started.append(r)
+        for _, s in servers:
+            s.start()
+            started.append(s)
+            if cpus:
+                pin_server(s, cpus)
+        tails = {name: LogTail(s.error_log) for name, s in servers}
+        for _, path in workloads:  # warm up: children, the writers' connections
+            for _, s in servers:
+                ab(s.port, path, True, 1)
+        for _, r in redises:
+            redis_settled(r.port)
+            if redis_evals(r.port) == 0:
+                raise RuntimeError("no profile reached redis-server %d in the warm-up" % r.port)
+        down.stop()   # the process ends: connections refused
+        hung.pause()  # SIGSTOP: connections accepted, nothing answers
+        redis_cmd(up.port, "FLUSHALL")
+        mem0 = int(redis_info(up.port, "memory")["used_memory"])
+        evals0 = redis_evals(up.port)
+        for t in tails.values():
+            t.lines()  # what the warm-up logged is left behind
+        runs = {(w, v): [] for w, _ in workloads for v, _ in servers}
+        totals = {v: {"records": 0, "not_saved": 0} for v, _ in servers}
+        samples = []  # of the profiles Redis up got
+        for r in range(STORE_TP_ROUNDS):
+            for w, path in workloads:
+                for v, s in rotate(servers, r):
+                    rps = ab(s.port, path, True, STORE_TP_SECONDS)
+                    recs = log_records(tails[v].lines())
+                    not_saved = sum(1 for x in recs if x.get("saved") == "0")
+                    totals[v]["records"] += len(recs)
+                    totals[v]["not_saved"] += not_saved
+                    save = [float(x["save_ms"]) for x in recs if "save_ms" in x]
+                    if v == "redis":
+                        samples += [int(x["samples"]) for x in recs if "samples" in x]
+                    runs[(w, v)].append({
+                        "rps": rps, "records": len(recs), "not_saved": not_saved,
+                        "save_ms": statistics.mean(save) if save else None})
+        time.sleep(0.3)
+        for v, _ in servers:  # the last requests' records
+            recs = log_records(tails[v].lines())
+            totals[v]["records"] += len(recs)
+            totals[v]["not_saved"] += sum(1 for x in recs if x.get("saved") == "0")
+        written = redis_settled(up.port) - evals0
+        held = redis_holdings(up.port, mem0)
+        held["limit"] = STORE_LIMIT
+        held["samples"] = statistics.median(samples) if samples else None
+        # Redis back: the writers count what they dropped in reqprof:dropped.
+        hung.resume()
+        down = RedisServer(redis_cpus, port=down.port)
+        down.start()
+        started.append(down)
+        counted = {}
+        for v, r in (("down", down), ("hung", hung)):
+            deadline = time.monotonic() + 15
+            want = totals[v]["records"]
+            while time.monotonic() < deadline and redis_drops(r.port) < want:
+                time.sleep(0.2)
+            counted[v] = {"dropped_counted": redis_drops(r.port),
+                          "written_after": redis_cmd(r.port, "ZCARD", "reqprof:index")}
+        for v, s in servers:
+            check_crashes(s, "store/throughput/" + v)
+    finally:
+        for x in reversed(started):
+            x.cleanup()
+        for x in [s for _, s in servers] + [up, down, hung]:
+            x.cleanup()  # those that did not start: their directories
+    data = {}
+    for w, path in workloads:
+        base = [x["rps"] for x in runs[(w, "none")]]
+        upr = [x["rps"] for x in runs[(w, "redis")]]
+        entry = {"path": path}
+        for v, _ in servers:
+            rr = runs[(w, v)]
+            entry[v] = {
+                "rps": Fig([x["rps"] for x in rr]).as_json(),
+                "save_ms": Fig([x["save_ms"] for x in rr]).as_json() if v != "none" else None,
+                "not_saved_pct": Fig([100.0 * x["not_saved"] / x["records"] if x["records"]
+                                      else None for x in rr]).as_json(),
+                "raw": rr}
+        for v in ("dir", "redis"):
+            entry[v]["ratio"] = ratios([x["rps"] for x in runs[(w, v)]], base).as_json()
+        for v in ("down", "hung"):
+            entry[v]["ratio"] = ratios([x["rps"] for x in runs[(w, v)]], upr).as_json()
+        data[w] = entry
+    return {"workloads": data, "totals": totals, "written": written, "held": held,
+            "counted": counted, "fs": fs_type(pdir), "threads": threads,
+            "limit": STORE_LIMIT}
+
+
+def section_store():
+    kiter = results.get("kiter_200ms")
+    cpus = {0} if ab_prefix() else None
+    n = os.cpu_count() or 1
+    # Redis away from httpd's CPU: its own where there is one, else ab's.
+    redis_cpus = ({1} if n >= 3 else {n - 1}) if cpus else None
+    workdir = tempfile.mkdtemp(prefix="reqprof-bench-store-")
+    os.chmod(workdir, 0o755)
+    try:
+        if kiter is None:
+            with Httpd("event") as s:
+                kiter = calibrate(s.port)
+            results["kiter_200ms"] = kiter
+            log("spin kiter for ~%d ms: %d" % (TARGET_SPIN_MS, kiter))
+        with RedisServer() as redis:
+            cost = store_cost(kiter, redis, workdir)
+        tp = store_throughput(kiter, redis_cpus, workdir, cpus)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+    m = re.search(r"v=(\S+)", version)
+    results["store"] = {"kiter": kiter, "rounds": STORE_ROUNDS, "repeat": STORE_REPEAT,
+                        "tp_rounds": STORE_TP_ROUNDS, "tp_seconds": STORE_TP_SECONDS,
+                        "concurrency": IDLE_CONCURRENCY, "pinned": bool(cpus),
+                        "redis_cpus": sorted(redis_cpus) if redis_cpus else None,
+                        "redis_version": m.group(1) if m else version,
+                        "cost": cost, "throughput": tp}
+
+
 # ---- the README section ----------------------------------------------------------------
 
 
@@ -1143,7 +1645,7 @@ def machine_state_text(m):
 PROFILING_TARGETS = {1000: 1.02, 100: 1.5}
 MODES = ("not dumpable", "dumpable")
 SECTION_OF = {"idle": "1", "prof": "2", "waits": "2", "acc": "5", "render": "6",
-              "conc": "7", "sampler": "8"}
+              "conc": "7", "sampler": "8", "store": "9"}
 
 
 def target_list():
@@ -1172,6 +1674,11 @@ def target_list():
         for name in ("1ms", "100us"):
             t.append(("waits:%s:%s" % (name, mode), "8. Waits interrupted, %s, %s" % (name, mode),
                       "0 per wait"))
+    for ms in STORE_TP_MS:
+        for v, what in (("down", "Redis stopped"), ("hung", "Redis hung (SIGSTOP)")):
+            t.append(("store:%s:%d ms" % (v, ms),
+                      "9. Saving every request, %s: throughput against Redis up, %d ms requests"
+                      % (what, ms), "≥ %.2fx (bench)" % STORE_DOWN_TARGET))
     return t
 
 
@@ -1641,6 +2148,131 @@ def render_markdown(res=None, crash_list=None):
                              "signals to the waiting thread", "target", "verdict"], rows))
         sec.append("")
 
+    # 9
+    if "store" in results:
+        st = results["store"]
+        cost, tp = st["cost"], st["throughput"]
+        sec.append("### 9. Saving to the store")
+        sec.append("")
+        sec.append(
+            "Event-MPM servers that profile every `/work` request (`ReqProfileLog On`) and save "
+            "each profile to a directory (`ReqProfileStore dir:`, on %s, `ReqProfileDirLimit` at "
+            "its default and filled to it first, so each save also prunes one) or to a Redis "
+            "(`ReqProfileStore redis://`: redis-server %s on 127.0.0.1, started by the bench, "
+            "no persistence). *Save* is the request thread's time to save one profile, after "
+            "its response has gone, from the error log's `saved profile ID to STORE in X ms` "
+            "(`LogLevel reqprof:debug`): rendering the saved formats and the sidecar, then "
+            "writing the files and pruning (directory) or copying them into the child's queue "
+            "for its writer thread (Redis). One request at a time, %d interleaved rounds, a run "
+            "the mean of %d profiles." % (tp["fs"], st["redis_version"], st["rounds"],
+                                          st["repeat"]))
+        sec.append("")
+        rows = []
+        for size, e in cost.items():
+            rows.append(["`%s` (%s)" % (e["path"], size), "%.0f" % F(e["samples"]).median,
+                         fmt_abs(F(e["dir_ms"]), "%.3f", "ms"),
+                         fmt_abs(F(e["redis_ms"]), "%.3f", "ms"), fmt_ratio(F(e["ratio"]), 2)])
+        sec.append(md_table(["profile", "samples", "directory: save", "Redis: save",
+                             "Redis / directory"], rows))
+        sec.append("")
+        sec.append(
+            "**Throughput.** Requests/s with every request profiled and saved: to no store (log "
+            "mode only, the baseline), a directory, Redis up, Redis stopped (its process ended "
+            "after the warm-up: connections refused) and Redis hung (SIGSTOP after the warm-up: "
+            "connections accepted, nothing answers, each command waits for "
+            "`ReqProfileStoreTimeout`, 200 ms); `ab -k -c %d`, %d s per run, %d rounds, %d "
+            "threads per child, `ReqProfileStoreLimit %d`.%s *Not saved*: the records with "
+            "`saved=0` (for Redis, the child's queue was full; a profile queued and then "
+            "dropped by the writer counts as saved there)." % (
+                st["concurrency"], st["tp_seconds"], st["tp_rounds"], tp["threads"],
+                tp["limit"],
+                " httpd is pinned to CPU 0, ab to the last CPU and the Redis servers to CPU %s "
+                "(the writer threads stay with httpd)." % ",".join(
+                    str(c) for c in st["redis_cpus"])
+                if st["pinned"] and st["redis_cpus"] else ""))
+        sec.append("")
+        rows = []
+        labels = (("none", "no store (log mode only)", None),
+                  ("dir", "directory", "no store"),
+                  ("redis", "Redis up", "no store"),
+                  ("down", "Redis stopped", "Redis up"),
+                  ("hung", "Redis hung (SIGSTOP)", "Redis up"))
+        for w, e in tp["workloads"].items():
+            for v, label, over in labels:
+                d = e[v]
+                cells = ["`%s` (%s)" % (e["path"], w), label, fmt_abs(F(d["rps"]), "%.0f")]
+                cells += (["—", "—"] if over is None else [fmt_ratio(F(d["ratio"])), over])
+                cells.append(fmt_abs(F(d["not_saved_pct"]), "%.1f", "%") if v != "none"
+                             else "—")
+                if v in ("down", "hung"):
+                    r = F(d["ratio"])
+                    vv = verdict_ratio(r, lambda x: x >= STORE_DOWN_TARGET)
+                    judge("store:%s:%s" % (v, w), fmt_ratio(r), vv)
+                    cells += ["≥ %.2fx (bench)" % STORE_DOWN_TARGET, vv]
+                else:
+                    cells += ["—", "—"]
+                rows.append(cells)
+        sec.append(md_table(["workload", "store", "req/s", "ratio", "ratio over",
+                             "not saved", "target", "verdict"], rows))
+        sec.append("")
+        tot, cnt = tp["totals"], tp["counted"]
+
+        def share(a, b):
+            return "%.1f %%" % (100.0 * a / b) if b else "n/a"
+        hung_n, hung_c = tot["hung"]["records"], cnt["hung"]["dropped_counted"]
+        sec.append(
+            "Over all runs: Redis up wrote %d profiles (its `EVAL` calls) of %d requests "
+            "profiled (%s; %d found the queue full). Redis stopped: %d profiles dropped; "
+            "started again, it was told of %d of them (`reqprof:dropped`, %s). Redis hung: %d "
+            "profiles; after SIGCONT its index named %d of them (writes that had timed out on "
+            "the writer's side, carried out when it resumed) and `reqprof:dropped` counted "
+            "%d%s." % (
+                tp["written"], tot["redis"]["records"],
+                share(tp["written"], tot["redis"]["records"]), tot["redis"]["not_saved"],
+                tot["down"]["records"], cnt["down"]["dropped_counted"],
+                share(cnt["down"]["dropped_counted"], tot["down"]["records"]),
+                hung_n, cnt["hung"]["written_after"], hung_c,
+                (" (%.1f times the profiles: each drop count the writer sent while Redis hung "
+                 "timed out and was sent again with the drops since, and Redis carried out "
+                 "every copy when it resumed)" % (hung_c / hung_n))
+                if hung_n and hung_c > hung_n else ""))
+        sec.append("")
+        rows = []
+        held_rows = [("`%s` (%s)" % (e["path"], size), F(e["samples"]).median, e["held"])
+                     for size, e in cost.items()]
+        held_rows.append(("the throughput runs' (%s), at the limit" % ", ".join(
+            "`%s`" % e["path"] for e in tp["workloads"].values()),
+            tp["held"].get("samples"), tp["held"]))
+        for label, samples, h in held_rows:
+            growth = h.get("used_memory_growth_per_profile")
+            rows.append([label, "%.0f" % samples if samples is not None else "—",
+                         "%d" % h["profiles"],
+                         fmt_abs(F(h["stored_bytes"]), "%.0f", "B") if h["stored_bytes"]
+                         else NOT_MEASURED,
+                         fmt_abs(F(h["memory_usage"]), "%.0f", "B") if h["memory_usage"]
+                         else NOT_MEASURED,
+                         "%.0f B" % h["index_bytes_per_profile"]
+                         if h["index_bytes_per_profile"] is not None else NOT_MEASURED,
+                         "%.0f B" % growth if growth is not None else NOT_MEASURED,
+                         "%.0f MB" % (growth * STORE_PROJECT_COUNT / 1e6)
+                         if growth is not None else NOT_MEASURED])
+        count_text = "{:,}".format(STORE_PROJECT_COUNT).replace(",", " ")
+        fields = tp["held"].get("fields") or next(iter(cost.values()), {}).get(
+            "held", {}).get("fields")
+        fields_text = (": " + ", ".join("`%s`" % f for f in fields)) if fields else ""
+        sec.append(
+            "**What Redis holds.** Per profile: the bytes of its hash's values (`HSTRLEN` of "
+            "its fields%s), the key's `MEMORY USAGE` (`SAMPLES 0`), the index's "
+            "(`reqprof:index`) `MEMORY USAGE` over the profiles it names, and the growth of "
+            "`INFO memory` `used_memory` from an empty database over the profiles held "
+            "(index, expiry and allocator included); the last column is that growth times "
+            "%s." % (fields_text, count_text))
+        sec.append("")
+        sec.append(md_table(["profiles", "samples", "held", "values", "MEMORY USAGE per key",
+                             "index per profile", "used_memory growth per profile",
+                             "%s profiles" % count_text], rows))
+        sec.append("")
+
     out.append("### Targets")
     out.append("")
     out.append("Targets marked *(bench)* are the bench's own reading of the README's claims; "
@@ -1685,6 +2317,7 @@ SECTIONS = [
     ("6", "report cost", section_render),
     ("7", "concurrency", section_concurrency),
     ("8", "sampler thread", section_sampler),
+    ("9", "saving to the store", section_store),
 ]
 
 

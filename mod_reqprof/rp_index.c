@@ -150,7 +150,8 @@ static void drops_note(rp_buf_t *b, const rp_index_list_t *list)
         rp_buf_html(b, list->drops[i].node);
         rp_buf_puts(b, "\">");
         rp_buf_html(b, list->drops[i].node);
-        rp_buf_printf(b, " %lld</span>", list->drops[i].count);
+        rp_buf_printf(b, " %" APR_INT64_T_FMT "</span>",
+                      (apr_int64_t)list->drops[i].count);
     }
     rp_buf_puts(b, ".</p>\n");
 }

@@ -6,7 +6,8 @@
 static const struct {
     const char *suffix;
     double micros;
-} units[] = {{"us", 1.0}, {"ms", 1000.0}, {"s", 1000000.0}};
+} units[] = {{"us", 1.0},       {"ms", 1000.0},    {"s", 1e6},
+             {"m", 60.0 * 1e6}, {"h", 3600 * 1e6}, {"d", 86400 * 1e6}};
 
 /* Reads an unsigned decimal with at most 3 fraction digits, without locale
  * dependence (strtod honours LC_NUMERIC). */
@@ -40,6 +41,10 @@ static const char *parse_decimal(const char *p, double *out)
 
 static const char *format_micros(apr_pool_t *pool, apr_interval_time_t us)
 {
+    const apr_interval_time_t day = (apr_interval_time_t)86400 * 1000000;
+    if (us >= day && us % day == 0) {
+        return apr_psprintf(pool, "%" APR_TIME_T_FMT "d", us / day);
+    }
     if (us % 1000000 == 0) {
         return apr_psprintf(pool, "%" APR_TIME_T_FMT "s", us / 1000000);
     }
@@ -78,8 +83,8 @@ const char *rp_duration_parse(apr_pool_t *pool, const char *text,
         return NULL;
     }
     return apr_psprintf(pool,
-                        "'%s' has no valid unit: use us, ms or s "
-                        "(for example 1ms)",
+                        "'%s' has no valid unit: use us, ms, s, m, h "
+                        "or d (for example 1ms)",
                         text);
 }
 

@@ -82,6 +82,25 @@ START_TEST(range_limits)
 }
 END_TEST
 
+/* Long durations (ReqProfileStoreTTL, ReqProfileLog slow): minutes, hours
+ * and days, and a range message in the largest whole unit. */
+START_TEST(long_units)
+{
+    const apr_interval_time_t day = (apr_interval_time_t)86400 * 1000000;
+    apr_interval_time_t us = 0;
+    ck_assert_ptr_null(rp_duration_parse(pool, "30m", 1, 366 * day, &us));
+    ck_assert_int_eq(us, (apr_interval_time_t)1800 * 1000000);
+    ck_assert_ptr_null(rp_duration_parse(pool, "12h", 1, 366 * day, &us));
+    ck_assert_int_eq(us, (apr_interval_time_t)12 * 3600 * 1000000);
+    ck_assert_ptr_null(rp_duration_parse(pool, "1.5d", 1, 366 * day, &us));
+    ck_assert_int_eq(us, day + day / 2);
+    const char *err = rp_duration_parse(pool, "367d", 1, 366 * day, &us);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_msg(strstr(err, "366d") != NULL, "%s", err);
+    ck_assert_ptr_nonnull(rp_duration_parse(pool, "1D", 1, 366 * day, &us));
+}
+END_TEST
+
 START_TEST(missing_or_bad_unit)
 {
     expect_refused("100");
@@ -153,6 +172,7 @@ Suite *interval_suite(void)
     tcase_add_test(tc, units);
     tcase_add_test(tc, fractions);
     tcase_add_test(tc, range_limits);
+    tcase_add_test(tc, long_units);
     tcase_add_test(tc, missing_or_bad_unit);
     tcase_add_test(tc, not_a_number);
     tcase_add_test(tc, too_many_digits);

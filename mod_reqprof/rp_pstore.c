@@ -16,6 +16,7 @@ struct rp_pstore {
     rp_redis_conf_t redis;
     rp_redis_writer_t *writer;
     int shared;
+    int closed; /* rp_pstore_close: its writer is gone, none is made again */
 };
 
 rp_pstore_t *rp_pstore_dir(const char *dir, int max_count, apr_off_t max_bytes,
@@ -90,6 +91,25 @@ static const rp_store_file_t *with_record(const rp_store_file_t *files,
     return all;
 }
 
+/* The store's writer, made by the first save. Threads of a process save
+ * at once: the one that loses the race to set it frees its own (never
+ * started, so stopping frees it at once) and uses the winner's. */
+static rp_redis_writer_t *writer_of(rp_pstore_t *s)
+{
+    rp_redis_writer_t *w = __atomic_load_n(&s->writer, __ATOMIC_ACQUIRE);
+    if (w != NULL || __atomic_load_n(&s->closed, __ATOMIC_ACQUIRE)) {
+        return w;
+    }
+    rp_redis_writer_t *made = rp_redis_writer_create(&s->redis);
+    if (made != NULL &&
+        !__atomic_compare_exchange_n(&s->writer, &w, made, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        rp_redis_writer_stop(made, 0);
+        return w;
+    }
+    return made;
+}
+
 apr_status_t rp_pstore_save(rp_pstore_t *s, const char *id, apr_time_t t,
                             const rp_store_file_t *files, int count,
                             apr_pool_t *pool, const char **error)
@@ -97,12 +117,10 @@ apr_status_t rp_pstore_save(rp_pstore_t *s, const char *id, apr_time_t t,
     if (!s->shared) {
         return dir_save(s, id, files, count, pool, error);
     }
-    if (s->writer == NULL) {
-        s->writer = rp_redis_writer_create(&s->redis);
-    }
-    if (s->writer == NULL ||
-        !rp_redis_writer_submit(s->writer, id, t,
-                                with_record(files, count, pool), count + 1)) {
+    rp_redis_writer_t *w = writer_of(s);
+    if (w == NULL ||
+        !rp_redis_writer_submit(w, id, t, with_record(files, count, pool),
+                                count + 1)) {
         if (error != NULL) {
             *error = apr_psprintf(pool,
                                   "%s: %d profiles already wait to be "
@@ -197,6 +215,9 @@ typedef struct redis_list_ctx {
 static int consider_item(void *ctx, const rp_redis_item_t *it)
 {
     redis_list_ctx_t *l = ctx;
+    if (l->out->nelts >= l->max) {
+        return 0; /* max <= 0: nothing, as from a directory */
+    }
     if (rp_store_id_valid(it->id)) {
         consider(it->id, it->meta, it->meta_len, l->filter, l->pool, l->out,
                  l->scanned);
@@ -267,16 +288,17 @@ apr_status_t rp_pstore_fetch(rp_pstore_t *s, const char *id, const char *suffix,
 void rp_pstore_stats(rp_pstore_t *s, rp_redis_stats_t *stats)
 {
     memset(stats, 0, sizeof(*stats));
-    if (s->writer != NULL) {
-        rp_redis_writer_stats(s->writer, stats);
+    rp_redis_writer_t *w = __atomic_load_n(&s->writer, __ATOMIC_ACQUIRE);
+    if (w != NULL) {
+        rp_redis_writer_stats(w, stats);
     }
 }
 
 const char *rp_pstore_take_error(rp_pstore_t *s, apr_pool_t *pool)
 {
     char buf[512];
-    if (s->writer == NULL ||
-        !rp_redis_writer_take_error(s->writer, buf, sizeof(buf))) {
+    rp_redis_writer_t *w = __atomic_load_n(&s->writer, __ATOMIC_ACQUIRE);
+    if (w == NULL || !rp_redis_writer_take_error(w, buf, sizeof(buf))) {
         return NULL;
     }
     return apr_pstrdup(pool, buf);
@@ -294,7 +316,12 @@ apr_status_t rp_pstore_drops(rp_pstore_t *s, apr_pool_t *pool,
 
 void rp_pstore_close(rp_pstore_t *s, apr_interval_time_t deadline)
 {
-    if (s->writer != NULL) {
-        rp_redis_writer_stop(s->writer, deadline);
+    /* rp_redis_writer_stop frees the writer (or leaves it to a thread that
+     * did not end in time): it is not used again, nor another one made. */
+    __atomic_store_n(&s->closed, 1, __ATOMIC_RELEASE);
+    rp_redis_writer_t *w =
+        __atomic_exchange_n(&s->writer, NULL, __ATOMIC_ACQ_REL);
+    if (w != NULL) {
+        rp_redis_writer_stop(w, deadline);
     }
 }

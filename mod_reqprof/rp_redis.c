@@ -435,6 +435,24 @@ int rp_redis_writer_take_error(rp_redis_writer_t *w, char *buf, apr_size_t size)
     return had;
 }
 
+/* Once no thread uses it. */
+static void writer_free(rp_redis_writer_t *w)
+{
+    while (w->head != NULL) {
+        job_t *j = w->head;
+        w->head = j->next;
+        free(j);
+    }
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->wake);
+    pthread_cond_destroy(&w->idle);
+    free((char *)w->conf.target.host);
+    free((char *)w->conf.target.user);
+    free((char *)w->conf.password);
+    free((char *)w->conf.node);
+    free(w);
+}
+
 void rp_redis_writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline)
 {
     if (w == NULL) {
@@ -448,9 +466,11 @@ void rp_redis_writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    if (pthread_mutex_timedlock(&w->lock, &until) != 0) {
-        return;
-    }
+    /* A plain lock: no thread holds it across a Redis call, so it is never
+     * held for long (pthread_mutex_timedlock would measure until, a
+     * CLOCK_MONOTONIC time, against CLOCK_REALTIME, and give up at once
+     * whenever the lock is busy). */
+    pthread_mutex_lock(&w->lock);
     w->stopping = 1;
     pthread_cond_signal(&w->wake);
     while (w->running) {
@@ -459,15 +479,12 @@ void rp_redis_writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline)
         }
     }
     int ended = !w->running;
-    /* What is still queued is dropped (the thread takes no more). */
-    while (ended && w->head != NULL) {
-        job_t *j = w->head;
-        w->head = j->next;
-        free(j);
-        w->stats.dropped_down++;
-    }
-    w->tail = NULL;
     pthread_mutex_unlock(&w->lock);
+    /* A thread still running keeps the writer (and what is queued) to
+     * itself; otherwise nothing uses it any more. */
+    if (ended) {
+        writer_free(w);
+    }
 }
 
 /* ---- reading ------------------------------------------------------------- */

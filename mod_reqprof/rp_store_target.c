@@ -35,20 +35,67 @@ static int host_char_ok(char c)
     return isalnum((unsigned char)c) || c == '.' || c == '-' || c == '_';
 }
 
+/* Hex digits, ':' and '.' spanning [s, end), with at least one ':' (the
+ * name brackets a host with one, and only then, so that what it says
+ * parses back the same). */
+static int ipv6_like(const char *s, const char *end)
+{
+    int colons = 0;
+    for (const char *p = s; p < end; p++) {
+        if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.') {
+            return 0;
+        }
+        colons += *p == ':';
+    }
+    return colons > 0;
+}
+
+/* value with the password of its USER:PASSWORD@ (the ':' at colon, the '@'
+ * at at) masked: an error message must not put it in the log either. */
+static const char *masked(apr_pool_t *pool, const char *value,
+                          const char *colon, const char *at)
+{
+    return apr_pstrcat(
+        pool, apr_pstrmemdup(pool, value, (apr_size_t)(colon + 1 - value)),
+        "***", at, NULL);
+}
+
+/* The USER@ in front of *rest, if any, into out (*rest moves past it);
+ * NULL, or the error message. */
+static const char *parse_user(const char *value, const char **rest,
+                              apr_pool_t *pool, rp_store_target_t *out)
+{
+    const char *at = strchr(*rest, '@');
+    const char *slash = strchr(*rest, '/');
+    if (at == NULL || (slash != NULL && slash < at)) {
+        return NULL;
+    }
+    const char *colon = memchr(*rest, ':', (size_t)(at - *rest));
+    if (colon != NULL) {
+        return bad(pool, masked(pool, value, colon, at),
+                   "a password in the URL");
+    }
+    if (at == *rest) {
+        return bad(pool, value, "an empty user name");
+    }
+    /* It is shown in messages and sent in AUTH: no spaces or controls. */
+    for (const char *p = *rest; p < at; p++) {
+        if (!isgraph((unsigned char)*p)) {
+            return bad(pool, value,
+                       "a space or control character in the user name");
+        }
+    }
+    out->user = apr_pstrmemdup(pool, *rest, (size_t)(at - *rest));
+    *rest = at + 1;
+    return NULL;
+}
+
 static const char *parse_redis(const char *value, const char *rest,
                                apr_pool_t *pool, rp_store_target_t *out)
 {
-    const char *at = strchr(rest, '@');
-    const char *slash = strchr(rest, '/');
-    if (at != NULL && (slash == NULL || at < slash)) {
-        if (memchr(rest, ':', (size_t)(at - rest)) != NULL) {
-            return bad(pool, value, "a password in the URL");
-        }
-        if (at == rest) {
-            return bad(pool, value, "an empty user name");
-        }
-        out->user = apr_pstrmemdup(pool, rest, (size_t)(at - rest));
-        rest = at + 1;
+    const char *user_error = parse_user(value, &rest, pool, out);
+    if (user_error != NULL) {
+        return user_error;
     }
     const char *host_end;
     const char *after;
@@ -57,10 +104,8 @@ static const char *parse_redis(const char *value, const char *rest,
         if (host_end == NULL || host_end == rest + 1) {
             return bad(pool, value, "an unclosed or empty [address]");
         }
-        for (const char *p = rest + 1; p < host_end; p++) {
-            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.') {
-                return bad(pool, value, "not an IPv6 address in brackets");
-            }
+        if (!ipv6_like(rest + 1, host_end)) {
+            return bad(pool, value, "not an IPv6 address in brackets");
         }
         out->host =
             apr_pstrmemdup(pool, rest + 1, (size_t)(host_end - rest - 1));

@@ -28,6 +28,9 @@ int main(void)
     srunner_add_suite(runner, collapse_suite());
     srunner_add_suite(runner, format_suite());
     srunner_add_suite(runner, sidecar_suite());
+    srunner_add_suite(runner, store_target_suite());
+    srunner_add_suite(runner, pstore_suite());
+    srunner_add_suite(runner, redis_suite());
 
     /* CK_ENV: the verbosity comes from CK_VERBOSITY (normal by default). */
     srunner_run_all(runner, CK_ENV);

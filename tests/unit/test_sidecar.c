@@ -147,6 +147,55 @@ START_TEST(sidecar_round_trip_many_functions)
 }
 END_TEST
 
+/* The fleet's fields: the server that served the request, the machine and
+ * the trace id, in the record (so in the sidecar's first line, which
+ * listings read) and read back with the process id; "" when not given. */
+START_TEST(sidecar_round_trip_server_node_trace)
+{
+    rp_profile_t *p = profile_of(0);
+    rp_record_info_t info = {.id = "20231114T221320.654321Z-11-5",
+                             .mode = "store",
+                             .ended = p->request_started + 1000,
+                             .server = "shop example",
+                             .node = "web-07.dc1",
+                             .trace = "4bf92f3577b34da6a3ce929d0e0e4736"};
+    apr_size_t len;
+    const char *text = rp_record_sidecar(p, &info, pool, &len);
+    rp_saved_t s;
+    const char *err = rp_saved_parse(text, len, 1, pool, &s);
+    ck_assert_msg(err == NULL, "%s", err ? err : "");
+    ck_assert_str_eq(s.mode, "store");
+    ck_assert_str_eq(s.server, "shop example");
+    ck_assert_str_eq(s.node, "web-07.dc1");
+    ck_assert_str_eq(s.trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ck_assert_int_eq(s.pid, 11);
+    ck_assert_str_eq(s.host, "example.test");
+    ck_assert_int_eq(s.status, 201);
+    /* The record line alone says as much. */
+    const char *nl = strchr(text, '\n');
+    ck_assert_ptr_null(
+        rp_saved_parse(text, (apr_size_t)(nl - text), 0, pool, &s));
+    ck_assert_str_eq(s.server, "shop example");
+    ck_assert_str_eq(s.node, "web-07.dc1");
+    ck_assert_str_eq(s.trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ck_assert_ptr_nonnull(strstr(text,
+                                 " server=\"shop example\" "
+                                 "node=web-07.dc1 "
+                                 "trace=4bf92f3577b34da6a3ce929d0e0e4736 "));
+    /* Unset, the keys are left out and read back empty. */
+    info.server = info.node = info.trace = NULL;
+    text = rp_record_sidecar(p, &info, pool, &len);
+    ck_assert_ptr_null(strstr(text, "server="));
+    ck_assert_ptr_null(strstr(text, "node="));
+    ck_assert_ptr_null(strstr(text, "trace="));
+    ck_assert_ptr_null(rp_saved_parse(text, len, 1, pool, &s));
+    ck_assert_str_eq(s.server, "");
+    ck_assert_str_eq(s.node, "");
+    ck_assert_str_eq(s.trace, "");
+    ck_assert_int_eq(s.pid, 11);
+}
+END_TEST
+
 START_TEST(sidecar_reader_refuses_other_text)
 {
     rp_saved_t s;
@@ -163,6 +212,7 @@ Suite *sidecar_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, sidecar_round_trip);
     tcase_add_test(tc, sidecar_round_trip_many_functions);
+    tcase_add_test(tc, sidecar_round_trip_server_node_trace);
     tcase_add_test(tc, sidecar_reader_refuses_other_text);
     suite_add_tcase(s, tc);
     return s;

@@ -21,5 +21,8 @@ Suite *syscall_site_suite(void);
 Suite *collapse_suite(void);
 Suite *format_suite(void);
 Suite *sidecar_suite(void);
+Suite *store_target_suite(void);
+Suite *pstore_suite(void);
+Suite *redis_suite(void);
 
 #endif

@@ -331,7 +331,7 @@ def core_link_flags():
     else:
         core = sorted(os.path.join(OUT, f) for f in os.listdir(OUT)
                       if f.startswith("rp_") and f.endswith(".o"))
-    libs = libs.split() if libs else ["-lunwind", "-ldw", "-lpthread", "-lz"]
+    libs = libs.split() if libs else ["-lunwind", "-ldw", "-lelf", "-lpthread", "-lz", "-lhiredis"]
     missing = [o for o in core if not os.path.exists(o)]
     if missing:
         raise RuntimeError("core objects missing (run make all): %s" % " ".join(

@@ -24,6 +24,16 @@ MPMS = ("prefork", "worker", "event")
 BASE_MODULES = ("authz_core", "authz_host", "mime", "dir", "alias", "headers")
 
 
+def make_variable(name):
+    """A variable of the Makefile as make expands it (CORE_LIBS, ...), so a
+    test links what the module links without keeping its own list."""
+    rule = "print-test-variable:\n\t@echo $(%s)\n" % name
+    res = subprocess.run(["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", "-",
+                          "print-test-variable"], input=rule, capture_output=True,
+                         text=True, cwd=REPO, timeout=60, check=True)
+    return res.stdout.split()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

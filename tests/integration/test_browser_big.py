@@ -17,7 +17,7 @@ import time
 import pytest
 
 from browser_util import Chromium, find_chromium
-from httpd_harness import OUT, REPO, Httpd
+from httpd_harness import OUT, REPO, Httpd, make_variable
 from test_browser import favicon_only
 
 KINDS = ("realistic", "distinct-leaf", "all-distinct")
@@ -42,7 +42,7 @@ def render_cost(tmp_path_factory):
         _flags(["apu-1-config", "--includes"]) +
         ["-o", prog, os.path.join(REPO, "bench", "render_cost.c")] + core +
         _flags(["apr-1-config", "--link-ld", "--libs"]) +
-        ["-lunwind", "-ldw", "-lelf", "-lpthread", "-lz"],
+        make_variable("CORE_LIBS"),
         cwd=REPO, check=True, capture_output=True)
     return prog
 

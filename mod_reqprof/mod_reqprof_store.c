@@ -88,21 +88,30 @@ static int make_stores(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     return OK;
 }
 
+/* At child exit. Profiles the store could not be told about (it was down
+ * or slow to the end) are said here, as nothing else will count them. */
 static apr_status_t close_stores(void *data)
 {
-    (void)data;
+    server_rec *s = data;
     for (apr_hash_index_t *hi = apr_hash_first(NULL, stores); hi != NULL;
          hi = apr_hash_next(hi)) {
-        rp_pstore_close(apr_hash_this_val(hi), CLOSE_DEADLINE);
+        rp_pstore_t *store = apr_hash_this_val(hi);
+        unsigned long lost = rp_pstore_close(store, CLOSE_DEADLINE);
+        if (lost > 0) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                         RP_LOG_TAG "ReqProfileStore %s: this process ends "
+                                    "with %lu profiles dropped that the "
+                                    "store could not count (it did not "
+                                    "answer)",
+                         rp_pstore_name(store), lost);
+        }
     }
     return APR_SUCCESS;
 }
 
 static void register_close(apr_pool_t *pchild, server_rec *s)
 {
-    (void)s;
-    apr_pool_cleanup_register(pchild, NULL, close_stores,
-                              apr_pool_cleanup_null);
+    apr_pool_cleanup_register(pchild, s, close_stores, apr_pool_cleanup_null);
 }
 
 /* ---- saving, and saying what failed ---------------------------------------

@@ -123,9 +123,9 @@ apr_status_t rp_pstore_save(rp_pstore_t *s, const char *id, apr_time_t t,
                                 count + 1)) {
         if (error != NULL) {
             *error = apr_psprintf(pool,
-                                  "%s: %d profiles already wait to be "
+                                  "%d profiles already wait to be "
                                   "written (ReqProfileStoreQueue)",
-                                  s->name, s->redis.queue_max);
+                                  s->redis.queue_max);
         }
         return APR_EAGAIN;
     }
@@ -314,14 +314,12 @@ apr_status_t rp_pstore_drops(rp_pstore_t *s, apr_pool_t *pool,
     return rp_redis_drops(&s->redis, pool, drops, error);
 }
 
-void rp_pstore_close(rp_pstore_t *s, apr_interval_time_t deadline)
+unsigned long rp_pstore_close(rp_pstore_t *s, apr_interval_time_t deadline)
 {
     /* rp_redis_writer_stop frees the writer (or leaves it to a thread that
      * did not end in time): it is not used again, nor another one made. */
     __atomic_store_n(&s->closed, 1, __ATOMIC_RELEASE);
     rp_redis_writer_t *w =
         __atomic_exchange_n(&s->writer, NULL, __ATOMIC_ACQ_REL);
-    if (w != NULL) {
-        rp_redis_writer_stop(w, deadline);
-    }
+    return rp_redis_writer_stop(w, deadline);
 }

@@ -68,7 +68,9 @@ const char *rp_pstore_take_error(rp_pstore_t *s, apr_pool_t *pool);
 apr_status_t rp_pstore_drops(rp_pstore_t *s, apr_pool_t *pool,
                              apr_array_header_t **drops, const char **error);
 
-/* Ends the writer (child exit): queued profiles get until deadline. */
-void rp_pstore_close(rp_pstore_t *s, apr_interval_time_t deadline);
+/* Ends the writer (child exit): queued profiles get until deadline.
+ * Returns how many profiles were lost without being counted in the store's
+ * drop counts (0 for a directory). */
+unsigned long rp_pstore_close(rp_pstore_t *s, apr_interval_time_t deadline);
 
 #endif

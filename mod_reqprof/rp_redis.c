@@ -1,5 +1,6 @@
 #include "rp_redis.h"
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -9,11 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-/* Writes one profile: KEYS[1] its hash, KEYS[2] the index; ARGV: ttl (ms),
- * score, id, max profiles, oldest score kept, the hash's prefix, then field
- * value pairs. Trimmed profiles are deleted, not left to expire. */
+/* Writes one profile: KEYS[1] its hash, KEYS[2] the index, KEYS[3] its
+ * "given up" mark; ARGV: ttl (ms), score, id, max profiles, oldest score
+ * kept, the hash's prefix, then field value pairs. Trimmed profiles are
+ * deleted, not left to expire. A write that arrives after its writer gave
+ * up on it and counted it dropped (resolve_script) does nothing, so no
+ * profile is both stored and counted as dropped. */
 static const char write_script[] =
+    "if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end\n"
     "redis.call('HSET', KEYS[1], unpack(ARGV, 7))\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])\n"
@@ -32,9 +38,44 @@ static const char write_script[] =
     "end\n"
     "return #gone\n";
 
+/* Settles a write whose answer never came (a timeout, a lost connection):
+ * KEYS[1] the profile's hash, KEYS[2] its "given up" mark; ARGV[1] the
+ * mark's lifetime (ms). Returns 1 if the profile is there (the write ran),
+ * else marks it given up so that the write, should it still run, does
+ * nothing, and returns 0. */
+static const char resolve_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end\n"
+    "redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])\n"
+    "return 0\n";
+
+/* Sets this process's drop count: KEYS[1] the counts (hash), KEYS[2] when
+ * each was last set (sorted set); ARGV: the process, its count, now (ms),
+ * the counts' lifetime (ms). The count only grows, so sending it again
+ * after a lost answer counts nothing twice; counts not set for a lifetime
+ * are removed. */
+static const char drops_script[] =
+    "local had = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')\n"
+    "if tonumber(ARGV[2]) > had then\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "end\n"
+    "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])\n"
+    "local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf',\n"
+    "                       '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[4])))\n"
+    "for _, p in ipairs(old) do\n"
+    "  redis.call('HDEL', KEYS[1], p)\n"
+    "  redis.call('ZREM', KEYS[2], p)\n"
+    "end\n"
+    "return 1\n";
+
 #define KEY_PROFILE RP_REDIS_PREFIX "p:"
+#define KEY_GONE RP_REDIS_PREFIX "gone:"
 #define KEY_INDEX RP_REDIS_PREFIX "index"
 #define KEY_DROPPED RP_REDIS_PREFIX "dropped"
+#define KEY_DROPPED_AT RP_REDIS_PREFIX "dropped-at"
+
+/* Writes whose answer never came, kept per process until Redis says what
+ * became of them; beyond this many, one is counted dropped unasked. */
+#define UNSURE_MAX 1024
 
 /* ---- connections --------------------------------------------------------- */
 
@@ -45,6 +86,19 @@ static struct timeval timeval_of(apr_interval_time_t t)
     return tv;
 }
 
+/* Why a command got no reply. A command timeout reaches hiredis as a read
+ * that would block (EAGAIN), which it words as "Resource temporarily
+ * unavailable": say what happened instead. */
+static const char *no_reply_reason(const redisContext *c)
+{
+    if (c->err == REDIS_ERR_IO &&
+        (strcmp(c->errstr, strerror(EAGAIN)) == 0 ||
+         strcmp(c->errstr, strerror(EWOULDBLOCK)) == 0)) {
+        return "no answer within the store's timeout (ReqProfileStoreTimeout)";
+    }
+    return c->errstr[0] ? c->errstr : "no reply";
+}
+
 /* A reply that is an error, or none (the connection failed): its message
  * into err. Frees the reply. Returns 1 if it was fine. */
 static int reply_ok(redisContext *c, redisReply *reply, char *err, size_t size)
@@ -52,9 +106,7 @@ static int reply_ok(redisContext *c, redisReply *reply, char *err, size_t size)
     int ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
     if (!ok) {
         snprintf(err, size, "%s",
-                 reply != NULL  ? reply->str
-                 : c->errstr[0] ? c->errstr
-                                : "no reply");
+                 reply != NULL ? reply->str : no_reply_reason(c));
     }
     if (reply != NULL) {
         freeReplyObject(reply);
@@ -122,14 +174,16 @@ struct rp_redis_writer {
     int running;  /* the thread exists */
     int stopping; /* stop: write what is queued, then end */
     int busy;     /* the thread is writing a job */
-    redisContext *c;
-    apr_time_t retry_at; /* no connection is tried before this */
-    unsigned long unrecorded_drops;
     rp_redis_stats_t stats;
     char error[512];
     int error_new;
+    /* The thread's own, never locked: */
+    redisContext *c;
+    apr_time_t retry_at; /* no connection is tried before this */
+    char process[320];   /* this process in the drop counts: node/pid/start */
+    char (*unsure)[RP_STORE_ID_MAX]; /* writes whose answer never came */
+    int unsure_count;
 };
-
 static char *dup_or_null(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
@@ -154,6 +208,12 @@ rp_redis_writer_t *rp_redis_writer_create(const rp_redis_conf_t *conf)
     pthread_cond_init(&w->wake, &attr);
     pthread_cond_init(&w->idle, &attr);
     pthread_condattr_destroy(&attr);
+    /* The start time tells apart two processes that had the same pid, the
+     * sequence two writers of one process. */
+    static unsigned sequence;
+    snprintf(w->process, sizeof(w->process), "%s/%ld/%lld.%u", w->conf.node,
+             (long)getpid(), (long long)apr_time_as_msec(apr_time_now()),
+             __atomic_add_fetch(&sequence, 1, __ATOMIC_RELAXED));
     return w;
 }
 
@@ -219,38 +279,52 @@ static redisContext *connection(rp_redis_writer_t *w)
     w->c = connect_to(&w->conf, err, sizeof(err));
     if (w->c == NULL) {
         w->retry_at = apr_time_now() + RP_REDIS_RETRY_AFTER;
-        set_error(w, "redis", err);
+        set_error(w, "connecting", err);
     }
     return w->c;
 }
 
-static int write_job(rp_redis_writer_t *w, const job_t *j)
+static long long ttl_ms(const rp_redis_writer_t *w)
+{
+    return (long long)w->conf.ttl_seconds * 1000;
+}
+
+typedef enum {
+    WRITE_DONE,
+    WRITE_FAILED, /* certainly not written */
+    WRITE_UNSURE  /* sent, and no answer came: it may yet be written */
+} write_result_t;
+
+static write_result_t write_job(rp_redis_writer_t *w, const job_t *j)
 {
     redisContext *c = connection(w);
     if (c == NULL) {
-        return 0;
+        return WRITE_FAILED;
     }
     char key[sizeof(KEY_PROFILE) + RP_STORE_ID_MAX];
+    char gone[sizeof(KEY_GONE) + RP_STORE_ID_MAX];
     snprintf(key, sizeof(key), "%s%s", KEY_PROFILE, j->id);
+    snprintf(gone, sizeof(gone), "%s%s", KEY_GONE, j->id);
     char ttl[32], score[48], max[32], oldest[48];
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)w->conf.ttl_seconds * 1000);
+    snprintf(ttl, sizeof(ttl), "%lld", ttl_ms(w));
     snprintf(score, sizeof(score), "%.0f", j->score_ms);
     snprintf(max, sizeof(max), "%d", w->conf.max_profiles);
     snprintf(oldest, sizeof(oldest), "%.0f",
-             (double)apr_time_as_msec(apr_time_now()) -
-                 (double)w->conf.ttl_seconds * 1000.0);
-    int argc = 12 + 2 * j->count;
+             (double)apr_time_as_msec(apr_time_now()) - (double)ttl_ms(w));
+    const char *fixed[] = {"EVAL",    write_script, "3",    key,
+                           KEY_INDEX, gone,         ttl,    score,
+                           j->id,     max,          oldest, KEY_PROFILE};
+    int nfixed = (int)(sizeof(fixed) / sizeof(fixed[0]));
+    int argc = nfixed + 2 * j->count;
     const char **argv = malloc(sizeof(char *) * (size_t)argc);
     size_t *lens = malloc(sizeof(size_t) * (size_t)argc);
     if (argv == NULL || lens == NULL) {
         free(argv);
         free(lens);
-        return 0;
+        return WRITE_FAILED;
     }
-    const char *fixed[] = {"EVAL", write_script, "2", key,    KEY_INDEX,  ttl,
-                           score,  j->id,        max, oldest, KEY_PROFILE};
     int n = 0;
-    for (; n < (int)(sizeof(fixed) / sizeof(fixed[0])); n++) {
+    for (; n < nfixed; n++) {
         argv[n] = fixed[n];
         lens[n] = strlen(fixed[n]);
     }
@@ -263,29 +337,112 @@ static int write_job(rp_redis_writer_t *w, const job_t *j)
     redisReply *reply = redisCommandArgv(c, n, argv, lens);
     free(argv);
     free(lens);
+    int refused = reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+                  reply->integer < 0;
     char err[300];
-    int ok = reply_ok(c, reply, err, sizeof(err));
-    if (!ok) {
+    if (!reply_ok(c, reply, err, sizeof(err))) {
         set_error(w, "writing a profile", err);
         if (reply == NULL || c->err) {
             drop_connection(w);
         }
+        return reply == NULL ? WRITE_UNSURE : WRITE_FAILED;
     }
-    return ok;
+    return refused ? WRITE_FAILED : WRITE_DONE;
 }
 
-/* Adds the drops not yet counted in Redis to this host's count there. */
-static void record_drops(rp_redis_writer_t *w)
+/* ---- exact drop counts ----------------------------------------------------
+ * A write or a count whose answer never came may still be carried out by
+ * Redis later (it was busy, or stopped): writes are settled by asking, and
+ * counts are absolute per process, so sending one again adds nothing. */
+
+static unsigned long drops_of(const rp_redis_stats_t *st)
 {
+    return st->dropped_full + st->dropped_down;
+}
+
+/* With the lock: whether something is still to be settled with Redis. */
+static int unsettled(const rp_redis_writer_t *w)
+{
+    return w->stats.unsure > 0 || drops_of(&w->stats) > w->stats.drops_recorded;
+}
+
+static void remember_unsure(rp_redis_writer_t *w, const char *id)
+{
+    if (w->unsure == NULL) {
+        w->unsure = malloc(sizeof(*w->unsure) * UNSURE_MAX);
+    }
     pthread_mutex_lock(&w->lock);
-    unsigned long n = w->unrecorded_drops;
+    if (w->unsure != NULL && w->unsure_count < UNSURE_MAX) {
+        apr_cpystrn(w->unsure[w->unsure_count++], id, RP_STORE_ID_MAX);
+        w->stats.unsure++;
+    } else {
+        w->stats.dropped_down++; /* too many to follow: it may be stored too */
+    }
     pthread_mutex_unlock(&w->lock);
-    redisContext *c = n > 0 ? connection(w) : NULL;
+}
+
+/* Asks Redis what became of the writes whose answer never came, in one
+ * pipeline; those it has not got are marked so they never will be. */
+static void resolve_unsure(rp_redis_writer_t *w)
+{
+    redisContext *c = w->unsure_count > 0 ? connection(w) : NULL;
     if (c == NULL) {
         return;
     }
+    char ttl[32];
+    snprintf(ttl, sizeof(ttl), "%lld", ttl_ms(w));
+    for (int i = 0; i < w->unsure_count; i++) {
+        redisAppendCommand(c, "EVAL %s 2 %s%s %s%s %s", resolve_script,
+                           KEY_PROFILE, w->unsure[i], KEY_GONE, w->unsure[i],
+                           ttl);
+    }
+    int kept = 0, asked = w->unsure_count;
+    unsigned long written = 0, dropped = 0;
+    for (int i = 0; i < asked; i++) {
+        redisReply *r = NULL;
+        if (c != NULL && redisGetReply(c, (void **)&r) != REDIS_OK) {
+            set_error(w, "settling unanswered writes", no_reply_reason(c));
+            drop_connection(w);
+            c = NULL;
+        }
+        if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+            r->integer == 1 ? written++ : dropped++;
+        } else if (kept != i) { /* no answer, or refused: ask again later */
+            memcpy(w->unsure[kept++], w->unsure[i], RP_STORE_ID_MAX);
+        } else {
+            kept++;
+        }
+        if (r != NULL) {
+            freeReplyObject(r);
+        }
+    }
+    w->unsure_count = kept;
+    pthread_mutex_lock(&w->lock);
+    w->stats.unsure = (unsigned long)kept;
+    w->stats.written += written;
+    w->stats.dropped_down += dropped;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Sets this process's drop count in Redis to what it dropped so far. */
+static void record_drops(rp_redis_writer_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    unsigned long n = drops_of(&w->stats);
+    int due = n > w->stats.drops_recorded;
+    pthread_mutex_unlock(&w->lock);
+    redisContext *c = due ? connection(w) : NULL;
+    if (c == NULL) {
+        return;
+    }
+    char count[32], now[32], ttl[32];
+    snprintf(count, sizeof(count), "%lu", n);
+    snprintf(now, sizeof(now), "%lld",
+             (long long)apr_time_as_msec(apr_time_now()));
+    snprintf(ttl, sizeof(ttl), "%lld", ttl_ms(w));
     redisReply *reply =
-        redisCommand(c, "HINCRBY %s %s %lu", KEY_DROPPED, w->conf.node, n);
+        redisCommand(c, "EVAL %s 2 %s %s %s %s %s %s", drops_script,
+                     KEY_DROPPED, KEY_DROPPED_AT, w->process, count, now, ttl);
     char err[300];
     if (!reply_ok(c, reply, err, sizeof(err))) {
         set_error(w, "counting dropped profiles", err);
@@ -293,19 +450,27 @@ static void record_drops(rp_redis_writer_t *w)
         return;
     }
     pthread_mutex_lock(&w->lock);
-    w->unrecorded_drops -= n;
-    w->stats.drops_recorded += n;
+    if (n > w->stats.drops_recorded) {
+        w->stats.drops_recorded = n;
+    }
     pthread_mutex_unlock(&w->lock);
 }
 
-/* Waits for work. Drops not yet counted in Redis are retried every
+/* Called without the lock. */
+static void settle(rp_redis_writer_t *w)
+{
+    resolve_unsure(w);
+    record_drops(w);
+}
+
+/* Waits for work. What is still to be settled with Redis is retried every
  * RP_REDIS_RETRY_AFTER meanwhile, so that a process that stops getting
  * profiles still has its drops counted once Redis is back. */
 static void wait_for_work(rp_redis_writer_t *w)
 {
     while (w->head == NULL && !w->stopping) {
         pthread_cond_broadcast(&w->idle);
-        if (w->unrecorded_drops == 0) {
+        if (!unsettled(w)) {
             pthread_cond_wait(&w->wake, &w->lock);
             continue;
         }
@@ -314,7 +479,7 @@ static void wait_for_work(rp_redis_writer_t *w)
         until.tv_sec += (time_t)(RP_REDIS_RETRY_AFTER / APR_USEC_PER_SEC);
         if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT) {
             pthread_mutex_unlock(&w->lock);
-            record_drops(w);
+            settle(w);
             pthread_mutex_lock(&w->lock);
             w->stats.connected = w->c != NULL;
         }
@@ -328,9 +493,9 @@ static void *writer_main(void *arg)
     for (;;) {
         wait_for_work(w);
         if (w->head == NULL) {
-            /* Stopping, and nothing left: a last try at the drop count. */
+            /* Stopping, and nothing left: a last try at settling. */
             pthread_mutex_unlock(&w->lock);
-            record_drops(w);
+            settle(w);
             pthread_mutex_lock(&w->lock);
             break;
         }
@@ -341,19 +506,22 @@ static void *writer_main(void *arg)
         }
         w->queued--;
         w->busy = 1;
+        int due = unsettled(w);
         pthread_mutex_unlock(&w->lock);
-        int ok = write_job(w, j);
+        write_result_t result = write_job(w, j);
+        if (result == WRITE_UNSURE) {
+            remember_unsure(w, j->id);
+        }
         free(j);
-        if (ok) {
-            record_drops(w);
+        if (result == WRITE_DONE && due) {
+            settle(w);
         }
         pthread_mutex_lock(&w->lock);
         w->busy = 0;
-        if (ok) {
+        if (result == WRITE_DONE) {
             w->stats.written++;
-        } else {
+        } else if (result == WRITE_FAILED) {
             w->stats.dropped_down++;
-            w->unrecorded_drops++;
         }
         w->stats.connected = w->c != NULL;
     }
@@ -399,7 +567,6 @@ int rp_redis_writer_submit(rp_redis_writer_t *w, const char *id, apr_time_t t,
     }
     if (j == NULL || !w->running || w->queued >= w->conf.queue_max) {
         w->stats.dropped_full++;
-        w->unrecorded_drops++;
         pthread_mutex_unlock(&w->lock);
         free(j);
         return 0;
@@ -446,6 +613,7 @@ static void writer_free(rp_redis_writer_t *w)
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->wake);
     pthread_cond_destroy(&w->idle);
+    free(w->unsure);
     free((char *)w->conf.target.host);
     free((char *)w->conf.target.user);
     free((char *)w->conf.password);
@@ -453,10 +621,11 @@ static void writer_free(rp_redis_writer_t *w)
     free(w);
 }
 
-void rp_redis_writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline)
+unsigned long rp_redis_writer_stop(rp_redis_writer_t *w,
+                                   apr_interval_time_t deadline)
 {
     if (w == NULL) {
-        return;
+        return 0;
     }
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -479,12 +648,16 @@ void rp_redis_writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline)
         }
     }
     int ended = !w->running;
+    const rp_redis_stats_t *st = &w->stats;
+    unsigned long uncounted = drops_of(st) - st->drops_recorded + st->unsure +
+                              (unsigned long)(w->queued + w->busy);
     pthread_mutex_unlock(&w->lock);
     /* A thread still running keeps the writer (and what is queued) to
      * itself; otherwise nothing uses it any more. */
     if (ended) {
         writer_free(w);
     }
+    return uncounted;
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -613,6 +786,19 @@ apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,
     return rv;
 }
 
+/* The host of a drop count's process name (node/pid/start). */
+static const char *node_of(const char *process, apr_size_t len,
+                           apr_pool_t *pool)
+{
+    apr_size_t end = len;
+    for (int slashes = 0; end > 0; end--) {
+        if (process[end - 1] == '/' && ++slashes == 2) {
+            return apr_pstrmemdup(pool, process, end - 1);
+        }
+    }
+    return apr_pstrmemdup(pool, process, len);
+}
+
 static int by_node(const void *a, const void *b)
 {
     return strcmp(((const rp_redis_drop_t *)a)->node,
@@ -634,11 +820,19 @@ apr_status_t rp_redis_drops(const rp_redis_conf_t *conf, apr_pool_t *pool,
         reply_ok(c, r, err, sizeof(err));
         rv = fail(error, pool, "reading drop counts", err);
     } else {
+        apr_hash_t *per_node = apr_hash_make(pool);
         for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            rp_redis_drop_t *d = apr_array_push(*drops);
-            d->node = apr_pstrmemdup(pool, r->element[i]->str,
-                                     (apr_size_t)r->element[i]->len);
-            d->count = strtoll(r->element[i + 1]->str, NULL, 10);
+            const char *node = node_of(r->element[i]->str,
+                                       (apr_size_t)r->element[i]->len, pool);
+            rp_redis_drop_t *d =
+                apr_hash_get(per_node, node, APR_HASH_KEY_STRING);
+            if (d == NULL) {
+                d = apr_array_push(*drops);
+                d->node = node;
+                d->count = 0;
+                apr_hash_set(per_node, node, APR_HASH_KEY_STRING, d);
+            }
+            d->count += strtoll(r->element[i + 1]->str, NULL, 10);
         }
         freeReplyObject(r);
         qsort((*drops)->elts, (size_t)(*drops)->nelts, sizeof(rp_redis_drop_t),

@@ -7,11 +7,18 @@
  *   PREFIX index     a sorted set of ids scored by the request's start (ms),
  *                    trimmed to the TTL and to the newest max_profiles; a
  *                    profile trimmed away is deleted with it
- *   PREFIX dropped   a hash: host name -> profiles that host could not
- *                    write (the store was down, slow or its queue full),
- *                    added once the store answers again
+ *   PREFIX dropped   a hash: process (host/pid/start ms) -> profiles that
+ *                    process could not write (the store was down, slow or
+ *                    its queue full), set once the store answers again
+ *   PREFIX dropped-at  a sorted set: process -> when its count was last
+ *                    set (ms); counts not set for the TTL are removed
+ *   PREFIX gone:ID   a write whose answer never came and that Redis had
+ *                    not carried out when asked: it is counted dropped,
+ *                    and the write does nothing should it arrive later
  * One profile is written by one script (EVAL), so the index never names a
- * profile whose files are not all there.
+ * profile whose files are not all there. Each drop is counted once: a
+ * write that got no answer is settled by asking Redis, and a process sets
+ * its absolute count, so a count sent twice adds nothing.
  *
  * Writing never waits on Redis: a process submits profiles to a bounded
  * queue and one writer thread (all signals blocked) sends them, with a
@@ -54,6 +61,7 @@ typedef struct rp_redis_stats {
     unsigned long dropped_full;   /* the queue was full */
     unsigned long dropped_down;   /* Redis was down, slow or refused it */
     unsigned long drops_recorded; /* of the drops, counted in Redis */
+    unsigned long unsure; /* sent, unanswered, not yet settled with Redis */
     int connected;
 } rp_redis_stats_t;
 
@@ -71,10 +79,13 @@ void rp_redis_writer_stats(rp_redis_writer_t *w, rp_redis_stats_t *out);
 int rp_redis_writer_take_error(rp_redis_writer_t *w, char *buf,
                                apr_size_t size);
 
-/* Stops the thread: what is queued is written first, for at most
- * deadline; the rest is dropped. Safe to call without a thread. The writer
- * is not freed if its thread did not end in time. */
-void rp_redis_writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline);
+/* Stops the thread: what is queued is written first, and drops counted,
+ * for at most deadline; the rest is dropped. Returns how many profiles
+ * were lost without being counted in Redis (it did not answer in time).
+ * Safe to call without a thread. The writer is not freed if its thread did
+ * not end in time. */
+unsigned long rp_redis_writer_stop(rp_redis_writer_t *w,
+                                   apr_interval_time_t deadline);
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -115,7 +126,8 @@ apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,
                             const char *field, apr_size_t max, apr_pool_t *pool,
                             char **data, apr_size_t *len, const char **error);
 
-/* The drop counts per host (rp_redis_drop_t), sorted by host name. */
+/* The drop counts per host (rp_redis_drop_t, the sum of its processes'),
+ * sorted by host name. */
 apr_status_t rp_redis_drops(const rp_redis_conf_t *conf, apr_pool_t *pool,
                             apr_array_header_t **drops, const char **error);
 

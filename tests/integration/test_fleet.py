@@ -208,8 +208,13 @@ class Redis:
         return [i.decode() for i in self.call("ZRANGE", "reqprof:index", 0, -1, db=db)]
 
     def drops(self, db=0):
+        """Drops per host: the counts are kept per process (host/pid/start)."""
         flat = self.call("HGETALL", "reqprof:dropped", db=db)
-        return {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        per_host = {}
+        for i in range(0, len(flat), 2):
+            host = flat[i].decode().rsplit("/", 2)[0]
+            per_host[host] = per_host.get(host, 0) + int(flat[i + 1])
+        return per_host
 
 
 @pytest.fixture
@@ -1044,18 +1049,38 @@ def test_redis_hung_killed_and_restarted_under_load(redises, servers):
         assert drop_spans(index(server)) == {NODE: dropped}
 
 
+@pytest.mark.parametrize("mpm", ["prefork", "event"])
+def test_drops_redis_never_heard_of_are_logged_when_a_child_ends(redises, servers, mpm):
+    """Redis down until the server stops: the children could count their
+    drops nowhere, so each that dropped says how many as it ends, one line
+    naming the store; the numbers add up to the profiles stored."""
+    redis = Redis()           # a port nothing listens on
+    redises.append(redis)
+    server = start_httpd(servers, mpm, redis_conf("gone.test", redis))
+    n = 6
+    for _ in range(n):
+        st, h, _ = request(server, "/work/cpu?ms=2", headers=STORE_HEADER)
+        assert st == 200 and h.get("x-reqprofile-id")
+    server.stop()
+    ends = re.findall(r"mod_reqprof: ReqProfileStore redis://127\.0\.0\.1:%d/0: this process "
+                      r"ends with (\d+) profiles dropped that the store could not count"
+                      % redis.port, server.read_error_log())
+    assert sum(int(x) for x in ends) == n, server.read_error_log()[-3000:]
+
+
 def test_index_shows_each_hosts_drop_count(redises, servers):
-    """The drop counts in Redis (reqprof:dropped: host name -> count, added
-    to by each child's writer) are shown per host in the index's note,
-    sorted by host name, the names escaped, counts past 2^32 whole; with
-    none, there is no note."""
+    """The drop counts in Redis (reqprof:dropped: host/pid/start -> count,
+    set by each child's writer) are shown per host in the index's note, the
+    processes of a host summed, sorted by host name, the names escaped,
+    counts past 2^32 whole; with none, there is no note."""
     redis = start_redis(redises)
     server = start_httpd(servers, "prefork", redis_conf("drops.test", redis))
     page = index(server)
     assert 'class="note rp-drops"' not in page
     counts = {"web-b.test": 7, "web-a.test": 123456789012, '<script>"x"</script>': 2}
     for host, n in counts.items():
-        redis.call("HINCRBY", "reqprof:dropped", host, n)
+        redis.call("HSET", "reqprof:dropped", host + "/100/1700000000000.1", n - 1)
+        redis.call("HSET", "reqprof:dropped", host + "/101/1700000000001.1", 1)
     page = index(server)
     assert "<script" not in page
     assert drop_spans(page) == counts

@@ -398,19 +398,41 @@ static rp_redis_stats_t stats_of(rp_redis_writer_t *w)
     return st;
 }
 
-/* Waits (at most ms) until n profiles were written or dropped. */
+/* Waits (at most ms) until n profiles were written, dropped or sent
+ * without an answer. */
 static rp_redis_stats_t wait_handled(rp_redis_writer_t *w, unsigned long n,
                                      unsigned ms)
 {
     rp_redis_stats_t st = stats_of(w);
     for (long long until = now_ms() + ms;
-         st.written + st.dropped_down < n && now_ms() < until;) {
+         st.written + st.dropped_down + st.unsure < n && now_ms() < until;) {
         sleep_ms(5);
         st = stats_of(w);
     }
-    ck_assert_msg(st.written + st.dropped_down >= n,
-                  "after %u ms: %lu written, %lu dropped, not %lu", ms,
-                  st.written, st.dropped_down, n);
+    ck_assert_msg(st.written + st.dropped_down + st.unsure >= n,
+                  "after %u ms: %lu written, %lu dropped, %lu unanswered, "
+                  "not %lu",
+                  ms, st.written, st.dropped_down, st.unsure, n);
+    return st;
+}
+
+/* Waits (at most ms) until nothing is left to settle with Redis: every
+ * unanswered write settled, every drop counted there. */
+static rp_redis_stats_t wait_settled(rp_redis_writer_t *w, unsigned ms)
+{
+    rp_redis_stats_t st = stats_of(w);
+    for (long long until = now_ms() + ms; now_ms() < until; sleep_ms(10)) {
+        st = stats_of(w);
+        if (st.unsure == 0 &&
+            st.drops_recorded == st.dropped_full + st.dropped_down) {
+            break;
+        }
+    }
+    ck_assert_msg(st.unsure == 0 &&
+                      st.drops_recorded == st.dropped_full + st.dropped_down,
+                  "after %u ms: %lu unanswered, %lu of %lu drops counted", ms,
+                  st.unsure, st.drops_recorded,
+                  st.dropped_full + st.dropped_down);
     return st;
 }
 
@@ -707,12 +729,28 @@ START_TEST(redis_trims_to_the_ttl)
 END_TEST
 
 /* Waits (at most ms) until Redis counts n drops for NODE. */
+/* This host's drop count as the index reads it (the sum over its
+ * processes). */
+static long long drops_in_redis(void)
+{
+    rp_redis_conf_t conf = conf_of();
+    apr_array_header_t *drops;
+    const char *why = NULL;
+    ck_assert_int_eq(rp_redis_drops(&conf, pool, &drops, &why), APR_SUCCESS);
+    long long sum = 0;
+    for (int i = 0; i < drops->nelts; i++) {
+        const rp_redis_drop_t *d = &((rp_redis_drop_t *)drops->elts)[i];
+        ck_assert_str_eq(d->node, NODE);
+        sum += d->count;
+    }
+    return sum;
+}
+
 static long long wait_drops_in_redis(long long n, unsigned ms)
 {
     long long got = 0;
     for (long long until = now_ms() + ms; now_ms() < until; sleep_ms(20)) {
-        const char *s = str_of("HGET " RP_REDIS_PREFIX "dropped " NODE);
-        got = s ? atoll(s) : 0;
+        got = drops_in_redis();
         if (got >= n) {
             break;
         }
@@ -748,18 +786,15 @@ START_TEST(redis_queue_full_drops_and_counts)
     ck_assert_int_eq(st.dropped_full, (unsigned long)refused);
     server_pause(0);
     /* The queued ones are written or dropped (the command in progress may
-     * time out), and every drop is counted in Redis. */
-    st = wait_handled(w, 1 + (unsigned long)queued, 5000);
+     * time out and is then settled by asking), and every drop is counted
+     * in Redis, once: what Redis holds and what it counts add up to 7. */
+    wait_handled(w, 1 + (unsigned long)queued, 5000);
+    st = wait_settled(w, 5000);
     unsigned long drops = st.dropped_full + st.dropped_down;
-    ck_assert_int_eq(wait_drops_in_redis((long long)drops, 5000),
-                     (long long)drops);
-    for (long long until = now_ms() + 2000;
-         stats_of(w).drops_recorded < drops && now_ms() < until;) {
-        sleep_ms(10);
-    }
-    st = stats_of(w);
-    ck_assert_int_eq(st.drops_recorded, drops);
-    ck_assert_int_eq(st.written + st.dropped_down + st.dropped_full, 7);
+    ck_assert_int_eq(drops_in_redis(), (long long)drops);
+    ck_assert_int_eq(st.written + drops, 7);
+    ck_assert_int_eq(INT("ZCARD " RP_REDIS_PREFIX "index"),
+                     (long long)st.written);
     writer_stop(w, apr_time_from_sec(2));
 }
 END_TEST
@@ -777,9 +812,11 @@ START_TEST(redis_down_then_back)
     for (unsigned i = 1; i <= 3; i++) {
         submit(w, prof_new(100 - (long)i, i, "www.a.test"));
     }
+    /* The first write after the kill may have been sent before the
+     * connection was seen to be gone: unanswered, it stays to be settled. */
     rp_redis_stats_t st = wait_handled(w, 4, 5000);
     ck_assert_int_eq(st.written, 1);
-    ck_assert_int_eq(st.dropped_down, 3);
+    ck_assert_int_eq(st.dropped_down + st.unsure, 3);
     ck_assert_int_eq(st.dropped_full, 0);
     ck_assert_int_eq(st.drops_recorded, 0);
     char err[512];
@@ -800,10 +837,13 @@ START_TEST(redis_down_then_back)
     }
     st = stats_of(w);
     ck_assert_int_eq(st.drops_recorded, 3);
+    ck_assert_int_eq(st.dropped_down, 3);
+    ck_assert_int_eq(st.unsure, 0);
     ck_assert_int_eq(st.connected, 1);
-    /* Counted once: a while later it is still 3. */
+    /* Counted once: a while later it is still 3, in one process's field. */
     sleep_ms(300);
-    ck_assert_str_eq(str_of("HGET " RP_REDIS_PREFIX "dropped " NODE), "3");
+    ck_assert_int_eq(INT("HLEN " RP_REDIS_PREFIX "dropped"), 1);
+    ck_assert_int_eq(INT("ZCARD " RP_REDIS_PREFIX "dropped-at"), 1);
     apr_array_header_t *drops;
     const char *why;
     ck_assert_int_eq(rp_redis_drops(&conf, pool, &drops, &why), APR_SUCCESS);
@@ -820,10 +860,109 @@ START_TEST(redis_down_then_back)
 }
 END_TEST
 
+/* A write whose writer gave up on it (its "given up" mark is there) does
+ * nothing when it arrives: the profile is not stored, and it is counted
+ * dropped. */
+START_TEST(redis_write_after_giving_up_does_nothing)
+{
+    rp_redis_conf_t conf = conf_of();
+    rp_redis_writer_t *w = writer_new(&conf);
+    prof_t *p = prof_new(5, 1, "www.a.test");
+    ck_assert_str_eq(str_of("SET " RP_REDIS_PREFIX "gone:%s 1", p->id), "OK");
+    submit(w, p);
+    rp_redis_stats_t st = wait_handled(w, 1, 5000);
+    ck_assert_int_eq(st.written, 0);
+    ck_assert_int_eq(st.dropped_down, 1);
+    ck_assert_int_eq(INT("EXISTS " RP_REDIS_PREFIX "p:%s", p->id), 0);
+    ck_assert_int_eq(INT("ZCARD " RP_REDIS_PREFIX "index"), 0);
+    wait_settled(w, 5000);
+    ck_assert_int_eq(drops_in_redis(), 1);
+    writer_stop(w, apr_time_from_sec(2));
+}
+END_TEST
+
+/* A write that times out is settled by asking Redis once it answers: the
+ * profile is either stored and counted written, or counted dropped and
+ * never stored later, never both and never neither. hang() makes Redis
+ * stop answering for longer than the timeout; how it hangs decides which
+ * of the two happens (expect_stored), so both are seen. */
+static void unanswered_write_counted_once(void (*hang)(void),
+                                          void (*resume)(void),
+                                          int expect_stored)
+{
+    rp_redis_conf_t conf = conf_of();
+    conf.timeout = apr_time_from_msec(300);
+    rp_redis_writer_t *w = writer_new(&conf);
+    submit(w, prof_new(100, 0, "www.a.test"));
+    wait_written(w, 1);
+    hang();
+    prof_t *p = prof_new(50, 1, "www.a.test");
+    submit(w, p);
+    rp_redis_stats_t st = wait_handled(w, 2, 5000);
+    ck_assert_int_eq(st.unsure, 1);
+    char err[512];
+    ck_assert_int_eq(rp_redis_writer_take_error(w, err, sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "no answer within") != NULL, "%s", err);
+    resume();
+    st = wait_settled(w, 8000);
+    /* Settled for good: a late write changes nothing a while later. */
+    sleep_ms(500);
+    int stored = INT("EXISTS " RP_REDIS_PREFIX "p:%s", p->id) == 1;
+    ck_assert_msg(stored == expect_stored, "the late write %s",
+                  stored ? "was stored" : "was not stored");
+    ck_assert_int_eq(st.written + st.dropped_down, 2);
+    ck_assert_int_eq(st.written, stored ? 2 : 1);
+    ck_assert_int_eq(drops_in_redis(), stored ? 0 : 1);
+    ck_assert_int_eq(INT("ZCARD " RP_REDIS_PREFIX "index"), stored ? 2 : 1);
+    ck_assert_int_eq(INT("EXISTS " RP_REDIS_PREFIX "gone:%s", p->id),
+                     stored ? 0 : 1);
+    writer_stop(w, apr_time_from_sec(2));
+}
+
+static void stop_server(void)
+{
+    server_pause(1);
+}
+
+static void continue_server(void)
+{
+    server_pause(0);
+}
+
+/* Write commands held by Redis itself; a client that leaves meanwhile has
+ * its command discarded. */
+static void pause_writes(void)
+{
+    ck_assert_str_eq(str_of("CLIENT PAUSE 1500 WRITE"), "OK");
+}
+
+static void nothing(void)
+{
+}
+
+/* SIGSTOP: the write sent before the timeout is read once Redis runs. */
+START_TEST(redis_unanswered_write_counted_once_stopped)
+{
+    unanswered_write_counted_once(stop_server, continue_server, 1);
+}
+END_TEST
+
+/* CLIENT PAUSE: the write is discarded with its connection; settling
+ * (itself held until the pause ends) counts it dropped. */
+START_TEST(redis_unanswered_write_counted_once_paused)
+{
+    unanswered_write_counted_once(pause_writes, nothing, 0);
+}
+END_TEST
+
 /* Drop counts of several hosts, sorted by host name. */
 START_TEST(redis_drops_per_host)
 {
-    ck_assert_int_eq(INT("HSET " RP_REDIS_PREFIX "dropped web-2 7"), 1);
+    /* Counts are kept per process (host/pid/start) and summed per host. */
+    ck_assert_int_eq(INT("HSET " RP_REDIS_PREFIX "dropped web-2/31/1700.1 5"),
+                     1);
+    ck_assert_int_eq(INT("HSET " RP_REDIS_PREFIX "dropped web-2/32/1700.1 2"),
+                     1);
     ck_assert_int_eq(INT("HSET " RP_REDIS_PREFIX "dropped web-10 12"), 1);
     ck_assert_int_eq(INT("HSET " RP_REDIS_PREFIX "dropped a.b 1"), 1);
     rp_redis_conf_t conf = conf_of();
@@ -1031,7 +1170,8 @@ START_TEST(redis_stop_gives_up_at_the_deadline)
     server_pause(1);
     submit(w, prof_new(50, 1, "www.a.test"));
     long long started = now_ms();
-    rp_redis_writer_stop(w, apr_time_from_msec(150));
+    /* The profile being written is lost uncounted: Redis cannot be told. */
+    ck_assert_int_eq(rp_redis_writer_stop(w, apr_time_from_msec(150)), 1);
     long long took = now_ms() - started;
     ck_assert_msg(took >= 140 && took < 800, "stop took %lld ms", took);
     ck_assert_int_eq(writer_threads(), 1);
@@ -1039,7 +1179,7 @@ START_TEST(redis_stop_gives_up_at_the_deadline)
     ck_assert_int_eq(stats_of(w).written, 1);
     wait_no_writer_threads(5000);
     rp_redis_stats_t st = stats_of(w);
-    ck_assert_int_eq(st.written + st.dropped_down, 2);
+    ck_assert_int_eq(st.written + st.dropped_down + st.unsure, 2);
     ck_assert_int_eq(st.connected, 0);
     writer_stop(w, 0);
     server_pause(0);
@@ -1207,8 +1347,8 @@ START_TEST(pstore_redis_saves_lists_and_fetches)
 }
 END_TEST
 
-/* A full queue: APR_EAGAIN, with a message naming the store and the
- * directive. */
+/* A full queue: APR_EAGAIN, with a message naming the directive (the
+ * caller names the store). */
 START_TEST(pstore_redis_queue_full)
 {
     rp_redis_conf_t conf = conf_of();
@@ -1220,7 +1360,7 @@ START_TEST(pstore_redis_queue_full)
                                     apr_time_now(), files, 1, pool, &err),
                      APR_EAGAIN);
     ck_assert_ptr_nonnull(err);
-    ck_assert_msg(strstr(err, rp_pstore_name(s)) != NULL, "%s", err);
+    ck_assert_msg(strstr(err, rp_pstore_name(s)) == NULL, "%s", err);
     ck_assert_msg(strstr(err, "ReqProfileStoreQueue") != NULL, "%s", err);
     rp_redis_stats_t st;
     rp_pstore_stats(s, &st);
@@ -1311,6 +1451,9 @@ Suite *redis_suite(void)
     tcase_add_test(tc, redis_trims_to_the_ttl);
     tcase_add_test(tc, redis_queue_full_drops_and_counts);
     tcase_add_test(tc, redis_down_then_back);
+    tcase_add_test(tc, redis_write_after_giving_up_does_nothing);
+    tcase_add_test(tc, redis_unanswered_write_counted_once_stopped);
+    tcase_add_test(tc, redis_unanswered_write_counted_once_paused);
     tcase_add_test(tc, redis_drops_per_host);
     tcase_add_test(tc, redis_uses_the_database);
     tcase_add_test(tc, redis_auth);

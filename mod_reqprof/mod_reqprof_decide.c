@@ -106,8 +106,7 @@ static const char *default_rule_refusal(request_rec *r)
     return verdict->refusal;
 }
 
-/* Why conf's rule refuses r's client, or NULL if it admits it. */
-static const char *client_refusal(request_rec *r, const rp_dir_conf_t *conf)
+const char *rp_client_refusal(request_rec *r, const rp_dir_conf_t *conf)
 {
     if (rp_conf_require(conf) == NULL) {
         return default_rule_refusal(r);
@@ -125,7 +124,7 @@ static const char *client_refusal(request_rec *r, const rp_dir_conf_t *conf)
 
 int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf)
 {
-    return client_refusal(r, conf) == NULL;
+    return rp_client_refusal(r, conf) == NULL;
 }
 
 /* The query string the client sent: mod_rewrite may have replaced r->args
@@ -150,7 +149,7 @@ static rp_format_e wanted_format(request_rec *r, const rp_dir_conf_t *conf)
     if (format == RP_FORMAT_NONE) {
         return RP_FORMAT_NONE;
     }
-    const char *refusal = client_refusal(r, conf);
+    const char *refusal = rp_client_refusal(r, conf);
     if (refusal != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       RP_LOG_TAG "trigger ignored: %s", refusal);
@@ -181,7 +180,7 @@ static int wanted_store(request_rec *r, const rp_dir_conf_t *conf,
     if (stage == RP_DECIDE_EARLY) {
         return rp_conf_require(conf) == NULL && default_rule_refusal(r) == NULL;
     }
-    const char *refusal = client_refusal(r, conf);
+    const char *refusal = rp_client_refusal(r, conf);
     if (refusal != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       RP_LOG_TAG "store request ignored: %s", refusal);

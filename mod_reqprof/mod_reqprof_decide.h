@@ -52,4 +52,7 @@ const char *rp_client_query(const request_rec *r);
  * r's client. */
 int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf);
 
+/* Why that rule refuses r's client, or NULL if it admits it. */
+const char *rp_client_refusal(request_rec *r, const rp_dir_conf_t *conf);
+
 #endif

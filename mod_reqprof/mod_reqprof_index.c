@@ -12,10 +12,15 @@
  * The profiles come from the server's store (rp_pstore: ReqProfileDir or a
  * shared Redis). Ids are checked against the form the module gives them
  * (rp_store) before any path or key is made of them. Like mod_status, the
- * handler is protected by the Require rules of the context it is set in. */
+ * handler is protected by the Require rules of the context it is set in;
+ * and as the profiles it shows are what a trigger would show, it answers
+ * only the clients the context's ReqProfileRequire admits (by default:
+ * loopback, not forwarded), so a client that may not profile may not read
+ * profiles either, even where the admin wrote no Require. */
 #include "mod_reqprof_index.h"
 
 #include "mod_reqprof_config.h"
+#include "mod_reqprof_decide.h"
 #include "mod_reqprof_store.h"
 
 #include "http_core.h"
@@ -202,6 +207,15 @@ static int index_handler(request_rec *r)
     r->allowed |= AP_METHOD_BIT << M_GET;
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
+    }
+    const char *refusal = rp_client_refusal(r, rp_dir_conf(r));
+    if (refusal != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RP_LOG_TAG "%s: client refused: %s. The index shows "
+                                 "stored profiles, so it answers the clients "
+                                 "ReqProfileRequire admits in its context",
+                      RP_INDEX_HANDLER, refusal);
+        return HTTP_FORBIDDEN;
     }
     rp_pstore_t *store = rp_storage_of(r);
     if (store == NULL) {

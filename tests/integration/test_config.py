@@ -31,7 +31,8 @@ def config_test(extra):
     ("ReqProfileSignal SIGPROF", "not a realtime signal"),
     ("ReqProfileMaxSamples 0", "not a whole number from 1 to 40000"),
     ("ReqProfileMaxSamples many", "not a whole number"),
-    ("ReqProfileMaxDuration 2h", "no valid unit"),
+    ("ReqProfileMaxDuration 2h", "between 1ms and 3600s"),
+    ("ReqProfileMaxDuration 2w", "no valid unit"),
     ("ReqProfileMaxDuration 7200s", "between 1ms and 3600s"),
     ("ReqProfileMaxConcurrent 0", "not a whole number from 1 to 1024"),
     ("<Directory /tmp>\nReqProfileMaxConcurrent 2\n</Directory>", "ReqProfileMaxConcurrent"),
@@ -47,7 +48,7 @@ def test_bad_values_are_refused(line, message):
 
 @pytest.mark.parametrize("line", [
     "ReqProfile On", "ReqProfileInterval 50us", "ReqProfileInterval 1s",
-    "ReqProfileInterval 0.5ms", "ReqProfileClock CPU", "ReqProfileParam _prof.x-1",
+    "ReqProfileInterval 0.5ms", "ReqProfileClock CPU", "ReqProfileMaxDuration 1h", "ReqProfileParam _prof.x-1",
     "ReqProfileRequire \"-R '192.168.0.0/16' || %{HTTP:X-Token} == 'abc'\"",
     "ReqProfileSignal 40", "ReqProfileSignal SIGRTMIN+6", "ReqProfileSignal RTMIN",
     "ReqProfileMaxSamples 1000", "ReqProfileMaxDuration 5s", "ReqProfileMaxConcurrent 16",

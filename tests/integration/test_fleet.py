@@ -1088,6 +1088,59 @@ def test_index_shows_each_hosts_drop_count(redises, servers):
     assert [html.unescape(h) for h in hosts] == sorted(counts), hosts
 
 
+@pytest.mark.parametrize("store", ["redis", "dir"])
+def test_index_answers_only_clients_the_rule_admits(redises, servers, store):
+    """The index shows what a trigger would show, so a client that may not
+    profile may not read either, without any Require of the admin's: by
+    default a loopback client that was not forwarded (a forwarding header,
+    or a real mod_proxy in front, is refused: 403, nothing listed, a log
+    line saying why); where ReqProfileRequire is set, it decides."""
+    if store == "redis":
+        redis = start_redis(redises)
+        conf = redis_conf("guarded.test", redis)
+    else:
+        conf = ("ServerName guarded.test\nReqProfile On\n"
+                "<Location /profiles/>\n  SetHandler reqprof-index\n</Location>\n")
+    conf += ("<Location /tokened/>\n  SetHandler reqprof-index\n"
+             "  ReqProfileRequire \"%{HTTP:X-Token} == 'letmein'\"\n</Location>\n")
+    server = Httpd("event", extra=conf)
+    servers.append(server)
+    if store == "dir":
+        server.write_config(conf + "ReqProfileDir %s\n" % profiles_dir(server), True, (), 8)
+    server.start()
+    st, h, _ = request(server, "/work/cpu?ms=2", headers=STORE_HEADER)
+    assert st == 200 and h.get("x-reqprofile-id"), h
+    profile_id = h["x-reqprofile-id"]
+    assert wait_until(lambda: profile_id in index(server))
+    front = Httpd("event", load_reqprof=False, modules=("proxy", "proxy_http"),
+                  extra="ProxyPass / http://127.0.0.1:%d/\n" % server.port)
+    servers.append(front)
+    front.start()
+
+    refused = [
+        (server, "/profiles/", {"X-Forwarded-For": "203.0.113.9"}),
+        (server, "/profiles/?view=" + profile_id, {"Forwarded": "for=203.0.113.9"}),
+        (front, "/profiles/", {}),
+        (front, "/profiles/?view=" + profile_id, {}),
+        (server, "/tokened/", {}),
+        (server, "/tokened/?view=" + profile_id, {"X-Token": "nope"}),
+    ]
+    for where, path, headers in refused:
+        st, _, body = request(where, path, headers=headers)
+        assert st == 403, (where is front, path, headers, st)
+        assert profile_id.encode() not in body and b"rp-row" not in body
+    st, _, body = request(server, "/tokened/", headers={"X-Token": "letmein"})
+    assert st == 200 and profile_id in body.decode()
+    st, _, body = request(server, "/tokened/?view=" + profile_id,
+                          headers={"X-Token": "letmein"})
+    assert st == 200 and is_report(body)
+    lines = [l for l in server.read_error_log().splitlines()
+             if "mod_reqprof: reqprof-index: client refused:" in l]
+    assert len(lines) == len(refused), lines
+    assert any("carries X-Forwarded-For" in l for l in lines), lines
+    assert any("ReqProfileRequire not met" in l for l in lines), lines
+
+
 # ---- hostile input -------------------------------------------------------------
 
 HOSTILE_PATH = "/work/<script>alert(\"p\")</script>'&/cpu?ms=3&q=<script>x</script>\"'"

@@ -522,12 +522,52 @@ def thread_states(pid):
     return " ".join(out)
 
 
+def signal_state(pid):
+    """The signal lines of /proc/PID/status (pending, blocked, caught)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return " ".join(l.strip().replace("\t", "") for l in f
+                            if l.startswith(("SigPnd", "ShdPnd", "SigBlk", "SigCgt")))
+    except OSError:
+        return "gone"
+
+
+def holds_sighup(pid):
+    """SIGHUP is pending for pid and blocked by one of its threads."""
+    try:
+        status = {}
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                status[key] = int(value.strip(), 16) if key in ("SigPnd", "ShdPnd") else value
+        pending = status.get("ShdPnd", 0) | status.get("SigPnd", 0)
+        if not pending & (1 << (signal.SIGHUP - 1)):
+            return False
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("SigBlk:") and \
+                            int(line.split(":")[1], 16) & (1 << (signal.SIGHUP - 1)):
+                        return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def test_prefork_hard_restarts_while_profiling_never_hang():
     """40 hard restarts (SIGHUP: every child is told to die at once) while
-    every child serves short profiled requests: each generation must be gone
-    within 4 s. prefork ends its children from the signal handler, on top of
-    whatever the signal interrupted: mod_reqprof's cleanups there must wait
-    on nothing (its lock, or malloc's while a report is being built)."""
+    every child serves short profiled requests. prefork ends its children
+    from the signal handler, on top of whatever the signal interrupted:
+    mod_reqprof's cleanups there must wait on nothing (its lock, or malloc's
+    while a report is being built), and where it holds the exit signals off
+    (building a report, setting a child up) only for moments.
+
+    A child forked just as the SIGHUP goes out, before prefork installed the
+    child's own handler, runs the parent's handler instead and lives on
+    until httpd's reclaim sends it SIGTERM 3 s later (SIGKILL at 9 s): that
+    is httpd's own race. So each generation must be gone within 8 s, and any
+    child still there after 2 s must not be one holding a pending SIGHUP
+    off (that would be mod_reqprof's doing)."""
     server = soak_server("prefork")
     server.start()
     stats = Stats()
@@ -544,11 +584,23 @@ def test_prefork_hard_restarts_while_profiling_never_hang():
             old = {p: start_time(p) for p in children_of(parent)}
             started = time.monotonic()
             os.kill(parent, signal.SIGHUP)
+            late = {}
             while (any(alive(p, t) for p, t in old.items())
-                   and time.monotonic() - started < 4):
+                   and time.monotonic() - started < 8):
+                if time.monotonic() - started >= 2 and not late:
+                    late = {p: (holds_sighup(p), signal_state(p), thread_states(p))
+                            for p, t in old.items() if alive(p, t)}
+                    held = {p: v for p, v in late.items() if v[0]}
+                    assert not held, "restart %d: children holding SIGHUP off for 2 s: %s" \
+                        % (n, held)
                 time.sleep(0.02)
-            hung = ["%d (%s)" % (p, thread_states(p)) for p, t in old.items() if alive(p, t)]
-            assert not hung, "restart %d: children still running after 4 s: %s" % (n, hung)
+            hung = ["%d (%s; %s)" % (p, signal_state(p), thread_states(p))
+                    for p, t in old.items() if alive(p, t)]
+            assert not hung, "restart %d: children still running after 8 s: %s (at 2 s: %s)" \
+                % (n, hung, late)
+            if late:
+                print("restart %d: %d children outlived the SIGHUP by over 2 s "
+                      "(httpd's reclaim ended them): %s" % (n, len(late), late))
             time.sleep(0.15)
         assert not bad_log_lines(server), bad_log_lines(server)
     finally:

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Writes one profile: KEYS[1] its hash, KEYS[2] the index, KEYS[3] its
  * "given up" mark; ARGV: ttl (ms), score, id, max profiles, oldest score
@@ -150,6 +151,74 @@ static redisContext *connect_to(const rp_redis_conf_t *conf, char *err,
         return NULL;
     }
     return c;
+}
+
+/* ---- compressed values --------------------------------------------------
+ * A saved file of RP_REDIS_COMPRESS_MIN bytes or more is kept compressed:
+ * the magic (a NUL first byte, which no saved text starts with), the
+ * length before compression (4 bytes, big-endian), then a zlib stream.
+ * Every HTML report carries the same script and stylesheet (~50 KB), which
+ * this shrinks several times over. The record a listing reads stays as it
+ * is. */
+
+static const char compressed_magic[4] = {'\0', 'r', 'p', 'z'};
+#define COMPRESSED_HEADER 8
+
+static int is_compressed(const char *value, size_t len)
+{
+    return len >= COMPRESSED_HEADER &&
+           memcmp(value, compressed_magic, sizeof(compressed_magic)) == 0;
+}
+
+/* A malloc'd compressed copy of data, or NULL where compression does not
+ * pay (or fails): the value is then sent as it is. */
+static char *compress_value(const char *data, size_t len, size_t *out_len)
+{
+    if (len < RP_REDIS_COMPRESS_MIN || len > 0xffffffffu) {
+        return NULL;
+    }
+    uLongf room = compressBound((uLong)len);
+    char *out = malloc(COMPRESSED_HEADER + room);
+    if (out == NULL) {
+        return NULL;
+    }
+    if (compress2((Bytef *)out + COMPRESSED_HEADER, &room, (const Bytef *)data,
+                  (uLong)len, Z_DEFAULT_COMPRESSION) != Z_OK ||
+        COMPRESSED_HEADER + room >= len) {
+        free(out);
+        return NULL;
+    }
+    memcpy(out, compressed_magic, sizeof(compressed_magic));
+    for (int i = 0; i < 4; i++) {
+        out[4 + i] = (char)((len >> (8 * (3 - i))) & 0xff);
+    }
+    *out_len = COMPRESSED_HEADER + room;
+    return out;
+}
+
+/* The original of a stored value into pool (NUL-terminated): APR_ENOMEM if
+ * larger than max, APR_EGENERAL if it does not decompress. */
+static apr_status_t expand_value(const char *value, size_t len, apr_size_t max,
+                                 apr_pool_t *pool, char **data,
+                                 apr_size_t *out_len)
+{
+    const unsigned char *h = (const unsigned char *)value + 4;
+    uLongf size = ((uLongf)h[0] << 24) | ((uLongf)h[1] << 16) |
+                  ((uLongf)h[2] << 8) | (uLongf)h[3];
+    if (size > max) {
+        return APR_ENOMEM;
+    }
+    char *out = apr_palloc(pool, size + 1);
+    uLongf got = size;
+    if (uncompress((Bytef *)out, &got, (const Bytef *)value + COMPRESSED_HEADER,
+                   (uLong)(len - COMPRESSED_HEADER)) != Z_OK ||
+        got != size) {
+        return APR_EGENERAL;
+    }
+    out[size] = '\0';
+    *data = out;
+    *out_len = size;
+    return APR_SUCCESS;
 }
 
 /* ---- the writer ---------------------------------------------------------- */
@@ -328,13 +397,25 @@ static write_result_t write_job(rp_redis_writer_t *w, const job_t *j)
         argv[n] = fixed[n];
         lens[n] = strlen(fixed[n]);
     }
+    char **packed = calloc((size_t)j->count, sizeof(char *));
     for (int i = 0; i < j->count; i++) {
         argv[n] = j->fields[i];
         lens[n++] = strlen(j->fields[i]);
-        argv[n] = j->values[i];
-        lens[n++] = j->lens[i];
+        const char *value = j->values[i];
+        size_t value_len = j->lens[i];
+        if (packed != NULL &&
+            strcmp(j->fields[i], RP_REDIS_RECORD_FIELD) != 0) {
+            packed[i] = compress_value(value, value_len, &value_len);
+            value = packed[i] != NULL ? packed[i] : value;
+        }
+        argv[n] = value;
+        lens[n++] = value_len;
     }
     redisReply *reply = redisCommandArgv(c, n, argv, lens);
+    for (int i = 0; packed != NULL && i < j->count; i++) {
+        free(packed[i]);
+    }
+    free(packed);
     free(argv);
     free(lens);
     int refused = reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
@@ -773,6 +854,11 @@ apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,
         rv = fail(error, pool, "reading a profile", err);
     } else if (r->type != REDIS_REPLY_STRING) {
         rv = APR_ENOENT;
+    } else if (is_compressed(r->str, r->len)) {
+        rv = expand_value(r->str, r->len, max, pool, data, len);
+        if (rv == APR_EGENERAL) {
+            fail(error, pool, "reading a profile", "it does not decompress");
+        }
     } else if ((apr_size_t)r->len > max) {
         rv = APR_ENOMEM;
     } else {

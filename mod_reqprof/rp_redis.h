@@ -2,8 +2,9 @@
  *
  * Layout (PREFIX is "reqprof:"):
  *   PREFIX p:ID      a hash, one field per saved file (".meta", ".html",
- *                    ".speedscope.json") and ".record", the sidecar's first
- *                    line (what a listing reads), expiring after the TTL
+ *                    ".speedscope.json"; compressed from 1 KB on) and
+ *                    ".record", the sidecar's first line (what a listing
+ *                    reads, as it is), expiring after the TTL
  *   PREFIX index     a sorted set of ids scored by the request's start (ms),
  *                    trimmed to the TTL and to the newest max_profiles; a
  *                    profile trimmed away is deleted with it
@@ -88,6 +89,10 @@ unsigned long rp_redis_writer_stop(rp_redis_writer_t *w,
                                    apr_interval_time_t deadline);
 
 /* ---- reading ------------------------------------------------------------ */
+
+/* Saved files this large or larger are kept compressed (zlib); fetching
+ * gives them back as they were. */
+#define RP_REDIS_COMPRESS_MIN 1024
 
 /* The hash field holding a profile's record (the sidecar's first line). */
 #define RP_REDIS_RECORD_FIELD ".record"

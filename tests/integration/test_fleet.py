@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import zlib
 from datetime import datetime, timezone
 
 import pytest
@@ -129,6 +130,16 @@ class RedisClient:
         return self.read()
 
 
+def expand(value):
+    """A stored value as it was written (saved files from 1 KB on are kept
+    compressed: a NUL, "rpz", the length big-endian, a zlib stream)."""
+    if value is None or not value.startswith(b"\0rpz"):
+        return value
+    data = zlib.decompress(value[8:])
+    assert len(data) == int.from_bytes(value[4:8], "big")
+    return data
+
+
 class Redis:
     """One redis-server on 127.0.0.1, a free port and its own directory,
     without persistence; start() again after kill() starts a fresh, empty
@@ -206,6 +217,11 @@ class Redis:
     # -- what the store holds --
     def index_ids(self, db=0):
         return [i.decode() for i in self.call("ZRANGE", "reqprof:index", 0, -1, db=db)]
+
+    def saved(self, profile_id, field, db=0):
+        """A saved file as it was written: from 1 KB on it is kept
+        compressed (a NUL, "rpz", the length big-endian, a zlib stream)."""
+        return expand(self.call("HGET", "reqprof:p:" + profile_id, field, db=db))
 
     def drops(self, db=0):
         """Drops per host: the counts are kept per process (host/pid/start)."""
@@ -528,13 +544,15 @@ def test_two_servers_share_one_redis_and_one_index(redises, servers):
     # web2's profile opens from web1, as Redis holds it.
     body = check_opens_report(web1, "/profiles/?view=" + b_cpu, "GET", "/work/cpu", 200)
     assert b"work_alpha" in body
-    assert redis.call("HGET", "reqprof:p:" + b_cpu, ".html") == body
+    assert redis.saved(b_cpu, ".html") == body
+    # Kept compressed: the report's script and stylesheet shrink well.
+    assert redis.call("HSTRLEN", "reqprof:p:" + b_cpu, ".html") < len(body) / 3
     _, _, body1 = request(web1, "/profiles/?view=" + a_missing)
     _, _, body2 = request(web2, "/profiles/?view=" + a_missing)
     assert is_report(body1) and body1 == body2
     st, h, body = request(web1, "/profiles/?speedscope=" + b_cpu)
     assert st == 200 and json.loads(body)["profiles"], (st, body[:200])
-    assert body == redis.call("HGET", "reqprof:p:" + b_cpu, ".speedscope.json")
+    assert body == redis.saved(b_cpu, ".speedscope.json")
     st, _, body = request(web2, "/profiles/?compare=%s&with=%s" % (a_cpu, b_cpu))
     assert st == 200 and b'class="rp-func" data-func="work_alpha"' in body, body[:300]
     assert ("?view=" + a_cpu).encode() in body and ("?view=" + b_cpu).encode() in body
@@ -554,7 +572,7 @@ def test_two_servers_share_one_redis_and_one_index(redises, servers):
         ttl = redis.call("PTTL", key)
         assert 3600 * 1000 - 120 * 1000 < ttl <= 3600 * 1000, ttl
         assert abs(scores[pid_] - score_of(pid_)) <= 1, (scores[pid_], pid_)
-        meta = redis.call("HGET", key, ".meta").decode()
+        meta = redis.saved(key[len("reqprof:p:"):], ".meta").decode()
         record = parse_record(meta.split("\n")[0])
         assert record["id"] == pid_ and record["mode"] == "store"
         assert record["server"] == ("web1.test" if stored[pid_][0] is web1 else "web2.test")
@@ -812,7 +830,7 @@ def test_password_file_authenticates_and_is_never_shown(redises, servers):
     for key in c.call("KEYS", "*"):
         texts.append(key.decode())
         if c.call("TYPE", key) == "hash":
-            texts += [v.decode("utf-8") for v in c.call("HVALS", key)]
+            texts += [expand(v).decode("utf-8") for v in c.call("HVALS", key)]
     c.close()
     for text in texts:
         for pw_text in (secret, acl_secret, wrong):
@@ -1202,7 +1220,7 @@ def test_hostile_request_text_is_escaped_and_bad_traceparents_ignored(redises, s
     assert rows[hostile]["host"] == HOSTILE_HOST, rows[hostile]
     for profile_id in [hostile, benign] + list(bad):
         assert rows[profile_id]["trace"] == "", (bad.get(profile_id), rows[profile_id])
-        record = parse_record(redis.call("HGET", "reqprof:p:" + profile_id, ".meta")
+        record = parse_record(redis.saved(profile_id, ".meta")
                               .decode().split("\n")[0])
         assert record.get("trace", "") == "", (bad.get(profile_id), record)
     assert rows[later_id]["trace"] == TRACE_B

@@ -955,6 +955,80 @@ START_TEST(redis_unanswered_write_counted_once_paused)
 }
 END_TEST
 
+/* A report of html_len bytes: the same asset text over and over (as every
+ * report carries the same script), then the id; or random bytes. */
+static char *big_value(size_t len, int random_bytes, const char *id)
+{
+    char *v = apr_palloc(pool, len + 1);
+    unsigned seed = 7;
+    for (size_t i = 0; i < len; i++) {
+        v[i] = random_bytes ? (char)(1 + rand_r(&seed) % 255)
+                            : "function draw(node) { return node; }\n"[i % 37];
+    }
+    memcpy(v + len - strlen(id), id, strlen(id));
+    v[len] = '\0';
+    return v;
+}
+
+/* Saved files from 1 KB on are kept compressed (the record is not), and
+ * come back byte for byte; a value compression cannot shrink is kept as
+ * it is; one that does not decompress is an error, not garbage. */
+START_TEST(redis_compresses_large_files)
+{
+    rp_redis_conf_t conf = conf_of();
+    rp_redis_writer_t *w = writer_new(&conf);
+    prof_t *p = prof_new(5, 1, "www.a.test");
+    size_t html_len = 150000, ss_len = RP_REDIS_COMPRESS_MIN - 1;
+    char *html = big_value(html_len, 0, p->id);
+    char *noise = big_value(20000, 1, p->id);
+    char *small = big_value(ss_len, 0, p->id);
+    p->files[0] = (rp_store_file_t){RP_STORE_HTML, html, html_len};
+    p->files[1] = (rp_store_file_t){RP_STORE_SPEEDSCOPE, small, ss_len};
+    p->files[2] = (rp_store_file_t){RP_STORE_META, noise, 20000};
+    submit(w, p);
+    wait_written(w, 1);
+    const char *key = apr_pstrcat(pool, RP_REDIS_PREFIX "p:", p->id, NULL);
+    long long stored = INT("HSTRLEN %s .html", key);
+    ck_assert_msg(stored < (long long)html_len / 10, "%lld bytes stored",
+                  stored);
+    ck_assert_int_eq(INT("HSTRLEN %s .speedscope.json", key),
+                     (long long)ss_len);
+    ck_assert_int_eq(INT("HSTRLEN %s .meta", key), 20000);
+    ck_assert_str_eq(str_of("HGET %s .record", key), p->record);
+    const char *why = NULL;
+    char *data = NULL;
+    apr_size_t len = 0;
+    ck_assert_int_eq(rp_redis_fetch(&conf, p->id, RP_STORE_HTML, html_len, pool,
+                                    &data, &len, &why),
+                     APR_SUCCESS);
+    ck_assert_int_eq(len, html_len);
+    ck_assert_int_eq(memcmp(data, html, html_len), 0);
+    ck_assert_int_eq(data[len], '\0');
+    ck_assert_int_eq(rp_redis_fetch(&conf, p->id, RP_STORE_HTML, html_len - 1,
+                                    pool, &data, &len, &why),
+                     APR_ENOMEM);
+    ck_assert_int_eq(rp_redis_fetch(&conf, p->id, RP_STORE_SPEEDSCOPE, ss_len,
+                                    pool, &data, &len, &why),
+                     APR_SUCCESS);
+    ck_assert_str_eq(data, small);
+    ck_assert_int_eq(rp_redis_fetch(&conf, p->id, RP_STORE_META, 20000, pool,
+                                    &data, &len, &why),
+                     APR_SUCCESS);
+    ck_assert_int_eq(memcmp(data, noise, 20000), 0);
+    /* Broken: the header of a compressed value, then no zlib stream. */
+    static const char broken[] = {'\0', 'r', 'p', 'z', 0, 0, 1, 0, 'x', 'y'};
+    ck_assert_int_eq(
+        INT("HSET %s .html %b", key, broken, (size_t)sizeof(broken)), 0);
+    why = NULL;
+    ck_assert_int_eq(rp_redis_fetch(&conf, p->id, RP_STORE_HTML, html_len, pool,
+                                    &data, &len, &why),
+                     APR_EGENERAL);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strstr(why, "decompress") != NULL, "%s", why);
+    writer_stop(w, apr_time_from_sec(2));
+}
+END_TEST
+
 /* Drop counts of several hosts, sorted by host name. */
 START_TEST(redis_drops_per_host)
 {
@@ -1454,6 +1528,7 @@ Suite *redis_suite(void)
     tcase_add_test(tc, redis_write_after_giving_up_does_nothing);
     tcase_add_test(tc, redis_unanswered_write_counted_once_stopped);
     tcase_add_test(tc, redis_unanswered_write_counted_once_paused);
+    tcase_add_test(tc, redis_compresses_large_files);
     tcase_add_test(tc, redis_drops_per_host);
     tcase_add_test(tc, redis_uses_the_database);
     tcase_add_test(tc, redis_auth);

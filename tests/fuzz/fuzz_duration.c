@@ -5,7 +5,8 @@
  *
  * Checks, beyond the sanitizers: the result equals an exact reference in
  * integer arithmetic of the documented grammar — 1 to 9 digits, optionally
- * '.' and 1 to 3 digits, then exactly "us", "ms" or "s"; accepted when the
+ * '.' and 1 to 3 digits, then exactly "us", "ms", "s", "m", "h" or "d"
+ * (minutes, hours, days); accepted when the
  * value lies within the range (both ends included); the microseconds
  * rounded half up — for both directives' ranges and for ranges taken from
  * the input. A refusal leaves the output untouched and says why, naming the
@@ -60,14 +61,17 @@ static int64_t ref_value(const char *s)
         }
     }
     int64_t milli = whole * 1000 + frac; /* thousandths of the unit */
-    if (strcmp(p, "us") == 0) {
-        return milli;
-    }
-    if (strcmp(p, "ms") == 0) {
-        return milli * 1000;
-    }
-    if (strcmp(p, "s") == 0) {
-        return milli * 1000000;
+    static const struct {
+        const char *suffix;
+        int64_t micros;
+    } units[] = {{"us", 1},         {"ms", 1000},        {"s", 1000000},
+                 {"m", 60000000LL}, {"h", 3600000000LL}, {"d", 86400000000LL}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(p, units[i].suffix) == 0) {
+            /* Past every range checked: kept from overflowing. */
+            __int128 v = (__int128)milli * units[i].micros;
+            return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+        }
     }
     return -1;
 }
@@ -78,18 +82,22 @@ static void check_range(const char *text, apr_interval_time_t min_us,
     apr_interval_time_t got = -777;
     const char *err = rp_duration_parse(pool, text, min_us, max_us, &got);
     int64_t v = ref_value(text);
-    int accept = v >= 0 && v >= (int64_t)min_us * 1000 && v <= (int64_t)max_us * 1000;
+    int accept =
+        v >= 0 && v >= (int64_t)min_us * 1000 && v <= (int64_t)max_us * 1000;
     if (accept) {
-        FUZZ_CHECK(err == NULL, "'%s' in [%ld, %ld] refused: %s", text, (long)min_us,
-                   (long)max_us, err);
+        FUZZ_CHECK(err == NULL, "'%s' in [%ld, %ld] refused: %s", text,
+                   (long)min_us, (long)max_us, err);
         int64_t want = (v + 500) / 1000;
-        FUZZ_CHECK(got == want, "'%s': %ld us, expected %ld", text, (long)got, (long)want);
-        FUZZ_CHECK(got >= min_us && got <= max_us, "'%s': %ld out of range", text, (long)got);
+        FUZZ_CHECK(got == want, "'%s': %ld us, expected %ld", text, (long)got,
+                   (long)want);
+        FUZZ_CHECK(got >= min_us && got <= max_us, "'%s': %ld out of range",
+                   text, (long)got);
     } else {
-        FUZZ_CHECK(err != NULL, "'%s' accepted as %ld us, range [%ld, %ld]", text,
-                   (long)got, (long)min_us, (long)max_us);
+        FUZZ_CHECK(err != NULL, "'%s' accepted as %ld us, range [%ld, %ld]",
+                   text, (long)got, (long)min_us, (long)max_us);
         FUZZ_CHECK(got == -777, "'%s': output written on refusal", text);
-        FUZZ_CHECK(strstr(err, text) != NULL, "message does not name the value: %s", err);
+        FUZZ_CHECK(strstr(err, text) != NULL,
+                   "message does not name the value: %s", err);
     }
 }
 
@@ -100,9 +108,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *err = rp_interval_parse(pool, text, &got);
     int64_t v = ref_value(text);
     int accept = v >= 50 * 1000 && v <= (int64_t)1000000 * 1000;
-    FUZZ_CHECK((err == NULL) == accept, "interval '%s': %s", text, err ? err : "accepted");
+    FUZZ_CHECK((err == NULL) == accept, "interval '%s': %s", text,
+               err ? err : "accepted");
     check_range(text, RP_INTERVAL_MIN_US, RP_INTERVAL_MAX_US);
-    check_range(text, 1000, (apr_interval_time_t)3600 * 1000000); /* MaxDuration */
+    check_range(text, 1000,
+                (apr_interval_time_t)3600 * 1000000); /* MaxDuration */
     if (size >= 2) {
         /* A range from the input's first two bytes, in microseconds. */
         apr_interval_time_t lo = data[0] * 7, hi = lo + data[1] * 13;

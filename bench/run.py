@@ -1391,6 +1391,11 @@ def store_throughput(kiter, redis_cpus, workdir, cpus):
             redis_settled(r.port)
             if redis_evals(r.port) == 0:
                 raise RuntimeError("no profile reached redis-server %d in the warm-up" % r.port)
+        # Drop counts are per child and absolute, warm-up included: the
+        # stopped and hung servers' accounting starts at their start.
+        warm = {v: {"records": len(log_records(tails[v].lines())),
+                    "written": redis_cmd(r.port, "ZCARD", "reqprof:index") or 0}
+                for v, r in (("down", down), ("hung", hung))}
         down.stop()   # the process ends: connections refused
         hung.pause()  # SIGSTOP: connections accepted, nothing answers
         redis_cmd(up.port, "FLUSHALL")
@@ -1432,16 +1437,21 @@ def store_throughput(kiter, redis_cpus, workdir, cpus):
         counted = {}
         for v, r in (("down", down), ("hung", hung)):
             # Every profile ends up stored or counted dropped (writes that
-            # timed out are settled by asking Redis once it answers).
+            # timed out are settled by asking Redis once it answers). The
+            # stopped one comes back empty: what it held before is added.
+            held_before = warm[v]["written"] if v == "down" else 0
+            want = warm[v]["records"] + totals[v]["records"]
+
+            def accounted():
+                return (held_before + redis_drops(r.port) +
+                        (redis_cmd(r.port, "ZCARD", "reqprof:index") or 0))
             deadline = time.monotonic() + 15
-            want = totals[v]["records"]
-            while time.monotonic() < deadline and (
-                    redis_drops(r.port) + (redis_cmd(r.port, "ZCARD", "reqprof:index") or 0)
-                    < want):
+            while time.monotonic() < deadline and accounted() < want:
                 time.sleep(0.2)
             time.sleep(1.5)   # a late or repeated count would show as too many
-            counted[v] = {"dropped_counted": redis_drops(r.port),
-                          "written_after": redis_cmd(r.port, "ZCARD", "reqprof:index")}
+            counted[v] = {"profiled": want, "dropped_counted": redis_drops(r.port),
+                          "written": held_before +
+                          (redis_cmd(r.port, "ZCARD", "reqprof:index") or 0)}
         for v, s in servers:
             check_crashes(s, "store/throughput/" + v)
     finally:
@@ -2224,24 +2234,22 @@ def render_markdown(res=None, crash_list=None):
 
         def share(a, b):
             return "%.1f %%" % (100.0 * a / b) if b else "n/a"
-        hung_n, hung_c = tot["hung"]["records"], cnt["hung"]["dropped_counted"]
-        hung_w = cnt["hung"]["written_after"] or 0
-        hung_sum = hung_w + hung_c
+        def accounting(c):
+            n, total = c["profiled"], c["written"] + c["dropped_counted"]
+            return ("%d profiles, warm-up included; %d stored and %d counted dropped "
+                    "(`reqprof:dropped`): %s" % (
+                        n, c["written"], c["dropped_counted"],
+                        "each profile once" if total == n else
+                        "%d not accounted for" % (n - total) if total < n else
+                        "%d counted twice" % (total - n)))
         sec.append(
             "Over all runs: Redis up wrote %d profiles (its `EVAL` calls) of %d requests "
-            "profiled (%s; %d found the queue full). Redis stopped: %d profiles dropped; "
-            "started again, it was told of %d of them (`reqprof:dropped`, %s). Redis hung: %d "
-            "profiles; after SIGCONT its index named %d of them (writes that had timed out on "
-            "the writer's side, carried out when it resumed) and `reqprof:dropped` counted "
-            "%d: %d together, %s." % (
+            "profiled (%s; %d found the queue full). Redis stopped (started again, empty, at "
+            "the end): %s. Redis hung (SIGCONT at the end; writes that had timed out on the "
+            "writer's side are settled by asking it): %s." % (
                 tp["written"], tot["redis"]["records"],
                 share(tp["written"], tot["redis"]["records"]), tot["redis"]["not_saved"],
-                tot["down"]["records"], cnt["down"]["dropped_counted"],
-                share(cnt["down"]["dropped_counted"], tot["down"]["records"]),
-                hung_n, hung_w, hung_c, hung_sum,
-                "each profile once" if hung_sum == hung_n else
-                "%d not accounted for" % (hung_n - hung_sum) if hung_sum < hung_n else
-                "%d counted twice" % (hung_sum - hung_n)))
+                accounting(cnt["down"]), accounting(cnt["hung"])))
         sec.append("")
         rows = []
         held_rows = [("`%s` (%s)" % (e["path"], size), F(e["samples"]).median, e["held"])

@@ -90,8 +90,9 @@ unsigned long rp_redis_writer_stop(rp_redis_writer_t *w,
 
 /* ---- reading ------------------------------------------------------------ */
 
-/* Saved files this large or larger are kept compressed (zlib); fetching
- * gives them back as they were. */
+/* Saved files this large or larger are kept compressed (zlib, its fastest
+ * level), unless the writer has a backlog; fetching gives them back as
+ * they were. */
 #define RP_REDIS_COMPRESS_MIN 1024
 
 /* The hash field holding a profile's record (the sidecar's first line). */

@@ -62,6 +62,7 @@ void *rp_merge_dir_conf(apr_pool_t *p, void *base_v, void *add_v)
     c->param = add->param ? add->param : base->param;
     c->require_set = add->require_set || base->require_set;
     c->require = add->require_set ? add->require : base->require;
+    c->group = add->group ? add->group : base->group;
     if (add->log_mode != RP_UNSET) {
         c->log_mode = add->log_mode;
         c->log_slow_us = add->log_slow_us;
@@ -80,6 +81,7 @@ void *rp_create_server_conf(apr_pool_t *p, server_rec *s)
     rp_server_conf_t *c = apr_pcalloc(p, sizeof(rp_server_conf_t));
     c->server_timing = RP_UNSET;
     c->log_level = RP_UNSET;
+    c->group_worst = RP_UNSET;
     return c;
 }
 
@@ -116,6 +118,8 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base_v, void *add_v)
     c->store_timeout =
         add->store_timeout ? add->store_timeout : base->store_timeout;
     c->store_queue = add->store_queue ? add->store_queue : base->store_queue;
+    c->group_worst =
+        add->group_worst != RP_UNSET ? add->group_worst : base->group_worst;
     c->index_url = add->index_url ? add->index_url : base->index_url;
     if (add->dir_max_count > 0) {
         c->dir_max_count = add->dir_max_count;
@@ -202,6 +206,21 @@ static const char *set_require(cmd_parms *cmd, void *dconf, const char *arg)
                             cmd->cmd->name, arg, err);
     }
     c->require_set = 1;
+    return NULL;
+}
+
+static const char *set_group(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_dir_conf_t *c = dconf;
+    const char *err = NULL;
+    c->group = ap_expr_parse_cmd(
+        cmd, arg, AP_EXPR_FLAG_STRING_RESULT | AP_EXPR_FLAG_DONT_VARY, &err,
+        NULL);
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool,
+                            "%s: cannot parse string expression '%s': %s",
+                            cmd->cmd->name, arg, err);
+    }
     return NULL;
 }
 
@@ -530,6 +549,17 @@ static const char *set_store_queue(cmd_parms *cmd, void *dconf, const char *arg)
     return err;
 }
 
+static const char *set_group_worst(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    long n = 0;
+    const char *err = parse_count(cmd, arg, 0, 100, &n);
+    if (err == NULL) {
+        server_conf_of(cmd)->group_worst = (int)n;
+    }
+    return err;
+}
+
 static const char *set_index_url(cmd_parms *cmd, void *dconf, const char *arg)
 {
     (void)dconf;
@@ -621,6 +651,9 @@ const command_rec rp_directives[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Expression that must be true for the trigger to count "
                   "(default: loopback clients not forwarded by a proxy)"),
+    AP_INIT_TAKE1("ReqProfileGroup", set_group, NULL, RSRC_CONF | ACCESS_CONF,
+                  "the group (route) a profiled request belongs to, a string "
+                  "expression (default: the method and the path)"),
     AP_INIT_TAKE1("ReqProfileSignal", set_signal, NULL, RSRC_CONF,
                   "Realtime signal used for sampling (default SIGRTMIN+5)"),
     AP_INIT_FLAG("ReqProfileServerTiming", set_server_timing, NULL, RSRC_CONF,
@@ -669,6 +702,9 @@ const command_rec rp_directives[] = {
     AP_INIT_TAKE1("ReqProfileStoreQueue", set_store_queue, NULL, RSRC_CONF,
                   "Profiles waiting to be written per child before more are "
                   "dropped (default 32)"),
+    AP_INIT_TAKE1("ReqProfileGroupWorst", set_group_worst, NULL, RSRC_CONF,
+                  "The slowest profiles of each group a shared store keeps "
+                  "past its TTL and limit (default 5, 0 to 100)"),
     AP_INIT_TAKE1("ReqProfileIndexURL", set_index_url, NULL, RSRC_CONF,
                   "URL of the reqprof-index handler, for the link a stored "
                   "profile's response carries"),
@@ -794,6 +830,7 @@ void rp_conf_dir_limits(const server_rec *s, int *max_count,
 #define DEFAULT_STORE_LIMIT 10000
 #define DEFAULT_STORE_TIMEOUT apr_time_from_msec(200)
 #define DEFAULT_STORE_QUEUE 32
+#define DEFAULT_GROUP_WORST 5
 
 int rp_conf_redis(const server_rec *s, apr_pool_t *pool, rp_redis_conf_t *out)
 {
@@ -809,6 +846,8 @@ int rp_conf_redis(const server_rec *s, apr_pool_t *pool, rp_redis_conf_t *out)
     out->timeout =
         sc->store_timeout ? sc->store_timeout : DEFAULT_STORE_TIMEOUT;
     out->queue_max = sc->store_queue ? sc->store_queue : DEFAULT_STORE_QUEUE;
+    out->worst_per_group =
+        sc->group_worst != RP_UNSET ? sc->group_worst : DEFAULT_GROUP_WORST;
     char host[256];
     out->node = apr_gethostname(host, sizeof(host), pool) == APR_SUCCESS
                     ? apr_pstrdup(pool, host)
@@ -836,6 +875,11 @@ const char *rp_conf_index_url(const server_rec *s)
 int rp_conf_enabled(const rp_dir_conf_t *conf)
 {
     return conf->enabled == 1;
+}
+
+const ap_expr_info_t *rp_conf_group(const rp_dir_conf_t *conf)
+{
+    return conf->group;
 }
 
 const ap_expr_info_t *rp_conf_require(const rp_dir_conf_t *conf)

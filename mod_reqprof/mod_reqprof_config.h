@@ -38,7 +38,8 @@ typedef struct rp_dir_conf {
     int collapse_none;            /* "none" given here (checked, not merged) */
     int log_mode;                 /* RP_UNSET or rp_log_mode_e */
     apr_interval_time_t log_slow_us;
-    int sample_rate; /* 1 in N requests in log mode; RP_UNSET: 1 */
+    int sample_rate;       /* 1 in N requests in log mode; RP_UNSET: 1 */
+    ap_expr_info_t *group; /* ReqProfileGroup; NULL: method and path */
 } rp_dir_conf_t;
 
 typedef struct rp_server_conf {
@@ -57,9 +58,10 @@ typedef struct rp_server_conf {
     int store_limit;          /* profiles the shared index keeps; 0: dflt */
     apr_interval_time_t store_timeout; /* 0: the default */
     int store_queue;                   /* 0: the default */
-    const char *index_url;             /* ReqProfileIndexURL; NULL: none */
-    rp_pstore_t *store; /* made at post_config (mod_reqprof_store) */
-    apr_file_t *log_fd; /* log_file, opened by open_logs */
+    int group_worst;       /* slowest kept per group; RP_UNSET: the default */
+    const char *index_url; /* ReqProfileIndexURL; NULL: none */
+    rp_pstore_t *store;    /* made at post_config (mod_reqprof_store) */
+    apr_file_t *log_fd;    /* log_file, opened by open_logs */
 } rp_server_conf_t;
 
 /* The module record's configuration entries (mod_reqprof.c). */
@@ -102,6 +104,10 @@ const char *rp_conf_index_url(const server_rec *s);
 int rp_conf_enabled(const rp_dir_conf_t *conf);
 /* conf's ReqProfileRequire expression, or NULL for the default rule. */
 const ap_expr_info_t *rp_conf_require(const rp_dir_conf_t *conf);
+
+/* conf's ReqProfileGroup expression, or NULL for the default (the method
+ * and the path). */
+const ap_expr_info_t *rp_conf_group(const rp_dir_conf_t *conf);
 /* ReqProfileLogFile (NULL: the error log) and its descriptor, opened in
  * the parent at open_logs (see mod_reqprof_log.c). */
 const char *rp_conf_log_file(const server_rec *s);

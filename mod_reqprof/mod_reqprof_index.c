@@ -32,6 +32,7 @@
 #include <apr_strings.h>
 
 #include "rp_format.h"
+#include "rp_group.h"
 #include "rp_index.h"
 #include "rp_record.h"
 #include "rp_store.h"
@@ -44,6 +45,10 @@ APLOG_USE_MODULE(reqprof);
 
 /* Profiles listed at most, newest first. */
 #define LIST_MAX 2000
+/* Profiles of a window read at most, for groups and merges. */
+#define WINDOW_MAX 20000
+/* A group's slowest profiles shown. */
+#define SLOWEST_SHOWN 5
 /* Largest sidecar read. */
 #define SIDECAR_MAX_BYTES (4 * 1024 * 1024)
 
@@ -169,6 +174,26 @@ static void filter_from(apr_table_t *args, rp_pstore_filter_t *f)
     f->trace = apr_table_get(args, "trace");
 }
 
+/* The profiles of group (NULL: every group) stored in the last hours,
+ * newest first; -1 (none) if the store cannot be read. */
+static int window_of(request_rec *r, rp_pstore_t *store, const char *group,
+                     int hours, rp_saved_t **items)
+{
+    rp_pstore_filter_t window = {
+        .group = group,
+        .since = apr_time_now() - apr_time_from_sec((apr_time_t)hours * 3600)};
+    int count = 0, scanned = 0;
+    const char *why = NULL;
+    if (rp_pstore_list(store, &window, WINDOW_MAX, r->pool, items, &count,
+                       &scanned, &why) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RP_LOG_TAG "%s: cannot list saved profiles: %s",
+                      rp_pstore_name(store), why ? why : "unknown error");
+        return -1;
+    }
+    return count;
+}
+
 static int list_page(request_rec *r, rp_pstore_t *store, apr_table_t *args)
 {
     rp_pstore_filter_t filter;
@@ -194,9 +219,56 @@ static int list_page(request_rec *r, rp_pstore_t *store, apr_table_t *args)
     }
     rp_saved_link_previous(items, list.count);
     list.items = items;
+    list.hours = rp_group_hours(apr_table_get(args, "hours"));
+    rp_saved_t *window;
+    int window_count = window_of(r, store, NULL, list.hours, &window);
+    window_count = window_count < 0 ? 0 : window_count;
+    list.group_count = rp_group_stats(window, window_count, r->pool,
+                                      (rp_group_stat_t **)&list.groups);
     apr_size_t len;
     const char *page = rp_index_render_list_page(&list, r->pool, &len);
     return send_page(r, page, len);
+}
+
+/* A group's page: its numbers and slowest profiles over the window, the
+ * slowest the store keeps, and the window's profiles the filter keeps. */
+static int group_page(request_rec *r, rp_pstore_t *store, const char *group,
+                      apr_table_t *args)
+{
+    rp_pstore_filter_t filter;
+    filter_from(args, &filter);
+    rp_group_page_t page = {.name = group,
+                            .hours =
+                                rp_group_hours(apr_table_get(args, "hours")),
+                            .filter = &filter};
+    rp_saved_t *window;
+    int count = window_of(r, store, group, page.hours, &window);
+    if (count < 0) {
+        page.note = "The profile store cannot be read; see the error log.";
+        count = 0;
+    }
+    rp_group_stat_t *stats;
+    if (rp_group_stats(window, count, r->pool, &stats) > 0) {
+        page.stat = &stats[0];
+    }
+    page.slowest = rp_group_slowest(window, count, SLOWEST_SHOWN, r->pool,
+                                    &page.slowest_count);
+    rp_saved_t *kept;
+    if (rp_pstore_kept(store, group, r->pool, &kept, &page.kept_count, NULL) ==
+        APR_SUCCESS) {
+        page.kept = kept;
+    }
+    rp_saved_t *items = apr_palloc(r->pool, sizeof(*items) * (count + 1));
+    for (int i = 0; i < count; i++) {
+        if (rp_pstore_filter_match(&filter, &window[i])) {
+            items[page.count++] = window[i];
+        }
+    }
+    rp_saved_link_previous(items, page.count);
+    page.items = items;
+    apr_size_t len;
+    const char *body = rp_group_render_page(&page, r->pool, &len);
+    return send_page(r, body, len);
 }
 
 static int index_handler(request_rec *r)
@@ -237,6 +309,10 @@ static int index_handler(request_rec *r)
         if (id != NULL) {
             return send_saved(r, store, id, &formats[i]);
         }
+    }
+    const char *group = apr_table_get(args, "group");
+    if (group != NULL) {
+        return group_page(r, store, group, args);
     }
     const char *compare = apr_table_get(args, "compare");
     const char *with = apr_table_get(args, "with");

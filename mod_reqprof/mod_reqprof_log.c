@@ -242,6 +242,37 @@ static rp_request_t *pending_state(request_rec *r)
     return kept != NULL && kept->pending ? state : NULL;
 }
 
+/* The group (route) of the request: ReqProfileGroup evaluated where the
+ * request was handled (the last of an internal redirect's chain), or its
+ * method and path. */
+static const char *group_of(request_rec *r, const rp_profile_t *p)
+{
+    request_rec *last = r;
+    while (last->next != NULL) {
+        last = last->next;
+    }
+    const ap_expr_info_t *expr = rp_conf_group(rp_dir_conf(last));
+    const char *text = NULL;
+    if (expr != NULL) {
+        const char *err = NULL;
+        text = ap_expr_str_exec(last, expr, &err);
+        if (err != NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, last,
+                          RP_LOG_TAG "ReqProfileGroup failed, the method and "
+                                     "path stand in: %s",
+                          err);
+            text = NULL;
+        }
+    }
+    if (text == NULL || *text == '\0') {
+        const char *uri = p->uri ? p->uri : "";
+        text =
+            apr_pstrcat(r->pool, p->method ? p->method : "", " ",
+                        apr_pstrmemdup(r->pool, uri, strcspn(uri, "?")), NULL);
+    }
+    return rp_record_group(text, r->pool);
+}
+
 static int log_transaction(request_rec *r)
 {
     rp_request_t *state = pending_state(r);
@@ -265,7 +296,8 @@ static int log_transaction(request_rec *r)
                              .ended = kept->ended,
                              .server = r->server->server_hostname,
                              .node = rp_process_node(),
-                             .trace = rp_request_trace(state)};
+                             .trace = rp_request_trace(state),
+                             .group = group_of(r, kept->profile)};
     rp_pstore_t *store = rp_storage_of(r);
     int saved = 0;
     apr_time_t save_start = apr_time_now();

@@ -298,3 +298,17 @@ const char *rp_buf_str(rp_buf_t *b)
 {
     return b->data;
 }
+
+void rp_buf_url_param(rp_buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
+            rp_buf_append(b, (const char *)p, 1);
+        } else {
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rp_buf_append(b, esc, 3);
+        }
+    }
+}

@@ -42,6 +42,10 @@ void rp_buf_plain(rp_buf_t *b, const char *s, const char *also);
  * zeros ("1", "0.25", "12.5"); non-finite values as 0. */
 void rp_buf_decimal(rp_buf_t *b, double v, int decimals);
 
+/* s as a URL query value: every byte but letters, digits and "-._~"
+ * percent-encoded (so it is safe in an HTML attribute as well). */
+void rp_buf_url_param(rp_buf_t *b, const char *s);
+
 /* The value of a hexadecimal digit (either case), or -1. */
 int rp_hex_value(char c);
 

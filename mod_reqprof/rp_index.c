@@ -11,6 +11,7 @@
 
 #include "rp_buf.h"
 #include "rp_format.h"
+#include "rp_group.h"
 
 /* ---- the list ------------------------------------------------------------ */
 
@@ -43,7 +44,7 @@ static const char page_style[] =
     ".slower{color:#b00020}.faster{color:#006b2e}"
     ".note{color:#555;margin:.5em 0}";
 
-static void page_start(rp_buf_t *b, const char *title)
+void rp_index_page_start(rp_buf_t *b, const char *title)
 {
     rp_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
                    "<meta charset=\"utf-8\"><title>");
@@ -114,7 +115,8 @@ static void filter_field(rp_buf_t *b, const char *name, const char *label,
     rp_buf_puts(b, "\"></label> ");
 }
 
-static void filter_form(rp_buf_t *b, const rp_pstore_filter_t *f)
+void rp_index_filter_form(rp_buf_t *b, const rp_pstore_filter_t *f,
+                          const char *group, int hours)
 {
     static const rp_pstore_filter_t none = {0};
     if (f == NULL) {
@@ -128,6 +130,14 @@ static void filter_form(rp_buf_t *b, const rp_pstore_filter_t *f)
         snprintf(min_ms, sizeof(min_ms), "%g", f->min_ms);
     }
     rp_buf_puts(b, "<form method=\"get\" action=\"\" class=\"rp-filter\">");
+    if (group != NULL) {
+        rp_buf_puts(b, "<input type=\"hidden\" name=\"group\" value=\"");
+        rp_buf_html(b, group);
+        rp_buf_printf(b,
+                      "\"><input type=\"hidden\" name=\"hours\" "
+                      "value=\"%d\">",
+                      hours);
+    }
     filter_field(b, "server", "server", f->server, "14");
     filter_field(b, "path", "path contains", f->path, "18");
     filter_field(b, "status", "status", status, "4");
@@ -211,12 +221,33 @@ static void saved_row(rp_buf_t *b, const rp_saved_t *s)
     rp_buf_puts(b, "</td></tr>\n");
 }
 
+void rp_index_rows(rp_buf_t *b, const rp_saved_t *items, int count)
+{
+    rp_buf_puts(b, "<form method=\"get\" action=\"\">\n"
+                   "<table class=\"rp-index\"><thead><tr><th>A</th><th>B</th>"
+                   "<th>started (UTC)</th><th>server</th><th>method</th>"
+                   "<th>host</th><th>path</th><th class=\"n\">status</th>"
+                   "<th class=\"n\">duration ms</th><th class=\"n\">CPU ms</th>"
+                   "<th class=\"n\">samples</th><th>mode</th>"
+                   "<th>most self time</th><th>trace</th><th>open</th></tr>"
+                   "</thead><tbody>\n");
+    for (int i = 0; i < count; i++) {
+        saved_row(b, &items[i]);
+    }
+    rp_buf_puts(b, "</tbody></table>\n");
+    if (count > 1) {
+        rp_buf_puts(b, "<p><button type=\"submit\">Compare A and B</button>"
+                       "</p>\n");
+    }
+    rp_buf_puts(b, "</form>\n");
+}
+
 const char *rp_index_render_list_page(const rp_index_list_t *list,
                                       apr_pool_t *pool, apr_size_t *len)
 {
     rp_buf_t b;
     rp_buf_init(&b, pool, 4096 + (apr_size_t)list->count * 1024);
-    page_start(&b, "mod_reqprof: saved profiles");
+    rp_index_page_start(&b, "mod_reqprof: saved profiles");
     rp_buf_printf(&b, "<p class=\"note\">%d saved profile%s, newest first",
                   list->count, list->count == 1 ? "" : "s");
     if (list->store != NULL) {
@@ -231,25 +262,10 @@ const char *rp_index_render_list_page(const rp_index_list_t *list,
         rp_buf_puts(&b, "</p>\n");
     }
     drops_note(&b, list);
-    filter_form(&b, list->filter);
-    rp_buf_puts(&b,
-                "<form method=\"get\" action=\"\">\n"
-                "<table class=\"rp-index\"><thead><tr><th>A</th><th>B</th>"
-                "<th>started (UTC)</th><th>server</th><th>method</th>"
-                "<th>host</th><th>path</th><th class=\"n\">status</th>"
-                "<th class=\"n\">duration ms</th><th class=\"n\">CPU ms</th>"
-                "<th class=\"n\">samples</th><th>mode</th>"
-                "<th>most self time</th><th>trace</th><th>open</th></tr>"
-                "</thead><tbody>\n");
-    for (int i = 0; i < list->count; i++) {
-        saved_row(&b, &list->items[i]);
-    }
-    rp_buf_puts(&b, "</tbody></table>\n");
-    if (list->count > 1) {
-        rp_buf_puts(&b, "<p><button type=\"submit\">Compare A and B</button>"
-                        "</p>\n");
-    }
-    rp_buf_puts(&b, "</form>\n</body></html>\n");
+    rp_group_render_table(&b, list->groups, list->group_count, list->hours);
+    rp_index_filter_form(&b, list->filter, NULL, 0);
+    rp_index_rows(&b, list->items, list->count);
+    rp_buf_puts(&b, "</body></html>\n");
     *len = b.len;
     return rp_buf_str(&b);
 }
@@ -364,7 +380,7 @@ const char *rp_index_render_compare(const rp_saved_t *a, const rp_saved_t *b,
     int n = rp_compare_rows(a, b, pool, &rows);
     rp_buf_t out;
     rp_buf_init(&out, pool, 4096 + (apr_size_t)n * 400);
-    page_start(&out, "mod_reqprof: compare two profiles");
+    rp_index_page_start(&out, "mod_reqprof: compare two profiles");
     rp_buf_puts(&out, "<p class=\"note\"><a href=\"?\">All saved profiles</a>"
                       "</p>\n");
     if (strcmp(a->path, b->path) != 0 || strcmp(a->method, b->method) != 0) {

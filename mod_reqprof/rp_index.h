@@ -8,8 +8,20 @@
 
 #include <apr_pools.h>
 
+#include "rp_buf.h"
 #include "rp_pstore.h"  /* rp_pstore_filter_t, rp_redis_drop_t */
 #include "rp_sidecar.h" /* rp_saved_t */
+
+/* The start of an index page (its style), with title as its heading. */
+void rp_index_page_start(rp_buf_t *b, const char *title);
+
+/* The filter form (server, path, status, minimum duration, trace id);
+ * with group, it also carries the group and the window (hours). */
+void rp_index_filter_form(rp_buf_t *b, const rp_pstore_filter_t *f,
+                          const char *group, int hours);
+
+/* The table of saved profiles (A/B radio buttons to compare two). */
+void rp_index_rows(rp_buf_t *b, const rp_saved_t *items, int count);
 
 /* Fills each profile's previous (items newest first). */
 void rp_saved_link_previous(rp_saved_t *items, int count);
@@ -28,6 +40,9 @@ typedef struct rp_index_list {
     const rp_pstore_filter_t *filter; /* shown in the form; may be NULL */
     const rp_redis_drop_t *drops;     /* per host, from a shared store */
     int drop_count;
+    const struct rp_group_stat *groups; /* of the last hours (rp_group) */
+    int group_count;
+    int hours;
 } rp_index_list_t;
 
 /* The list page with the filter form, each profile's server, and the

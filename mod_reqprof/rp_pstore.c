@@ -118,9 +118,17 @@ apr_status_t rp_pstore_save(rp_pstore_t *s, const char *id, apr_time_t t,
         return dir_save(s, id, files, count, pool, error);
     }
     rp_redis_writer_t *w = writer_of(s);
+    const rp_store_file_t *all = with_record(files, count, pool);
+    /* The record names the group and the duration (the worst are kept). */
+    rp_saved_t record;
+    rp_redis_group_t group = {NULL, 0.0};
+    if (rp_saved_parse(all[count].data, all[count].len, 0, pool, &record) ==
+        NULL) {
+        group.name = record.group;
+        group.dur_ms = record.dur_ms;
+    }
     if (w == NULL ||
-        !rp_redis_writer_submit(w, id, t, with_record(files, count, pool),
-                                count + 1)) {
+        !rp_redis_writer_submit(w, id, t, all, count + 1, &group)) {
         if (error != NULL) {
             *error = apr_psprintf(pool,
                                   "%d profiles already wait to be "
@@ -157,25 +165,44 @@ int rp_pstore_filter_match(const rp_pstore_filter_t *f, const rp_saved_t *p)
         strcasecmp(f->trace, p->trace) != 0) {
         return 0;
     }
+    if (f->group != NULL && strcmp(f->group, p->group) != 0) {
+        return 0;
+    }
+    apr_time_t t = rp_store_id_time(p->id);
+    if ((f->since != 0 && t < f->since) || (f->until != 0 && t >= f->until)) {
+        return 0;
+    }
     return 1;
 }
 
-/* Parses one record and keeps it if it matches. */
-static void consider(const char *id, const char *text, apr_size_t len,
-                     const rp_pstore_filter_t *filter, apr_pool_t *pool,
-                     apr_array_header_t *out, int *scanned)
+/* Listings go newest first: past the window's start, nothing more can
+ * match. */
+static int before_window(const rp_pstore_filter_t *f, const char *id)
 {
+    return f != NULL && f->since != 0 && rp_store_id_time(id) < f->since;
+}
+
+/* Parses one record and keeps it if it matches. Returns 0 once the
+ * listing has passed the filter's window. */
+static int consider(const char *id, const char *text, apr_size_t len,
+                    const rp_pstore_filter_t *filter, apr_pool_t *pool,
+                    apr_array_header_t *out, int *scanned)
+{
+    if (before_window(filter, id)) {
+        return 0;
+    }
     rp_saved_t saved;
     const char *nl = memchr(text, '\n', len);
     if (rp_saved_parse(text, nl ? (apr_size_t)(nl - text) : len, 0, pool,
                        &saved) != NULL) {
-        return; /* not a sidecar */
+        return 1; /* not a sidecar */
     }
     ++*scanned;
     saved.id = id;
     if (rp_pstore_filter_match(filter, &saved)) {
         *(rp_saved_t *)apr_array_push(out) = saved;
     }
+    return 1;
 }
 
 static apr_status_t dir_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,
@@ -197,8 +224,9 @@ static apr_status_t dir_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,
         char *line;
         if (e->complete &&
             rp_store_read_line(s->dir, e->id, RP_STORE_META, LINE_MAX_BYTES,
-                               pool, &line) == APR_SUCCESS) {
-            consider(e->id, line, strlen(line), filter, pool, out, scanned);
+                               pool, &line) == APR_SUCCESS &&
+            !consider(e->id, line, strlen(line), filter, pool, out, scanned)) {
+            break;
         }
     }
     return APR_SUCCESS;
@@ -218,9 +246,10 @@ static int consider_item(void *ctx, const rp_redis_item_t *it)
     if (l->out->nelts >= l->max) {
         return 0; /* max <= 0: nothing, as from a directory */
     }
-    if (rp_store_id_valid(it->id)) {
-        consider(it->id, it->meta, it->meta_len, l->filter, l->pool, l->out,
-                 l->scanned);
+    if (rp_store_id_valid(it->id) &&
+        !consider(it->id, it->meta, it->meta_len, l->filter, l->pool, l->out,
+                  l->scanned)) {
+        return 0;
     }
     return l->out->nelts < l->max;
 }
@@ -257,6 +286,36 @@ apr_status_t rp_pstore_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,
     return rv;
 }
 
+typedef struct kept_ctx {
+    apr_pool_t *pool;
+    apr_array_header_t *out;
+} kept_ctx_t;
+
+static int keep_record(void *ctx, const rp_redis_item_t *it)
+{
+    kept_ctx_t *k = ctx;
+    int scanned = 0;
+    if (rp_store_id_valid(it->id)) {
+        consider(it->id, it->meta, it->meta_len, NULL, k->pool, k->out,
+                 &scanned);
+    }
+    return 1;
+}
+
+apr_status_t rp_pstore_kept(rp_pstore_t *s, const char *group, apr_pool_t *pool,
+                            rp_saved_t **items, int *count, const char **error)
+{
+    apr_array_header_t *out = apr_array_make(pool, 8, sizeof(rp_saved_t));
+    apr_status_t rv = APR_SUCCESS;
+    if (s->shared) {
+        kept_ctx_t ctx = {pool, out};
+        rv = rp_redis_worst(&s->redis, group, keep_record, &ctx, pool, error);
+    }
+    *items = (rp_saved_t *)out->elts;
+    *count = out->nelts;
+    return rv;
+}
+
 /* ---- fetching ------------------------------------------------------------ */
 
 apr_status_t rp_pstore_fetch(rp_pstore_t *s, const char *id, const char *suffix,
@@ -279,6 +338,34 @@ apr_status_t rp_pstore_fetch(rp_pstore_t *s, const char *id, const char *suffix,
         *error = apr_psprintf(pool, "%s: %s", s->dir,
                               apr_strerror(rv, why, sizeof(why)));
     }
+    return rv;
+}
+
+apr_status_t rp_pstore_fetch_each(rp_pstore_t *s, const char *const *ids,
+                                  int count, const char *suffix, apr_size_t max,
+                                  rp_redis_fetched_f got, void *ctx,
+                                  apr_pool_t *pool, const char **error)
+{
+    if (s->shared) {
+        return rp_redis_fetch_each(&s->redis, ids, count, suffix, max, got, ctx,
+                                   pool, error);
+    }
+    apr_pool_t *scratch;
+    apr_pool_create(&scratch, pool);
+    apr_status_t rv = APR_SUCCESS;
+    for (int i = 0; i < count && rv == APR_SUCCESS; i++) {
+        char *data;
+        apr_size_t len;
+        apr_status_t one = rp_pstore_fetch(s, ids[i], suffix, max, scratch,
+                                           &data, &len, error);
+        if (one == APR_SUCCESS) {
+            got(ctx, ids[i], data, len);
+        } else if (one != APR_ENOENT && one != APR_ENOMEM) {
+            rv = one;
+        }
+        apr_pool_clear(scratch);
+    }
+    apr_pool_destroy(scratch);
     return rv;
 }
 

@@ -40,6 +40,9 @@ typedef struct rp_pstore_filter {
     int status;
     double min_ms;
     const char *trace; /* a W3C trace id, exactly */
+    const char *group; /* the record's group (ReqProfileGroup), exactly */
+    apr_time_t since;  /* requests that started at or after this */
+    apr_time_t until;  /* ... and before this */
 } rp_pstore_filter_t;
 
 int rp_pstore_filter_match(const rp_pstore_filter_t *f, const rp_saved_t *p);
@@ -51,12 +54,25 @@ apr_status_t rp_pstore_list(rp_pstore_t *s, const rp_pstore_filter_t *filter,
                             int max, apr_pool_t *pool, rp_saved_t **items,
                             int *count, int *scanned, const char **error);
 
+/* The slowest profiles of group that a shared store keeps past its TTL
+ * and limit (ReqProfileGroupWorst), slowest first; none for a directory. */
+apr_status_t rp_pstore_kept(rp_pstore_t *s, const char *group, apr_pool_t *pool,
+                            rp_saved_t **items, int *count, const char **error);
+
 /* One saved file of profile id (suffix: RP_STORE_META, a format's
  * saved_suffix), NUL-terminated. APR_ENOENT if there is none (or the id is
  * not one the module makes), APR_ENOMEM if larger than max. */
 apr_status_t rp_pstore_fetch(rp_pstore_t *s, const char *id, const char *suffix,
                              apr_size_t max, apr_pool_t *pool, char **data,
                              apr_size_t *len, const char **error);
+
+/* rp_pstore_fetch of many profiles at once (for a shared store, on one
+ * connection): got is called with each that is there, in the order of ids;
+ * a missing or too large one is skipped. */
+apr_status_t rp_pstore_fetch_each(rp_pstore_t *s, const char *const *ids,
+                                  int count, const char *suffix, apr_size_t max,
+                                  rp_redis_fetched_f got, void *ctx,
+                                  apr_pool_t *pool, const char **error);
 
 /* Profiles this process could not save to a shared store, and what its
  * writer last said (NULL if nothing new). */

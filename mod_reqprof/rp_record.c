@@ -181,6 +181,7 @@ void rp_record_line_with(rp_buf_t *b, const rp_profile_t *p,
     rp_logfmt_str(b, "server", info->server, 256);
     rp_logfmt_str(b, "node", info->node, 256);
     rp_logfmt_str(b, "trace", info->trace, 64);
+    rp_logfmt_str(b, "group", info->group, 0); /* bounded by its maker */
     rp_logfmt_str(b, "method", p->method ? p->method : "", 64);
     const char *uri = p->uri ? p->uri : "";
     const char *q = strchr(uri, '?');
@@ -270,4 +271,23 @@ int rp_record_trace_id(const char *traceparent, char out[33])
     memcpy(out, v + 3, 32);
     out[32] = '\0';
     return 1;
+}
+
+const char *rp_record_group(const char *text, apr_pool_t *pool)
+{
+    apr_size_t len = strlen(text);
+    if (len > RP_RECORD_GROUP_MAX) {
+        len = RP_RECORD_GROUP_MAX;
+        /* Back to the first byte of a UTF-8 character. */
+        while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+    char *out = apr_pstrmemdup(pool, text, len);
+    for (char *c = out; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            *c = '?';
+        }
+    }
+    return out;
 }

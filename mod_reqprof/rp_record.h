@@ -57,7 +57,18 @@ typedef struct rp_record_info {
     const char *server; /* the ServerName that served it, or NULL */
     const char *node;   /* this machine's host name, or NULL */
     const char *trace;  /* the W3C trace id (32 hex digits), or NULL */
+    const char *group;  /* the route it belongs to (ReqProfileGroup), or
+                           NULL */
 } rp_record_info_t;
+
+/* The longest group (bytes): its maker cuts a longer one (rp_record_group). */
+#define RP_RECORD_GROUP_MAX 200
+
+/* A group name made of text (a ReqProfileGroup result, or the method and
+ * path): control characters become '?', and it is cut to
+ * RP_RECORD_GROUP_MAX bytes, never inside a UTF-8 character, so that the
+ * record, the store's keys and the index all name it alike. */
+const char *rp_record_group(const char *text, apr_pool_t *pool);
 
 /* Appends the record (one logfmt line, no newline): type=reqprof v=1 ts id
  * mode pid tid host method path query status dur_ms cpu_ms wait_ms samples

@@ -14,16 +14,46 @@
 #include <zlib.h>
 
 /* Writes one profile: KEYS[1] its hash, KEYS[2] the index, KEYS[3] its
- * "given up" mark; ARGV: ttl (ms), score, id, max profiles, oldest score
- * kept, the hash's prefix, then field value pairs. Trimmed profiles are
- * deleted, not left to expire. A write that arrives after its writer gave
- * up on it and counted it dropped (resolve_script) does nothing, so no
- * profile is both stored and counted as dropped. */
+ * "given up" mark, KEYS[4] its group's worst profiles; ARGV: ttl (ms),
+ * score (the request's start, ms), id, max profiles, oldest score kept,
+ * the hashes' prefix, the group ("" for none), the duration (ms), how many
+ * worst to keep, how long they are kept (ms), the worst sets' prefix, then
+ * field value pairs.
+ *
+ * Trimmed profiles are deleted, not left to expire, unless they are among
+ * their group's worst: those are kept (longer than the TTL) until slower
+ * ones of the group push them out, when they get back the lifetime they
+ * would have had. A write that arrives after its writer gave up on it and
+ * counted it dropped (resolve_script) does nothing, so no profile is both
+ * stored and counted as dropped. */
 static const char write_script[] =
     "if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 7))\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 12))\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])\n"
+    "if ARGV[7] ~= '' then\n"
+    "  redis.call('HSET', KEYS[1], '.group', ARGV[7])\n"
+    "  for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do\n"
+    "    if redis.call('EXISTS', ARGV[6]..id) == 0 then\n"
+    "      redis.call('ZREM', KEYS[4], id)\n"
+    "    end\n"
+    "  end\n"
+    "  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[3])\n"
+    "  while redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[9]) do\n"
+    "    local out = redis.call('ZPOPMIN', KEYS[4])[1]\n"
+    "    local started = redis.call('ZSCORE', KEYS[2], out)\n"
+    "    if started then\n"
+    "      redis.call('PEXPIREAT', ARGV[6]..out,\n"
+    "                 math.floor(tonumber(started) + tonumber(ARGV[1])))\n"
+    "    else\n"
+    "      redis.call('DEL', ARGV[6]..out)\n"
+    "    end\n"
+    "  end\n"
+    "  if redis.call('ZSCORE', KEYS[4], ARGV[3]) then\n"
+    "    redis.call('PEXPIRE', KEYS[1], ARGV[10])\n"
+    "  end\n"
+    "  redis.call('PEXPIRE', KEYS[4], ARGV[10])\n"
+    "end\n"
     "local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '('..ARGV[5])\n"
     "local n = redis.call('ZCARD', KEYS[2]) - #gone\n"
     "local max = tonumber(ARGV[4])\n"
@@ -35,7 +65,10 @@ static const char write_script[] =
     "end\n"
     "for _, id in ipairs(gone) do\n"
     "  redis.call('ZREM', KEYS[2], id)\n"
-    "  redis.call('DEL', ARGV[6]..id)\n"
+    "  local g = redis.call('HGET', ARGV[6]..id, '.group')\n"
+    "  if not (g and redis.call('ZSCORE', ARGV[11]..g, id)) then\n"
+    "    redis.call('DEL', ARGV[6]..id)\n"
+    "  end\n"
     "end\n"
     "return #gone\n";
 
@@ -73,6 +106,7 @@ static const char drops_script[] =
 #define KEY_INDEX RP_REDIS_PREFIX "index"
 #define KEY_DROPPED RP_REDIS_PREFIX "dropped"
 #define KEY_DROPPED_AT RP_REDIS_PREFIX "dropped-at"
+#define KEY_WORST RP_REDIS_PREFIX "w:"
 
 /* Writes whose answer never came, kept per process until Redis says what
  * became of them; beyond this many, one is counted dropped unasked. */
@@ -227,6 +261,8 @@ typedef struct job {
     struct job *next;
     char id[RP_STORE_ID_MAX];
     double score_ms;
+    const char *group; /* "" for none */
+    double dur_ms;
     int count;
     const char **fields;
     const char **values;
@@ -288,10 +324,14 @@ rp_redis_writer_t *rp_redis_writer_create(const rp_redis_conf_t *conf)
 
 /* One allocation holding the job and copies of its files. */
 static job_t *make_job(const char *id, apr_time_t t,
-                       const rp_store_file_t *files, int count)
+                       const rp_store_file_t *files, int count,
+                       const rp_redis_group_t *group)
 {
-    size_t bytes =
-        sizeof(job_t) + (size_t)count * (2 * sizeof(char *) + sizeof(size_t));
+    const char *name = group != NULL && group->name != NULL ? group->name : "";
+    size_t name_len = strlen(name) + 1;
+    size_t bytes = sizeof(job_t) +
+                   (size_t)count * (2 * sizeof(char *) + sizeof(size_t)) +
+                   name_len;
     for (int i = 0; i < count; i++) {
         bytes += strlen(files[i].suffix) + 1 + files[i].len;
     }
@@ -317,6 +357,9 @@ static job_t *make_job(const char *id, apr_time_t t,
         j->lens[i] = files[i].len;
         p += files[i].len;
     }
+    memcpy(p, name, name_len);
+    j->group = p;
+    j->dur_ms = group != NULL ? group->dur_ms : 0.0;
     return j;
 }
 
@@ -376,15 +419,26 @@ static write_result_t write_job(rp_redis_writer_t *w, const job_t *j,
     char gone[sizeof(KEY_GONE) + RP_STORE_ID_MAX];
     snprintf(key, sizeof(key), "%s%s", KEY_PROFILE, j->id);
     snprintf(gone, sizeof(gone), "%s%s", KEY_GONE, j->id);
-    char ttl[32], score[48], max[32], oldest[48];
+    char *worst = malloc(sizeof(KEY_WORST) + strlen(j->group));
+    if (worst == NULL) {
+        return WRITE_FAILED;
+    }
+    sprintf(worst, "%s%s", KEY_WORST, j->group);
+    char ttl[32], score[48], max[32], oldest[48], dur[48], keep_n[32],
+        keep_ms[32];
     snprintf(ttl, sizeof(ttl), "%lld", ttl_ms(w));
     snprintf(score, sizeof(score), "%.0f", j->score_ms);
     snprintf(max, sizeof(max), "%d", w->conf.max_profiles);
     snprintf(oldest, sizeof(oldest), "%.0f",
              (double)apr_time_as_msec(apr_time_now()) - (double)ttl_ms(w));
-    const char *fixed[] = {"EVAL",    write_script, "3",    key,
-                           KEY_INDEX, gone,         ttl,    score,
-                           j->id,     max,          oldest, KEY_PROFILE};
+    snprintf(dur, sizeof(dur), "%.3f", j->dur_ms);
+    snprintf(keep_n, sizeof(keep_n), "%d", w->conf.worst_per_group);
+    snprintf(keep_ms, sizeof(keep_ms), "%lld",
+             ttl_ms(w) * RP_REDIS_WORST_KEPT_TTLS);
+    const char *fixed[] = {
+        "EVAL",      write_script, "4",   key,    KEY_INDEX, gone,
+        worst,       ttl,          score, j->id,  max,       oldest,
+        KEY_PROFILE, j->group,     dur,   keep_n, keep_ms,   KEY_WORST};
     int nfixed = (int)(sizeof(fixed) / sizeof(fixed[0]));
     int argc = nfixed + 2 * j->count;
     const char **argv = malloc(sizeof(char *) * (size_t)argc);
@@ -392,6 +446,7 @@ static write_result_t write_job(rp_redis_writer_t *w, const job_t *j,
     if (argv == NULL || lens == NULL) {
         free(argv);
         free(lens);
+        free(worst);
         return WRITE_FAILED;
     }
     int n = 0;
@@ -420,6 +475,7 @@ static write_result_t write_job(rp_redis_writer_t *w, const job_t *j,
     free(packed);
     free(argv);
     free(lens);
+    free(worst);
     int refused = reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
                   reply->integer < 0;
     char err[300];
@@ -641,13 +697,14 @@ static int start_thread(rp_redis_writer_t *w)
 }
 
 int rp_redis_writer_submit(rp_redis_writer_t *w, const char *id, apr_time_t t,
-                           const rp_store_file_t *files, int count)
+                           const rp_store_file_t *files, int count,
+                           const rp_redis_group_t *group)
 {
     pthread_mutex_lock(&w->lock);
     w->stats.submitted++;
     int room = w->queued < w->conf.queue_max && !w->stopping;
     pthread_mutex_unlock(&w->lock);
-    job_t *j = room ? make_job(id, t, files, count) : NULL;
+    job_t *j = room ? make_job(id, t, files, count, group) : NULL;
     pthread_mutex_lock(&w->lock);
     if (j != NULL && !w->running) {
         w->running = start_thread(w);
@@ -758,6 +815,37 @@ static apr_status_t fail(const char **error, apr_pool_t *pool, const char *what,
     return APR_EGENERAL;
 }
 
+/* Reads the record of each profile ids names (one pipeline) and visits
+ * those still there. Returns how many ids there were, -1 on failure. */
+static int visit_records(redisContext *c, const redisReply *ids,
+                         rp_redis_visit_f visit, void *ctx, apr_pool_t *pool,
+                         int *stop, const char **error)
+{
+    for (size_t i = 0; i < ids->elements; i++) {
+        redisAppendCommand(c, "HGET %s%b %s", KEY_PROFILE, ids->element[i]->str,
+                           (size_t)ids->element[i]->len, RP_REDIS_RECORD_FIELD);
+    }
+    int n = (int)ids->elements;
+    for (size_t i = 0; i < ids->elements; i++) {
+        redisReply *record = NULL;
+        if (redisGetReply(c, (void **)&record) != REDIS_OK || record == NULL) {
+            fail(error, pool, "reading profiles", no_reply_reason(c));
+            return -1;
+        }
+        if (record->type == REDIS_REPLY_STRING && !*stop) {
+            rp_redis_item_t it = {
+                .id = apr_pstrmemdup(pool, ids->element[i]->str,
+                                     (apr_size_t)ids->element[i]->len),
+                .meta =
+                    apr_pstrmemdup(pool, record->str, (apr_size_t)record->len),
+                .meta_len = (apr_size_t)record->len};
+            *stop = !visit(ctx, &it);
+        }
+        freeReplyObject(record);
+    }
+    return n;
+}
+
 /* One chunk of the index from offset: 0 at its end, -1 on failure, else
  * how many ids it held. */
 static int scan_chunk(redisContext *c, long offset, int chunk,
@@ -772,31 +860,34 @@ static int scan_chunk(redisContext *c, long offset, int chunk,
         fail(error, pool, "listing profiles", err);
         return -1;
     }
-    for (size_t i = 0; i < ids->elements; i++) {
-        redisAppendCommand(c, "HGET %s%b %s", KEY_PROFILE, ids->element[i]->str,
-                           (size_t)ids->element[i]->len, RP_REDIS_RECORD_FIELD);
-    }
-    int n = (int)ids->elements;
-    for (size_t i = 0; i < ids->elements; i++) {
-        redisReply *record = NULL;
-        if (redisGetReply(c, (void **)&record) != REDIS_OK || record == NULL) {
-            fail(error, pool, "reading profiles", c->errstr);
-            n = -1;
-            break;
-        }
-        if (record->type == REDIS_REPLY_STRING && !*stop) {
-            rp_redis_item_t it = {
-                .id = apr_pstrmemdup(pool, ids->element[i]->str,
-                                     (apr_size_t)ids->element[i]->len),
-                .meta =
-                    apr_pstrmemdup(pool, record->str, (apr_size_t)record->len),
-                .meta_len = (apr_size_t)record->len};
-            *stop = !visit(ctx, &it);
-        }
-        freeReplyObject(record);
-    }
+    int n = visit_records(c, ids, visit, ctx, pool, stop, error);
     freeReplyObject(ids);
     return n;
+}
+
+apr_status_t rp_redis_worst(const rp_redis_conf_t *conf, const char *group,
+                            rp_redis_visit_f visit, void *ctx, apr_pool_t *pool,
+                            const char **error)
+{
+    char err[300];
+    redisContext *c = connect_to(conf, err, sizeof(err));
+    if (c == NULL) {
+        return fail(error, pool, "redis", err);
+    }
+    redisReply *ids = redisCommand(c, "ZREVRANGE %s%s 0 -1", KEY_WORST, group);
+    int n = -1, stop = 0;
+    if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
+        reply_ok(c, ids, err, sizeof(err));
+        ids = NULL;
+        fail(error, pool, "listing the slowest profiles", err);
+    } else {
+        n = visit_records(c, ids, visit, ctx, pool, &stop, error);
+    }
+    if (ids != NULL) {
+        freeReplyObject(ids);
+    }
+    redisFree(c);
+    return n < 0 ? APR_EGENERAL : APR_SUCCESS;
 }
 
 apr_status_t rp_redis_scan(const rp_redis_conf_t *conf, int chunk,
@@ -843,22 +934,19 @@ apr_status_t rp_redis_list(const rp_redis_conf_t *conf, int max,
                          error);
 }
 
-apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,
-                            const char *field, apr_size_t max, apr_pool_t *pool,
-                            char **data, apr_size_t *len, const char **error)
+/* A field's value as it was saved, from its reply (r may be NULL: no
+ * reply); the reply is freed. */
+static apr_status_t value_of(redisContext *c, redisReply *r, apr_size_t max,
+                             apr_pool_t *pool, char **data, apr_size_t *len,
+                             const char **error)
 {
     char err[300];
-    redisContext *c = connect_to(conf, err, sizeof(err));
-    if (c == NULL) {
-        return fail(error, pool, "redis", err);
-    }
-    redisReply *r = redisCommand(c, "HGET %s%s %s", KEY_PROFILE, id, field);
     apr_status_t rv = APR_SUCCESS;
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         reply_ok(c, r, err, sizeof(err));
-        r = NULL;
-        rv = fail(error, pool, "reading a profile", err);
-    } else if (r->type != REDIS_REPLY_STRING) {
+        return fail(error, pool, "reading a profile", err);
+    }
+    if (r->type != REDIS_REPLY_STRING) {
         rv = APR_ENOENT;
     } else if (is_compressed(r->str, r->len)) {
         rv = expand_value(r->str, r->len, max, pool, data, len);
@@ -871,9 +959,68 @@ apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,
         *data = apr_pstrmemdup(pool, r->str, (apr_size_t)r->len);
         *len = (apr_size_t)r->len;
     }
-    if (r != NULL) {
-        freeReplyObject(r);
+    freeReplyObject(r);
+    return rv;
+}
+
+apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,
+                            const char *field, apr_size_t max, apr_pool_t *pool,
+                            char **data, apr_size_t *len, const char **error)
+{
+    char err[300];
+    redisContext *c = connect_to(conf, err, sizeof(err));
+    if (c == NULL) {
+        return fail(error, pool, "redis", err);
     }
+    apr_status_t rv =
+        value_of(c, redisCommand(c, "HGET %s%s %s", KEY_PROFILE, id, field),
+                 max, pool, data, len, error);
+    redisFree(c);
+    return rv;
+}
+
+/* Ids per pipeline of rp_redis_fetch_each. */
+#define FETCH_CHUNK 200
+
+apr_status_t rp_redis_fetch_each(const rp_redis_conf_t *conf,
+                                 const char *const *ids, int count,
+                                 const char *field, apr_size_t max,
+                                 rp_redis_fetched_f got, void *ctx,
+                                 apr_pool_t *pool, const char **error)
+{
+    char err[300];
+    redisContext *c = connect_to(conf, err, sizeof(err));
+    if (c == NULL) {
+        return fail(error, pool, "redis", err);
+    }
+    apr_status_t rv = APR_SUCCESS;
+    apr_pool_t *scratch;
+    apr_pool_create(&scratch, pool);
+    for (int first = 0; first < count && rv == APR_SUCCESS;
+         first += FETCH_CHUNK) {
+        int n = count - first < FETCH_CHUNK ? count - first : FETCH_CHUNK;
+        for (int i = 0; i < n; i++) {
+            redisAppendCommand(c, "HGET %s%s %s", KEY_PROFILE, ids[first + i],
+                               field);
+        }
+        for (int i = 0; i < n && rv == APR_SUCCESS; i++) {
+            redisReply *r = NULL;
+            if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL) {
+                rv = fail(error, pool, "reading profiles", no_reply_reason(c));
+                break;
+            }
+            char *data = NULL;
+            apr_size_t len = 0;
+            apr_status_t one = value_of(c, r, max, scratch, &data, &len, error);
+            if (one == APR_SUCCESS) {
+                got(ctx, ids[first + i], data, len);
+            } else if (one != APR_ENOENT && one != APR_ENOMEM) {
+                rv = one;
+            }
+            apr_pool_clear(scratch);
+        }
+    }
+    apr_pool_destroy(scratch);
     redisFree(c);
     return rv;
 }

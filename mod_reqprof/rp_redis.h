@@ -13,6 +13,10 @@
  *                    its queue full), set once the store answers again
  *   PREFIX dropped-at  a sorted set: process -> when its count was last
  *                    set (ms); counts not set for the TTL are removed
+ *   PREFIX w:GROUP   a sorted set: the slowest profiles of a group (id ->
+ *                    duration, ms), at most worst_per_group; they are kept
+ *                    RP_REDIS_WORST_KEPT_TTLS times the TTL, past trimming,
+ *                    until slower ones push them out (p:ID has ".group")
  *   PREFIX gone:ID   a write whose answer never came and that Redis had
  *                    not carried out when asked: it is counted dropped,
  *                    and the write does nothing should it arrive later
@@ -50,7 +54,17 @@ typedef struct rp_redis_conf {
     int max_profiles;            /* profiles the index keeps */
     int queue_max;               /* profiles waiting per process */
     const char *node;            /* this host's name, for the drop count */
+    int worst_per_group;         /* the slowest profiles kept per group */
 } rp_redis_conf_t;
+
+/* The group (route) of a profile and its duration: the slowest of a group
+ * are kept for RP_REDIS_WORST_KEPT_TTLS times the TTL (PREFIX w:GROUP). */
+typedef struct rp_redis_group {
+    const char *name; /* NULL or "": no group */
+    double dur_ms;
+} rp_redis_group_t;
+
+#define RP_REDIS_WORST_KEPT_TTLS 7
 
 /* ---- writing ------------------------------------------------------------ */
 
@@ -72,7 +86,8 @@ rp_redis_writer_t *rp_redis_writer_create(const rp_redis_conf_t *conf);
 /* Queues a copy of the files of profile id (the request started at t).
  * Never blocks on Redis. Returns 1 if queued, 0 if dropped (queue full). */
 int rp_redis_writer_submit(rp_redis_writer_t *w, const char *id, apr_time_t t,
-                           const rp_store_file_t *files, int count);
+                           const rp_store_file_t *files, int count,
+                           const rp_redis_group_t *group);
 
 void rp_redis_writer_stats(rp_redis_writer_t *w, rp_redis_stats_t *out);
 
@@ -115,6 +130,12 @@ apr_status_t rp_redis_scan(const rp_redis_conf_t *conf, int chunk,
                            rp_redis_visit_f visit, void *ctx, apr_pool_t *pool,
                            const char **error);
 
+/* The slowest profiles the store keeps of group (PREFIX w:GROUP), slowest
+ * first, each with its record, as rp_redis_scan visits them. */
+apr_status_t rp_redis_worst(const rp_redis_conf_t *conf, const char *group,
+                            rp_redis_visit_f visit, void *ctx, apr_pool_t *pool,
+                            const char **error);
+
 typedef struct rp_redis_drop {
     const char *node;
     long long count;
@@ -131,6 +152,20 @@ apr_status_t rp_redis_list(const rp_redis_conf_t *conf, int max,
 apr_status_t rp_redis_fetch(const rp_redis_conf_t *conf, const char *id,
                             const char *field, apr_size_t max, apr_pool_t *pool,
                             char **data, apr_size_t *len, const char **error);
+
+/* Called with one profile's field, as it was saved; data lives until the
+ * call returns. */
+typedef void (*rp_redis_fetched_f)(void *ctx, const char *id, const char *data,
+                                   apr_size_t len);
+
+/* field of each of count profiles, on one connection in pipelines of a
+ * few hundred: got is called for each that is there (and not larger than
+ * max), in the order of ids. */
+apr_status_t rp_redis_fetch_each(const rp_redis_conf_t *conf,
+                                 const char *const *ids, int count,
+                                 const char *field, apr_size_t max,
+                                 rp_redis_fetched_f got, void *ctx,
+                                 apr_pool_t *pool, const char **error);
 
 /* The drop counts per host (rp_redis_drop_t, the sum of its processes'),
  * sorted by host name. */

@@ -92,6 +92,7 @@ const char *rp_saved_parse(const char *text, apr_size_t len, int with_funcs,
     out->node = str_or_empty(pairs, "node");
     out->pid = (long)num(pairs, "pid");
     out->trace = str_or_empty(pairs, "trace");
+    out->group = str_or_empty(pairs, "group");
     if (!with_funcs) {
         return NULL;
     }

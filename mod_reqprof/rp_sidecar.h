@@ -50,6 +50,7 @@ typedef struct rp_saved {
     const char *node;   /* the host name of the machine */
     long pid;
     const char *trace;      /* the W3C trace id the request carried, or "" */
+    const char *group;      /* the route (ReqProfileGroup), or "" */
     const char *previous;   /* filled by the caller: the next older profile of
                                the same method, host and path, or NULL */
     rp_saved_func_t *funcs; /* with_funcs only */

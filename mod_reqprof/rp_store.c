@@ -36,6 +36,35 @@ void rp_store_make_id(char *out, apr_size_t size, apr_time_t t, long pid,
                  e.tm_sec, e.tm_usec, pid, seq);
 }
 
+/* n decimal digits at p (checked by rp_store_id_valid). */
+static int number_at(const char *p, int n)
+{
+    int v = 0;
+    while (n-- > 0) {
+        v = v * 10 + (*p++ - '0');
+    }
+    return v;
+}
+
+apr_time_t rp_store_id_time(const char *id)
+{
+    if (!rp_store_id_valid(id)) {
+        return 0;
+    }
+    /* YYYYMMDDTHHMMSS.uuuuuuZ-... */
+    apr_time_exp_t e;
+    memset(&e, 0, sizeof(e));
+    e.tm_year = number_at(id, 4) - 1900;
+    e.tm_mon = number_at(id + 4, 2) - 1;
+    e.tm_mday = number_at(id + 6, 2);
+    e.tm_hour = number_at(id + 9, 2);
+    e.tm_min = number_at(id + 11, 2);
+    e.tm_sec = number_at(id + 13, 2);
+    e.tm_usec = number_at(id + 16, 6);
+    apr_time_t t = 0;
+    return apr_time_exp_gmt_get(&t, &e) == APR_SUCCESS ? t : 0;
+}
+
 static int digits(const char **p, int min, int max)
 {
     int n = 0;

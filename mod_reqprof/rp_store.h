@@ -36,6 +36,10 @@ void rp_store_make_id(char *out, apr_size_t size, apr_time_t t, long pid,
 /* 1 if id has the form rp_store_make_id makes (so it is safe in a path). */
 int rp_store_id_valid(const char *id);
 
+/* When the request of profile id started (its id says), or 0 for an id
+ * that is not one rp_store_make_id makes. */
+apr_time_t rp_store_id_time(const char *id);
+
 /* The path of a saved file of profile id, or NULL for an invalid id. */
 const char *rp_store_path(apr_pool_t *pool, const char *dir, const char *id,
                           const char *suffix);

@@ -570,7 +570,13 @@ def test_two_servers_share_one_redis_and_one_index(redises, servers):
         fields = {f.decode() for f in redis.call("HKEYS", key)}
         assert {".meta", ".html", ".speedscope.json"} <= fields, fields
         ttl = redis.call("PTTL", key)
-        assert 3600 * 1000 - 120 * 1000 < ttl <= 3600 * 1000, ttl
+        # The slowest of each group (ReqProfileGroupWorst, 5) are kept seven
+        # TTLs; the others one.
+        group = redis.call("HGET", key, ".group")
+        kept = group is not None and \
+            redis.call("ZSCORE", b"reqprof:w:" + group, pid_) is not None
+        life = 3600 * 1000 * (7 if kept else 1)
+        assert life - 120 * 1000 < ttl <= life, (ttl, kept)
         assert abs(scores[pid_] - score_of(pid_)) <= 1, (scores[pid_], pid_)
         meta = redis.saved(key[len("reqprof:p:"):], ".meta").decode()
         record = parse_record(meta.split("\n")[0])
@@ -727,7 +733,8 @@ def test_limit_and_ttl_trim_the_store(redises, servers):
     TTL."""
     redis = start_redis(redises)
     server = start_httpd(servers, "prefork", redis_conf(
-        "trim.test", redis, more="ReqProfileStoreLimit 3\nReqProfileStoreTTL 2s\n"))
+        "trim.test", redis,
+        more="ReqProfileStoreLimit 3\nReqProfileStoreTTL 2s\nReqProfileGroupWorst 0\n"))
     ids = []
     for n in range(5):
         st, h, _ = request(server, "/page.html?n=%d" % n, headers=STORE_HEADER)
@@ -747,6 +754,53 @@ def test_limit_and_ttl_trim_the_store(redises, servers):
     st, h, _ = request(server, "/page.html?n=5", headers=STORE_HEADER)
     assert wait_until(lambda: redis.index_ids() == [h["x-reqprofile-id"]], timeout=5), \
         redis.index_ids()
+
+
+def test_the_slowest_of_each_group_are_kept_past_limit_and_ttl(redises, servers):
+    """ReqProfileGroupWorst 2 with ReqProfileStoreLimit 3 and a 2 s TTL: the
+    two slowest profiles of a group outlive trimming and the TTL (seven
+    TTLs) and are shown as kept on the group's page; a slower one later
+    pushes the faster of them out, which is then deleted (no longer in the
+    index). Another group's slowest are its own."""
+    redis = start_redis(redises)
+    server = start_httpd(servers, "prefork", redis_conf(
+        "worst.test", redis,
+        more="ReqProfileStoreLimit 3\nReqProfileStoreTTL 2s\nReqProfileGroupWorst 2\n"
+             "<Location /work/io>\n  ReqProfileGroup \"io\"\n</Location>\n"))
+
+    def store(path):
+        st, h, _ = request(server, path, headers=STORE_HEADER)
+        assert st == 200
+        profile_id = h["x-reqprofile-id"]
+        assert wait_until(lambda: profile_id in redis.index_ids(), timeout=5)
+        return profile_id
+
+    cpu = {ms: store("/work/cpu?ms=%d" % ms) for ms in (30, 5, 40, 6, 7)}
+    io = store("/work/io/wait?ms=3")
+    worst = [i.decode() for i in redis.call("ZREVRANGE", "reqprof:w:GET /work/cpu", 0, -1)]
+    assert worst == [cpu[40], cpu[30]], (worst, cpu)
+    assert [i.decode() for i in redis.call("ZRANGE", "reqprof:w:io", 0, -1)] == [io]
+    # Trimmed to the newest three, but the slowest two are still there.
+    assert redis.index_ids() == [cpu[6], cpu[7], io], (redis.index_ids(), cpu, io)
+    assert redis.call("EXISTS", "reqprof:p:" + cpu[5]) == 0
+    for ms in (30, 40):
+        assert redis.call("EXISTS", "reqprof:p:" + cpu[ms]) == 1
+        pttl = redis.call("PTTL", "reqprof:p:" + cpu[ms])
+        assert 7 * 2000 - 4000 < pttl <= 7 * 2000, (ms, pttl)
+    time.sleep(2.2)  # past the TTL: only the kept ones remain
+    assert [redis.call("EXISTS", "reqprof:p:" + cpu[ms]) for ms in (5, 6, 7)] == [0, 0, 0]
+    status, _, body = request(server, "/profiles/?group=GET%20%2Fwork%2Fcpu&hours=1")
+    assert status == 200
+    page = body.decode()
+    kept = page[page.index('class="rp-kept"'):]
+    assert re.findall(r'<tr class="rp-slow" data-id="([^"]+)"', kept) == [cpu[40], cpu[30]]
+    # A slower one pushes out the 30 ms profile, deleted as it has left the
+    # index; the 40 ms one stays.
+    slower = store("/work/cpu?ms=50")
+    worst = [i.decode() for i in redis.call("ZREVRANGE", "reqprof:w:GET /work/cpu", 0, -1)]
+    assert worst == [slower, cpu[40]]
+    assert redis.call("EXISTS", "reqprof:p:" + cpu[30]) == 0
+    assert redis.call("EXISTS", "reqprof:p:" + cpu[40]) == 1
 
 
 # ---- a password, in a file, never shown -----------------------------------------------

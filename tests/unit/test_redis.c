@@ -387,7 +387,8 @@ static void writer_stop(rp_redis_writer_t *w, apr_interval_time_t deadline)
 
 static void submit(rp_redis_writer_t *w, const prof_t *p)
 {
-    ck_assert_msg(rp_redis_writer_submit(w, p->id, p->t, p->files, 4) == 1,
+    ck_assert_msg(rp_redis_writer_submit(w, p->id, p->t, p->files, 4, NULL) ==
+                      1,
                   "%s was not queued", p->id);
 }
 
@@ -774,7 +775,7 @@ START_TEST(redis_queue_full_drops_and_counts)
     int queued = 0, refused = 0;
     for (unsigned i = 1; i <= 6; i++) {
         prof_t *p = prof_new(90 - (long)i, i, "www.a.test");
-        if (rp_redis_writer_submit(w, p->id, p->t, p->files, 4)) {
+        if (rp_redis_writer_submit(w, p->id, p->t, p->files, 4, NULL)) {
             queued++;
         } else {
             refused++;

@@ -47,7 +47,8 @@ CORE_SRC  += $(addprefix mod_reqprof/,rp_logfmt.c rp_record.c rp_sidecar.c rp_st
              rp_index.c)
 # The profile stores: a directory (rp_store) or a shared Redis (rp_redis),
 # behind one interface.
-CORE_SRC  += $(addprefix mod_reqprof/,rp_store_target.c rp_redis.c rp_pstore.c rp_group.c)
+CORE_SRC  += $(addprefix mod_reqprof/,rp_store_target.c rp_redis.c rp_pstore.c rp_group.c \
+             rp_stacks.c rp_diffgraph.c)
 # The report's script and stylesheet, compiled in as C strings.
 ASSETS    := mod_reqprof/rp_html_app.js mod_reqprof/rp_html_app.css
 ASSETS_C  := $(OUT)/rp_html_assets.c

@@ -31,10 +31,12 @@
 
 #include <apr_strings.h>
 
+#include "rp_diffgraph.h"
 #include "rp_format.h"
 #include "rp_group.h"
 #include "rp_index.h"
 #include "rp_record.h"
+#include "rp_stacks.h"
 #include "rp_store.h"
 
 APLOG_USE_MODULE(reqprof);
@@ -194,6 +196,165 @@ static int window_of(request_rec *r, rp_pstore_t *store, const char *group,
     return count;
 }
 
+/* ---- a route's merged and differential flame graphs ---------------------- */
+
+/* Largest stacks file read. */
+#define STACKS_MAX_BYTES (16 * 1024 * 1024)
+
+static void add_stacks(void *ctx, const char *id, const char *data,
+                       apr_size_t len)
+{
+    (void)id;
+    rp_stacks_sum_add(ctx, data, len);
+}
+
+/* The stacks of group's profiles stored in [since, until), summed into a
+ * profile; NULL (logged) if the store cannot be read. */
+static rp_profile_t *sum_window(request_rec *r, rp_pstore_t *store,
+                                const char *group, apr_time_t since,
+                                apr_time_t until, unsigned *profiles)
+{
+    rp_pstore_filter_t window = {
+        .group = group, .since = since, .until = until};
+    rp_saved_t *items;
+    int count = 0, scanned = 0;
+    const char *why = NULL;
+    apr_status_t rv = rp_pstore_list(store, &window, WINDOW_MAX, r->pool,
+                                     &items, &count, &scanned, &why);
+    const char **ids = apr_palloc(r->pool, sizeof(*ids) * (count + 1));
+    for (int i = 0; i < count; i++) {
+        ids[i] = items[i].id;
+    }
+    rp_stacks_sum_t *sum = rp_stacks_sum_create(r->pool);
+    if (rv == APR_SUCCESS) {
+        rv = rp_pstore_fetch_each(store, ids, count, RP_STORE_STACKS,
+                                  STACKS_MAX_BYTES, add_stacks, sum, r->pool,
+                                  &why);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RP_LOG_TAG "%s: cannot read the profiles of a group: %s",
+                      rp_pstore_name(store), why ? why : "unknown error");
+        return NULL;
+    }
+    rp_profile_t *p = apr_pcalloc(r->pool, sizeof(*p));
+    rp_stacks_sum_profile(sum, p);
+    *profiles = rp_stacks_sum_profiles(sum);
+    return p;
+}
+
+static const char *window_text(apr_pool_t *pool, int hours)
+{
+    return hours % 24 == 0
+               ? apr_psprintf(pool, "%d day%s", hours / 24,
+                              hours == 24 ? "" : "s")
+               : apr_psprintf(pool, "%d hour%s", hours, hours == 1 ? "" : "s");
+}
+
+/* One flame graph of every profile of the group stored in the window: the
+ * report as one request's is shown, the stacks summed. */
+static int merged_page(request_rec *r, rp_pstore_t *store, const char *group,
+                       apr_table_t *args)
+{
+    int hours = rp_group_hours(apr_table_get(args, "hours"));
+    apr_time_t now = apr_time_now();
+    apr_time_t since = now - apr_time_from_sec((apr_time_t)hours * 3600);
+    unsigned profiles = 0;
+    rp_profile_t *p = sum_window(r, store, group, since, 0, &profiles);
+    if (p == NULL) {
+        return HTTP_BAD_GATEWAY;
+    }
+    p->method = "ROUTE";
+    p->uri = apr_psprintf(r->pool, "%s (%u profiles, the last %s)", group,
+                          profiles, window_text(r->pool, hours));
+    p->host = "";
+    p->server = "";
+    p->mpm = "";
+    p->request_started = p->started = since;
+    /* Any report format (format=collapsed, pprof, ...): a route's profile
+     * to take elsewhere. */
+    const char *asked = apr_table_get(args, "format");
+    rp_format_e id = asked != NULL ? rp_format_by_name(asked) : RP_FORMAT_HTML;
+    const rp_format_t *fmt = rp_format_get(id);
+    if (fmt == NULL) {
+        return HTTP_NOT_FOUND;
+    }
+    apr_size_t len;
+    const char *body = rp_format_render(fmt, p, 0, r->pool, &len);
+    no_store_headers(r, fmt->content_type, fmt->csp);
+    ap_set_content_length(r, (apr_off_t)len);
+    if (!r->header_only) {
+        ap_rwrite(body, (int)len, r);
+    }
+    return OK;
+}
+
+/* One profile's stacks as a profile of its own. */
+static rp_profile_t *profile_stacks(request_rec *r, rp_pstore_t *store,
+                                    const char *id, int *status)
+{
+    char *data;
+    apr_size_t len;
+    const char *why = NULL;
+    apr_status_t rv =
+        rp_pstore_fetch(store, id, RP_STORE_STACKS, STACKS_MAX_BYTES, r->pool,
+                        &data, &len, &why);
+    if (rv != APR_SUCCESS) {
+        *status = failed_read(r, store, rv, id, why);
+        return NULL;
+    }
+    rp_stacks_sum_t *sum = rp_stacks_sum_create(r->pool);
+    rp_stacks_sum_add(sum, data, len);
+    rp_profile_t *p = apr_pcalloc(r->pool, sizeof(*p));
+    rp_stacks_sum_profile(sum, p);
+    return p;
+}
+
+/* The group's window against the window before it, or (with id) one of
+ * its profiles against the group's window. */
+static int diff_page(request_rec *r, rp_pstore_t *store, const char *group,
+                     apr_table_t *args)
+{
+    int hours = rp_group_hours(apr_table_get(args, "hours"));
+    const char *id = apr_table_get(args, "id");
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t span = apr_time_from_sec((apr_time_t)hours * 3600);
+    const char *window = window_text(r->pool, hours);
+    unsigned n_before = 0, n_after = 0;
+    rp_profile_t *before, *after;
+    rp_diffgraph_labels_t labels;
+    int status = OK;
+    if (id != NULL) {
+        if (!rp_store_id_valid(id)) {
+            return HTTP_NOT_FOUND;
+        }
+        before = sum_window(r, store, group, now - span, 0, &n_before);
+        after = before ? profile_stacks(r, store, id, &status) : NULL;
+        labels.before = apr_psprintf(r->pool,
+                                     "the group, %u profiles of the "
+                                     "last %s",
+                                     n_before, window);
+        labels.after = apr_pstrcat(r->pool, "profile ", id, NULL);
+    } else {
+        before =
+            sum_window(r, store, group, now - 2 * span, now - span, &n_before);
+        after = before ? sum_window(r, store, group, now - span, 0, &n_after)
+                       : NULL;
+        labels.before = apr_psprintf(r->pool, "the %s before, %u profiles",
+                                     window, n_before);
+        labels.after =
+            apr_psprintf(r->pool, "the last %s, %u profiles", window, n_after);
+    }
+    if (before == NULL || after == NULL) {
+        return status != OK ? status : HTTP_BAD_GATEWAY;
+    }
+    labels.title = apr_pstrcat(r->pool, "mod_reqprof: ", group, NULL);
+    apr_size_t len;
+    const char *page =
+        rp_diffgraph_render(before, after, &labels, r->pool, &len);
+    return send_page(r, page, len);
+}
+
 static int list_page(request_rec *r, rp_pstore_t *store, apr_table_t *args)
 {
     rp_pstore_filter_t filter;
@@ -313,6 +474,14 @@ static int index_handler(request_rec *r)
     const char *group = apr_table_get(args, "group");
     if (group != NULL) {
         return group_page(r, store, group, args);
+    }
+    const char *merged = apr_table_get(args, "merged");
+    if (merged != NULL) {
+        return merged_page(r, store, merged, args);
+    }
+    const char *diff = apr_table_get(args, "diff");
+    if (diff != NULL) {
+        return diff_page(r, store, diff, args);
     }
     const char *compare = apr_table_get(args, "compare");
     const char *with = apr_table_get(args, "with");

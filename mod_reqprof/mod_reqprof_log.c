@@ -23,6 +23,7 @@
 #include <apr_strings.h>
 #include <unistd.h>
 
+#include "rp_stacks.h"
 #include "rp_buf.h"
 #include "rp_format.h"
 #include "rp_record.h"
@@ -197,7 +198,7 @@ static int save_profile(request_rec *r, const struct rp_log_kept *kept,
      * then the sidecar. */
     int count, n = 0;
     const rp_format_t *formats = rp_formats(&count);
-    rp_store_file_t *files = apr_pcalloc(pool, sizeof(*files) * (count + 1));
+    rp_store_file_t *files = apr_pcalloc(pool, sizeof(*files) * (count + 2));
     for (int i = 0; i < count; i++) {
         const rp_format_t *fmt = &formats[i];
         if (fmt->saved_suffix == NULL) {
@@ -212,6 +213,10 @@ static int save_profile(request_rec *r, const struct rp_log_kept *kept,
         }
         n++;
     }
+    /* The stacks a route's merged flame graph is summed from. */
+    files[n].suffix = RP_STORE_STACKS;
+    files[n].data = rp_stacks_render(p, pool, &files[n].len);
+    n++;
     files[n].suffix = RP_STORE_META;
     files[n].data = rp_record_sidecar(p, info, pool, &files[n].len);
     n++;

@@ -34,7 +34,7 @@ static int is_bracketed(const char *s)
            strcspn(s + 1, "[]") == n - 2;
 }
 
-static void append_frame(rp_buf_t *b, const rp_func_t *f)
+void rp_collapsed_frame(rp_buf_t *b, const rp_func_t *f)
 {
     rp_buf_plain(b, f->name && *f->name ? f->name : "[unknown]", ";");
     if (f->object == NULL || *f->object == '\0') {
@@ -57,7 +57,7 @@ static void visit(collapsed_ctx_t *c, const rp_node_t *node)
     if (mark > 0) {
         rp_buf_puts(&c->path, ";");
     }
-    append_frame(&c->path, node->func);
+    rp_collapsed_frame(&c->path, node->func);
     if (node->self > 0) {
         rp_buf_append(c->out, c->path.data, c->path.len);
         rp_buf_printf(c->out, " %" APR_UINT64_T_FMT "\n",

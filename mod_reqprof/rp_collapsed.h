@@ -7,10 +7,14 @@
 
 #include <apr_pools.h>
 
+#include "rp_buf.h"
 #include "rp_profile.h"
 
 /* Frame name of samples whose stack is empty. */
 #define RP_COLLAPSED_EMPTY_STACK "[no stack]"
+
+/* Appends one frame as the lines write it: "function [object]". */
+void rp_collapsed_frame(rp_buf_t *b, const rp_func_t *f);
 
 /* Returns the lines (each ending in '\n'), allocated in pool; *len receives
  * their length. An empty profile gives an empty string. */

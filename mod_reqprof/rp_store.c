@@ -9,8 +9,8 @@
 
 #define TMP_PREFIX ".tmp-"
 
-/* A profile's files: the sidecar, then each format rp_format's table
- * saves. Returns how many were put in out. */
+/* A profile's files: the sidecar, its stacks, then each format
+ * rp_format's table saves. Returns how many were put in out. */
 #define SUFFIX_MAX 16
 static int profile_suffixes(const char *out[SUFFIX_MAX])
 {
@@ -18,6 +18,7 @@ static int profile_suffixes(const char *out[SUFFIX_MAX])
     const rp_format_t *formats = rp_formats(&count);
     int n = 0;
     out[n++] = RP_STORE_META;
+    out[n++] = RP_STORE_STACKS;
     for (int i = 0; i < count && n < SUFFIX_MAX; i++) {
         if (formats[i].saved_suffix != NULL) {
             out[n++] = formats[i].saved_suffix;

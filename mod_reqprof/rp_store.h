@@ -24,6 +24,9 @@
 #define RP_STORE_HTML ".html"
 #define RP_STORE_SPEEDSCOPE ".speedscope.json"
 #define RP_STORE_META ".meta"
+/* The profile's stacks (rp_stacks), which a route's views are summed
+ * from. */
+#define RP_STORE_STACKS ".stacks"
 
 /* Temporary files and incomplete profiles older than this are debris of a
  * crash or a full disk, and retention removes them. */

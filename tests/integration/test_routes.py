@@ -6,6 +6,7 @@ import html
 import math
 import re
 import urllib.parse
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -144,6 +145,11 @@ def test_groups_across_two_servers(redises, servers):
         st, _, body = request(web_e, group_url(name) + "&server=p.test")
         assert {row["id"] for row in index_rows(body.decode())} == \
             {r["id"] for r in recs if r["server"] == "p.test"}
+    # The route's flame graphs with a hostile name: escaped there too.
+    for view in ("merged", "diff"):
+        st, _, body = request(web_e, "/profiles/?%s=%s&hours=1"
+                              % (view, urllib.parse.quote(HOSTILE, safe="")))
+        assert st == 200 and b"<script>alert" not in body, view
     # A group with no profile in the window says so.
     st, _, body = request(web_e, group_url("GET /nowhere"))
     assert st == 200 and "No profile of this group" in body.decode()
@@ -172,3 +178,160 @@ def test_groups_with_a_directory_store(servers):
     assert stat_of(page)[0] == 3
     assert 'class="rp-kept"' not in page
     assert len(index_rows(page)) == 3
+
+
+# ---- merged and differential flame graphs ---------------------------------------------
+
+def stacks_of(redis, profile_id):
+    """A profile's saved stacks: stack -> (cpu_us, wait_us)."""
+    out = {}
+    for line in redis.saved(profile_id, ".stacks").decode().splitlines():
+        stack, cpu, wait = line.rsplit(" ", 2)
+        out[stack] = (int(cpu), int(wait))
+    return out
+
+
+def summed(redis, ids):
+    total = {}
+    for profile_id in ids:
+        for stack, (cpu, wait) in stacks_of(redis, profile_id).items():
+            c, w = total.get(stack, (0, 0))
+            total[stack] = (c + cpu, w + wait)
+    return total
+
+
+def collapsed(text):
+    out = {}
+    for line in text.splitlines():
+        stack, count = line.rsplit(" ", 1)
+        out[stack] = int(count)
+    return out
+
+
+def test_merged_flame_graph_is_the_sum_of_its_requests(redises, servers):
+    """A route's merged profile over both servers holds exactly the stacks
+    of its requests, each weighing the time they took there (on CPU and
+    waiting), and renders as a report and in every format."""
+    redis = start_redis(redises)
+    web_e = start_httpd(servers, "event", redis_conf("e.test", redis, more=ROUTES_CONF))
+    web_p = start_httpd(servers, "prefork", redis_conf("p.test", redis, more=ROUTES_CONF))
+    run_workload([web_e, web_p])
+    assert wait_until(lambda: len(redis.index_ids()) == 20, timeout=10)
+    groups = records_by_group(stored_records(redis))
+    for name in ("GET /work/cpu", "io GET"):
+        ids = [r["id"] for r in groups[name]]
+        expected = summed(redis, ids)
+        assert expected
+        st, _, body = request(web_e, "/profiles/?merged=%s&hours=1&format=collapsed"
+                              % urllib.parse.quote(name, safe=""))
+        assert st == 200
+        assert collapsed(body.decode()) == {s: c + w for s, (c, w) in expected.items()}
+        st, headers, body = request(web_p, "/profiles/?merged=%s&hours=1"
+                                    % urllib.parse.quote(name, safe=""))
+        assert st == 200 and headers["content-type"].startswith("text/html")
+        page = body.decode()
+        assert "%d profiles, the last 1 hour" % len(ids) in page
+        leaf = "work_alpha" if name == "GET /work/cpu" else "wait_in_poll"
+        assert leaf in page
+        for fmt in ("text", "speedscope", "pprof", "json"):
+            st, _, body = request(web_p, "/profiles/?merged=%s&hours=1&format=%s"
+                                  % (urllib.parse.quote(name, safe=""), fmt))
+            assert st == 200 and len(body) > 0, fmt
+    # The waiting time stays waiting: the io route's JSON says how much.
+    io_wait = sum(w for c, w in summed(redis, [r["id"] for r in groups["io GET"]]).values())
+    assert io_wait > 0
+    st, _, body = request(web_e, "/profiles/?merged=io%20GET&hours=1&format=text")
+    assert "wait" in body.decode().lower()
+    # An unknown format is a 404, an empty window an empty profile.
+    assert request(web_e, "/profiles/?merged=io%20GET&format=nope")[0] == 404
+    st, _, body = request(web_e, "/profiles/?merged=nothing%20here&hours=1&format=collapsed")
+    assert st == 200 and body == b""
+
+
+MIX_CONF = """ReqProfileLog On
+<Location /work>
+  ReqProfileGroup "mix"
+</Location>
+"""
+
+
+def frames(page):
+    """The diff graph's frames: name -> list of (before %, after %, fill,
+    classes)."""
+    out = {}
+    for m in re.finditer(r'<g class="([^"]*)" data-name="([^"]*)" data-before="([\d.]+)" '
+                         r'data-after="([\d.]+)"><title>[^<]*</title><rect [^>]*fill="(#[0-9a-f]+)"',
+                         page):
+        out.setdefault(html.unescape(m.group(2)), []).append(
+            (float(m.group(3)), float(m.group(4)), m.group(5), m.group(1)))
+    return out
+
+
+def share(stacks, frame):
+    """The share of a summed stack set's time that passed through frame."""
+    total = sum(c + w for c, w in stacks.values())
+    through = sum(c + w for s, (c, w) in stacks.items() if frame in s.split(";"))
+    return 100.0 * through / total
+
+
+def copy_to_the_past(redis, profile_id, minutes):
+    """The same profile, as if its request had started minutes ago."""
+    stamp, rest = profile_id.split("Z-", 1)
+    t = datetime.strptime(stamp, "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
+    t -= timedelta(minutes=minutes)
+    new_id = t.strftime("%Y%m%dT%H%M%S.%f") + "Z-" + rest
+    fields = redis.call("HGETALL", "reqprof:p:" + profile_id)
+    redis.call("HSET", "reqprof:p:" + new_id, *fields)
+    redis.call("ZADD", "reqprof:index", int(t.timestamp() * 1000), new_id)
+    return new_id
+
+
+def test_differential_flame_graphs(redises, servers):
+    """A profile against its route, and the last hour against the hour
+    before (profiles put there by copying real ones): the function whose
+    share grew is red with the shares the stacks give, the one that shrank
+    blue, frames of one side only marked; names are escaped."""
+    redis = start_redis(redises)
+    server = start_httpd(servers, "event", redis_conf("d.test", redis, more=MIX_CONF))
+    for _ in range(4):
+        assert request(server, "/work/cpu?ms=12")[0] == 200
+        assert request(server, "/work/io/wait?ms=12")[0] == 200
+    assert wait_until(lambda: len(redis.index_ids()) == 8, timeout=10)
+    records = stored_records(redis)
+    io_id = next(r["id"] for r in records if r["path"] == "/work/io/wait")
+    all_ids = [r["id"] for r in records]
+    before, after = summed(redis, all_ids), stacks_of(redis, io_id)
+
+    st, _, body = request(server, "/profiles/?diff=mix&hours=1&id=" + io_id)
+    assert st == 200
+    page = body.decode()
+    got = frames(page)
+    (b, a, fill, cls), = got["wait_in_poll"]
+    assert b == pytest.approx(share(before, "wait_in_poll [mod_rpwork.so]"), abs=0.02)
+    assert a == pytest.approx(share(after, "wait_in_poll [mod_rpwork.so]"), abs=0.02)
+    assert a > b + 30
+    assert fill.startswith("#ff") and fill != "#ffffff", fill   # red: grew
+    (b, a, fill, cls), = got["work_alpha"]
+    assert a == 0 and b == pytest.approx(share(before, "work_alpha [mod_rpwork.so]"), abs=0.02)
+    assert "rp-only-before" in cls and fill.endswith("ff") and not fill.startswith("#ff"), fill
+    assert "profile " + io_id in page and "8 profiles" in page
+
+    # The hour before holds copies of the four CPU profiles only.
+    for r in records:
+        if r["path"] == "/work/cpu":
+            copy_to_the_past(redis, r["id"], 70)
+    st, _, body = request(server, "/profiles/?diff=mix&hours=1")
+    page = body.decode()
+    assert "the 1 hour before, 4 profiles" in page and "the last 1 hour, 8 profiles" in page
+    got = frames(page)
+    (b, a, fill, cls), = got["work_alpha"]
+    assert b > a > 0 and not fill.startswith("#ff")           # shrank: blue
+    assert "rp-only-after" in got["wait_in_poll"][0][3]
+    # A function table by self time: growth first, shrinkage last.
+    rows = re.findall(r'<tr class="rp-diff-func[^"]*"><td class="mono">([^<]*)</td>', page)
+    assert rows[0] == "[syscall poll]" and rows[-1] == "work_alpha", rows
+
+    # An empty side says so; a bad id is a 404.
+    st, _, body = request(server, "/profiles/?diff=nothing&hours=1")
+    assert st == 200 and "has no samples" in body.decode()
+    assert request(server, "/profiles/?diff=mix&hours=1&id=../../x")[0] == 404

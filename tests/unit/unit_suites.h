@@ -24,5 +24,6 @@ Suite *sidecar_suite(void);
 Suite *store_target_suite(void);
 Suite *pstore_suite(void);
 Suite *redis_suite(void);
+Suite *stacks_suite(void);
 
 #endif

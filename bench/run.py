@@ -350,7 +350,7 @@ def build_helpers():
     warn = ["-Wall", "-Wextra"]
     sh(["cc", "-O2"] + warn + ["-o", os.path.join(OUT, "floor"),
                                os.path.join(REPO, "bench", "floor.c"), "-lpthread", "-lrt"])
-    for name in ("sample_cost", "render_cost"):
+    for name in ("sample_cost", "render_cost", "route_cost"):
         try:
             sh(["cc", "-O2", "-g", "-fno-omit-frame-pointer"] + warn +
                ["-Imod_reqprof"] + apr_cflags +
@@ -1660,7 +1660,7 @@ def machine_state_text(m):
 PROFILING_TARGETS = {1000: 1.02, 100: 1.5}
 MODES = ("not dumpable", "dumpable")
 SECTION_OF = {"idle": "1", "prof": "2", "waits": "2", "acc": "5", "render": "6",
-              "conc": "7", "sampler": "8", "store": "9"}
+              "conc": "7", "sampler": "8", "store": "9", "routes": "10"}
 
 
 def target_list():
@@ -1694,6 +1694,8 @@ def target_list():
             t.append(("store:%s:%d ms" % (v, ms),
                       "9. Saving every request, %s: throughput against Redis up, %d ms requests"
                       % (what, ms), "≥ %.2fx (bench)" % STORE_DOWN_TARGET))
+    t.append(("routes:page", "10. Group page of a route with 10 000 profiles in Redis",
+              "≤ %.0f s" % ROUTE_PAGE_TARGET_S))
     return t
 
 
@@ -2287,6 +2289,46 @@ def render_markdown(res=None, crash_list=None):
                              "%s profiles" % count_text], rows))
         sec.append("")
 
+    # 10
+    if "routes" in results:
+        rt = results["routes"]
+        sec.append("### 10. Route views")
+        sec.append("")
+        sec.append(
+            "A route's merged flame graph sums its profiles' stacks (`.stacks`, "
+            "rp_stacks). `bench/route_cost.c`, linked against the core: N profiles of 20 "
+            "stacks of depth %d each (16 shared by the route, 4 of their own), summed, made "
+            "into a profile and rendered as the HTML report; %d runs each, peak resident "
+            "memory growth of the process." % (rt["depth"], ROUTE_RUNS))
+        sec.append("")
+        rows = []
+        for n, d in rt["merge"].items():
+            rows.append(["%s" % n, fmt_abs(F(d["sum_ms"]), "%.1f", "ms"),
+                         fmt_abs(F(d["render_ms"]), "%.1f", "ms"),
+                         fmt_abs(F(d["total_ms"]), "%.1f", "ms"), "%d" % d["nodes"],
+                         "%.2f MB" % (d["bytes"] / 1e6), "%.0f MB" % d["peak_mb"]])
+        sec.append(md_table(["profiles", "sum", "render", "total", "nodes", "report",
+                             "peak memory"], rows))
+        sec.append("")
+        if "pages" in rt:
+            rows = []
+            for name, d in rt["pages"].items():
+                rows.append([name, fmt_abs(F(d["seconds"]), "%.3f", "s"),
+                             "%.2f MB" % (d["bytes"] / 1e6)])
+            group = F(rt["pages"]["group page"]["seconds"])
+            # The slowest run decides.
+            v = verdict_abs(None if group.incomplete else group.max,
+                            lambda x: x <= ROUTE_PAGE_TARGET_S)
+            judge("routes:page", fmt_abs(group, "%.3f", "s"), v)
+            sec.append(
+                "The index over a Redis holding %d profiles of one route (real ones, copied "
+                "under new ids), the time to the whole response, %d runs. The group page and "
+                "the index have no script: the browser paints as the response arrives." % (
+                    rt["profiles_held"], ROUTE_RUNS))
+            sec.append("")
+            sec.append(md_table(["page", "response time", "size"], rows))
+            sec.append("")
+
     out.append("### Targets")
     out.append("")
     out.append("Targets marked *(bench)* are the bench's own reading of the README's claims; "
@@ -2319,6 +2361,82 @@ def write_doc(section):
         f.write(text)
 
 
+# ---- 10. route views ------------------------------------------------------------------------
+
+ROUTE_SIZES = (100, 1000, 10000)
+ROUTE_RUNS = 3
+ROUTE_PAGE_PROFILES = 10000
+ROUTE_PAGE_TARGET_S = 1.0
+
+# Copies profile ARGV[1] as ARGV[2] more, ids ARGV[1]..'-c'..n, scored now.
+CLONE_SCRIPT = """
+local fields = redis.call('HGETALL', 'reqprof:p:' .. ARGV[1])
+for n = 1, tonumber(ARGV[2]) do
+  local id = ARGV[1] .. n
+  redis.call('HSET', 'reqprof:p:' .. id, unpack(fields))
+  redis.call('ZADD', 'reqprof:index', ARGV[3], id)
+end
+return #fields
+"""
+
+
+def section_routes():
+    """Summing N profiles' stacks into a route's flame graph (route_cost),
+    and the index's group page and merged report over a Redis holding
+    10 000 profiles of one route."""
+    prog = os.path.join(OUT, "route_cost")
+    merge = {}
+    for n in ROUTE_SIZES:
+        obj, _ = run_json([prog, str(n), str(ROUTE_RUNS)], timeout=600)
+        runs = obj["runs"]
+        merge[str(n)] = {
+            "runs": len(runs),
+            "total_ms": Fig([x["sum_ms"] + x["profile_ms"] + x["render_ms"]
+                             for x in runs]).as_json(),
+            "sum_ms": Fig([x["sum_ms"] for x in runs]).as_json(),
+            "render_ms": Fig([x["render_ms"] for x in runs]).as_json(),
+            "nodes": runs[0]["nodes"], "bytes": runs[0]["bytes"],
+            "peak_mb": max(x["peak_kb"] for x in runs) / 1024.0}
+    results["routes"] = {"merge": merge, "depth": 50}
+    redis = RedisServer()
+    server = Httpd("event", extra=store_conf(
+        "ReqProfileStore redis://127.0.0.1:%d/0\nReqProfileStoreLimit %d\n"
+        "ReqProfileIndexURL /profiles/\n<Location /profiles/>\n  SetHandler reqprof-index\n"
+        "</Location>" % (redis.port, ROUTE_PAGE_PROFILES + 100)))
+    try:
+        redis.start()
+        server.start()
+        for _ in range(10):
+            get(server.port, "/work/spin?kiter=5000")
+        time.sleep(1.0)
+        ids = [i.decode() if isinstance(i, bytes) else i
+               for i in redis_cmd(redis.port, "ZRANGE", "reqprof:index", "0", "-1")]
+        if not ids:
+            raise RuntimeError("no profile reached Redis")
+        per = ROUTE_PAGE_PROFILES // len(ids) - 1
+        now_ms = str(int(time.time() * 1000))
+        for i in ids:
+            redis_cmd(redis.port, "EVAL", CLONE_SCRIPT, "0", i, str(per), now_ms)
+        held = int(redis_cmd(redis.port, "ZCARD", "reqprof:index"))
+        pages = {}
+        for name, path in (("group page", "/profiles/?group=GET%20%2Fwork%2Fspin&hours=1"),
+                           ("merged report", "/profiles/?merged=GET%20%2Fwork%2Fspin&hours=1"),
+                           ("index page", "/profiles/")):
+            times = []
+            for _ in range(ROUTE_RUNS):
+                started = time.monotonic()
+                status, _, body = get(server.port, path, timeout=120)
+                times.append(time.monotonic() - started)
+                if status != 200:
+                    raise RuntimeError("%s: HTTP %d" % (path, status))
+            pages[name] = {"seconds": Fig(times).as_json(), "bytes": len(body)}
+        results["routes"].update({"profiles_held": held, "pages": pages})
+        check_crashes(server, "routes")
+    finally:
+        server.cleanup()
+        redis.cleanup()
+
+
 # ---- main ----------------------------------------------------------------------------------
 
 
@@ -2332,6 +2450,7 @@ SECTIONS = [
     ("7", "concurrency", section_concurrency),
     ("8", "sampler thread", section_sampler),
     ("9", "saving to the store", section_store),
+    ("10", "route views", section_routes),
 ]
 
 

@@ -111,7 +111,7 @@ def test_every_target_is_listed_when_every_section_failed(bench):
     assert_every_target_has_its_row(bench, rows)
     for what, (_, measured, v) in rows.items():
         assert v == "not measured", (what, v)
-        assert re.match(r"not measured: section \d failed \(RuntimeError: section \d broke\)",
+        assert re.match(r"not measured: section (\d+) failed \(RuntimeError: section \1 broke\)",
                         measured), (what, measured)
 
 

@@ -49,6 +49,8 @@ APLOG_USE_MODULE(reqprof);
 #define LIST_MAX 2000
 /* Profiles of a window read at most, for groups and merges. */
 #define WINDOW_MAX 20000
+/* Rows of a group's profiles listed at most. */
+#define GROUP_ROWS_SHOWN 500
 /* A group's slowest profiles shown. */
 #define SLOWEST_SHOWN 5
 /* Largest sidecar read. */
@@ -419,11 +421,20 @@ static int group_page(request_rec *r, rp_pstore_t *store, const char *group,
         APR_SUCCESS) {
         page.kept = kept;
     }
+    /* The numbers cover the whole window; the table its newest rows. */
     rp_saved_t *items = apr_palloc(r->pool, sizeof(*items) * (count + 1));
+    int matched = 0;
     for (int i = 0; i < count; i++) {
-        if (rp_pstore_filter_match(&filter, &window[i])) {
+        if (rp_pstore_filter_match(&filter, &window[i]) &&
+            matched++ < GROUP_ROWS_SHOWN) {
             items[page.count++] = window[i];
         }
+    }
+    if (matched > page.count && page.note == NULL) {
+        page.note = apr_psprintf(r->pool,
+                                 "The newest %d of the %d profiles that match "
+                                 "are listed.",
+                                 page.count, matched);
     }
     rp_saved_link_previous(items, page.count);
     page.items = items;

@@ -335,3 +335,31 @@ def test_differential_flame_graphs(redises, servers):
     st, _, body = request(server, "/profiles/?diff=nothing&hours=1")
     assert st == 200 and "has no samples" in body.decode()
     assert request(server, "/profiles/?diff=mix&hours=1&id=../../x")[0] == 404
+
+
+CLONE = """
+local fields = redis.call('HGETALL', 'reqprof:p:' .. ARGV[1])
+for n = 1, tonumber(ARGV[2]) do
+  redis.call('HSET', 'reqprof:p:' .. ARGV[1] .. n, unpack(fields))
+  redis.call('ZADD', 'reqprof:index', ARGV[3], ARGV[1] .. n)
+end
+return 1
+"""
+
+
+def test_a_large_group_page_lists_its_newest_rows(redises, servers):
+    """A group of 603 profiles: its numbers cover all of them, its table the
+    newest 500, and the page says so."""
+    redis = start_redis(redises)
+    server = start_httpd(servers, "event", redis_conf("l.test", redis, more=ROUTES_CONF))
+    for ms in (2, 3, 4):
+        assert request(server, "/work/cpu?ms=%d" % ms)[0] == 200
+    assert wait_until(lambda: len(redis.index_ids()) == 3, timeout=10)
+    first = redis.index_ids()[0]
+    score = redis.call("ZSCORE", "reqprof:index", first)
+    redis.call("EVAL", CLONE, 0, first, 600, score)
+    st, _, body = request(server, group_url("GET /work/cpu"))
+    page = body.decode()
+    assert stat_of(page)[0] == 603
+    assert len(index_rows(page)) == 500
+    assert "The newest 500 of the 603 profiles that match are listed." in page

@@ -25,5 +25,6 @@ Suite *store_target_suite(void);
 Suite *pstore_suite(void);
 Suite *redis_suite(void);
 Suite *stacks_suite(void);
+Suite *diffgraph_suite(void);
 
 #endif

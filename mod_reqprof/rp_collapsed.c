@@ -21,11 +21,6 @@
  * caller has no object; it is never a leaf. An empty name is written as
  * "[unknown]". */
 
-typedef struct {
-    rp_buf_t *out;
-    rp_buf_t path; /* "outer;...;current" of the node being visited */
-} collapsed_ctx_t;
-
 /* "[vdso]", "[kernel]": already in brackets, and none inside. */
 static int is_bracketed(const char *s)
 {
@@ -51,23 +46,50 @@ void rp_collapsed_frame(rp_buf_t *b, const rp_func_t *f)
     rp_buf_puts(b, "]");
 }
 
-static void visit(collapsed_ctx_t *c, const rp_node_t *node)
+typedef struct {
+    rp_buf_t path; /* "outer;...;current" of the node being visited */
+    rp_collapsed_line_f line;
+    void *ctx;
+} walk_t;
+
+static void visit(walk_t *w, const rp_node_t *node)
 {
-    apr_size_t mark = c->path.len;
+    apr_size_t mark = w->path.len;
     if (mark > 0) {
-        rp_buf_puts(&c->path, ";");
+        rp_buf_puts(&w->path, ";");
     }
-    rp_collapsed_frame(&c->path, node->func);
+    rp_collapsed_frame(&w->path, node->func);
     if (node->self > 0) {
-        rp_buf_append(c->out, c->path.data, c->path.len);
-        rp_buf_printf(c->out, " %" APR_UINT64_T_FMT "\n",
-                      (apr_uint64_t)node->self);
+        w->line(w->ctx, w->path.data, w->path.len, node);
     }
     for (const rp_node_t *n = node->first_child; n; n = n->next_sibling) {
-        visit(c, n);
+        visit(w, n);
     }
-    c->path.len = mark;
-    c->path.data[mark] = '\0';
+    w->path.len = mark;
+    w->path.data[mark] = '\0';
+}
+
+void rp_collapsed_walk(const rp_tree_t *tree, apr_pool_t *pool,
+                       rp_collapsed_line_f line, void *ctx)
+{
+    const rp_node_t *root = &tree->root;
+    if (root->self > 0) {
+        line(ctx, RP_COLLAPSED_EMPTY_STACK,
+             sizeof(RP_COLLAPSED_EMPTY_STACK) - 1, root);
+    }
+    walk_t w = {.line = line, .ctx = ctx};
+    rp_buf_init(&w.path, pool, 1024);
+    for (const rp_node_t *n = root->first_child; n; n = n->next_sibling) {
+        visit(&w, n);
+    }
+}
+
+static void count_line(void *ctx, const char *stack, apr_size_t len,
+                       const rp_node_t *node)
+{
+    rp_buf_t *out = ctx;
+    rp_buf_append(out, stack, len);
+    rp_buf_printf(out, " %" APR_UINT64_T_FMT "\n", (apr_uint64_t)node->self);
 }
 
 const char *rp_collapsed_render(const rp_profile_t *p, apr_pool_t *pool,
@@ -75,16 +97,7 @@ const char *rp_collapsed_render(const rp_profile_t *p, apr_pool_t *pool,
 {
     rp_buf_t b;
     rp_buf_init(&b, pool, 1024 + (apr_size_t)p->tree->node_count * 160);
-    const rp_node_t *root = &p->tree->root;
-    if (root->self > 0) {
-        rp_buf_printf(&b, RP_COLLAPSED_EMPTY_STACK " %" APR_UINT64_T_FMT "\n",
-                      (apr_uint64_t)root->self);
-    }
-    collapsed_ctx_t c = {.out = &b};
-    rp_buf_init(&c.path, pool, 1024);
-    for (const rp_node_t *n = root->first_child; n; n = n->next_sibling) {
-        visit(&c, n);
-    }
+    rp_collapsed_walk(p->tree, pool, count_line, &b);
     *len = b.len;
     return rp_buf_str(&b);
 }

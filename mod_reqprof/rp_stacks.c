@@ -12,7 +12,6 @@
 
 typedef struct {
     rp_buf_t *out;
-    rp_buf_t path;
     apr_uint64_t interval_us;
 } render_ctx_t;
 
@@ -27,9 +26,10 @@ static apr_uint64_t self_wait(const rp_node_t *node)
     return node->wait > below ? node->wait - below : 0;
 }
 
-static void stack_line(render_ctx_t *c, const char *stack, apr_size_t len,
+static void stack_line(void *ctx, const char *stack, apr_size_t len,
                        const rp_node_t *node)
 {
+    render_ctx_t *c = ctx;
     apr_uint64_t wait = self_wait(node);
     if (wait > node->self) {
         wait = node->self;
@@ -38,23 +38,6 @@ static void stack_line(render_ctx_t *c, const char *stack, apr_size_t len,
     rp_buf_printf(c->out, " %" APR_UINT64_T_FMT " %" APR_UINT64_T_FMT "\n",
                   (apr_uint64_t)(node->self - wait) * c->interval_us,
                   (apr_uint64_t)wait * c->interval_us);
-}
-
-static void visit(render_ctx_t *c, const rp_node_t *node)
-{
-    apr_size_t mark = c->path.len;
-    if (mark > 0) {
-        rp_buf_puts(&c->path, ";");
-    }
-    rp_collapsed_frame(&c->path, node->func);
-    if (node->self > 0) {
-        stack_line(c, c->path.data, c->path.len, node);
-    }
-    for (const rp_node_t *n = node->first_child; n; n = n->next_sibling) {
-        visit(c, n);
-    }
-    c->path.len = mark;
-    c->path.data[mark] = '\0';
 }
 
 const char *rp_stacks_render(const rp_profile_t *p, apr_pool_t *pool,
@@ -66,15 +49,7 @@ const char *rp_stacks_render(const rp_profile_t *p, apr_pool_t *pool,
                       .interval_us = p->stats.interval_us > 0
                                          ? (apr_uint64_t)p->stats.interval_us
                                          : 1};
-    rp_buf_init(&c.path, pool, 1024);
-    const rp_node_t *root = &p->tree->root;
-    if (root->self > 0) {
-        stack_line(&c, RP_COLLAPSED_EMPTY_STACK,
-                   sizeof(RP_COLLAPSED_EMPTY_STACK) - 1, root);
-    }
-    for (const rp_node_t *n = root->first_child; n; n = n->next_sibling) {
-        visit(&c, n);
-    }
+    rp_collapsed_walk(p->tree, pool, stack_line, &c);
     *len = b.len;
     return rp_buf_str(&b);
 }

@@ -99,6 +99,17 @@ struct rp_sampler {
     uint32_t mailbox_tag;
     uintptr_t mailbox_ips[RP_MAX_DEPTH];
 
+    /* The owning thread's own stack at its last phase change, published
+     * without a lock: the thread must never wait for the sampler thread,
+     * which holds process.lock while it ticks (and may be preempted there
+     * on a busy machine). known_seq is odd while a write is under way; the
+     * sampler adopts a copy whose sequence did not change as it read it. */
+    uint64_t known_seq;
+    uint64_t known_adopted; /* the sequence last adopted, under lock */
+    uint16_t known_depth;
+    uint16_t known_flags;
+    uintptr_t known_ips[RP_MAX_DEPTH];
+
     /* Samples, appended by the sampler thread (or by stop), under lock. */
     uintptr_t *arena;
     size_t arena_words;
@@ -644,6 +655,34 @@ static void use_last_cpu_stack(rp_sampler_t *s, uint64_t cpu)
     memcpy(w->ips, s->last_cpu_ips, sizeof(uintptr_t) * w->depth);
 }
 
+/* On the sampler thread, under lock: takes the owning thread's latest
+ * published stack as the last one known, unless it is being rewritten (the
+ * next tick will see it) or was taken already. */
+static void adopt_known_stack(rp_sampler_t *s)
+{
+    uint64_t before = __atomic_load_n(&s->known_seq, __ATOMIC_ACQUIRE);
+    if ((before & 1) != 0 || before == s->known_adopted) {
+        return;
+    }
+    uintptr_t ips[RP_MAX_DEPTH];
+    uint16_t depth = __atomic_load_n(&s->known_depth, __ATOMIC_RELAXED);
+    uint16_t flags = __atomic_load_n(&s->known_flags, __ATOMIC_RELAXED);
+    if (depth > RP_MAX_DEPTH) {
+        return;
+    }
+    for (uint16_t i = 0; i < depth; i++) {
+        ips[i] = __atomic_load_n(&s->known_ips[i], __ATOMIC_RELAXED);
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&s->known_seq, __ATOMIC_RELAXED) != before) {
+        return;
+    }
+    s->known_adopted = before;
+    s->last_cpu_depth = depth;
+    s->last_cpu_flags = flags;
+    memcpy(s->last_cpu_ips, ips, sizeof(uintptr_t) * depth);
+}
+
 /* Whether a blocked thread may be asked for its stack: once per blocking
  * episode, where /proc hides its registers, unless a signal already broke
  * a call of this session for good, or the kernel says the thread waits for
@@ -683,12 +722,25 @@ static void sample_waiting(rp_sampler_t *s, const rp_thread_status_t *st,
     append_wait_sample(s, weight, t_ns);
 }
 
+static void (*tick_hook)(void);
+
+void rp_sampler_set_tick_hook(void (*hook)(void))
+{
+    pthread_mutex_lock(&process.lock);
+    tick_hook = hook;
+    pthread_mutex_unlock(&process.lock);
+}
+
 static void tick(rp_sampler_t *s, uint64_t now)
 {
+    if (tick_hook != NULL) {
+        tick_hook();
+    }
     uint64_t intervals = 1 + (now - s->next_due_ns) / s->interval_ns;
     s->next_due_ns += intervals * s->interval_ns; /* absolute: no drift */
     s->stats.late_intervals += (unsigned)(intervals - 1);
     uint64_t t_ns = now - s->start_ns;
+    adopt_known_stack(s); /* before the mailbox, which may be newer */
     collect_mailbox(s);
     if ((s->max_duration_ns != 0 && t_ns >= s->max_duration_ns) ||
         (s->max_samples != 0 && s->stats.samples >= s->max_samples)) {
@@ -1087,6 +1139,8 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
     }
     reset_session(s, clock, interval_us);
     keep_known_stack(s, frames, n);
+    /* What an earlier session published is older than this stack. */
+    s->known_adopted = __atomic_load_n(&s->known_seq, __ATOMIC_ACQUIRE);
     clock_gettime(CLOCK_MONOTONIC, &s->start_wall);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &s->start_cpu);
     s->stop_wall = s->start_wall;
@@ -1144,14 +1198,29 @@ void rp_sampler_set_limits(rp_sampler_t *s, unsigned max_samples,
 
 /* The caller's own stack, as the last one known for this thread: a wait
  * that nothing else can show is filed under it (use_last_cpu_stack), so it
- * is never a root of its own. Skips this function's frame. */
+ * is never a root of its own. Skips this function's frame. Lock-free: a
+ * phase change never waits for the sampler thread. */
 static void remember_known_stack(rp_sampler_t *s)
 {
     void *frames[RP_MAX_DEPTH + 1];
     int n = unw_backtrace(frames, RP_MAX_DEPTH + 1);
-    pthread_mutex_lock(&process.lock);
-    keep_known_stack(s, frames, n);
-    pthread_mutex_unlock(&process.lock);
+    if (n <= 1) {
+        return;
+    }
+    int depth = n - 1 > RP_MAX_DEPTH ? RP_MAX_DEPTH : n - 1;
+    uint64_t seq = __atomic_load_n(&s->known_seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->known_seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    for (int i = 0; i < depth; i++) {
+        __atomic_store_n(&s->known_ips[i], (uintptr_t)frames[i + 1],
+                         __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&s->known_depth, (uint16_t)depth, __ATOMIC_RELAXED);
+    __atomic_store_n(
+        &s->known_flags,
+        (uint16_t)(n - 1 >= RP_MAX_DEPTH ? RP_SAMPLE_TRUNCATED : 0),
+        __ATOMIC_RELAXED);
+    __atomic_store_n(&s->known_seq, seq + 2, __ATOMIC_RELEASE);
 }
 
 void rp_sampler_set_tag(rp_sampler_t *s, uint32_t tag)

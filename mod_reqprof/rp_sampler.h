@@ -148,6 +148,10 @@ void rp_sampler_discard(rp_sampler_t *s);
  * does anything else (NULL: none). */
 void rp_sampler_set_thread_entry_hook(void (*hook)(void));
 
+/* For tests: a function the sampler thread calls at every tick, holding the
+ * lock it ticks under (NULL: none). */
+void rp_sampler_set_tick_hook(void (*hook)(void));
+
 /* For tests: threads that get their sampler from now on are sampled as in
  * a process that is not dumpable (blocked threads' registers hidden). */
 void rp_sampler_hide_proc_registers(int hide);

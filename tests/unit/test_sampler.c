@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -1473,6 +1474,53 @@ START_TEST(sampler_thread_never_handles_process_signals)
 }
 END_TEST
 
+/* The sampler thread ticks holding its lock, and a busy machine may preempt
+ * it there for many milliseconds. A phase change on the request thread must
+ * not wait for it: that wait would be the profiler's, shown as the
+ * request's. The hook holds the tick until the phase change is done, or two
+ * seconds. */
+static sem_t tick_holding, phase_changed;
+static volatile int tick_waited, phase_change_seen;
+
+static void hold_tick_until_phase_change(void)
+{
+    if (tick_waited) {
+        return;
+    }
+    tick_waited = 1;
+    sem_post(&tick_holding);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    phase_change_seen = sem_timedwait(&phase_changed, &until) == 0;
+}
+
+START_TEST(phase_change_never_waits_for_a_tick)
+{
+    ck_assert_int_eq(sem_init(&tick_holding, 0, 0), 0);
+    ck_assert_int_eq(sem_init(&phase_changed, 0, 0), 0);
+    tick_waited = 0;
+    phase_change_seen = 0;
+    rp_sampler_set_tick_hook(hold_tick_until_phase_change);
+    rp_sampler_t *s = rp_sampler_for_this_thread();
+    uint64_t session = 0;
+    ck_assert_int_eq(ut_start(s, RP_CLOCK_WALL, 1000, &session), APR_SUCCESS);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    int holding = sem_timedwait(&tick_holding, &until) == 0;
+    rp_sampler_set_tag(s, 7);
+    sem_post(&phase_changed);
+    ut_stop(s, session);
+    rp_sampler_set_tick_hook(NULL);
+    sem_destroy(&tick_holding);
+    sem_destroy(&phase_changed);
+    ck_assert_msg(holding, "the sampler thread never ticked");
+    ck_assert_msg(phase_change_seen,
+                  "the phase change waited for the sampler thread's tick");
+}
+END_TEST
+
 Suite *sampler_suite(void)
 {
     Suite *s = suite_create("rp_sampler");
@@ -1505,6 +1553,7 @@ Suite *sampler_suite(void)
     tcase_add_test(tc, hidden_registers_waits_at_1ms);
     tcase_add_test(tc, hidden_registers_waits_at_100us);
     tcase_add_test(tc, unsignalled_wait_sits_under_the_known_stack);
+    tcase_add_test(tc, phase_change_never_waits_for_a_tick);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -581,7 +581,10 @@ def test_prefork_hard_restarts_while_profiling_never_hang():
         time.sleep(0.8)
         parent = server.proc.pid
         for n in range(40):
-            old = {p: start_time(p) for p in children_of(parent)}
+            # A child gone before its start time is read is no child to wait
+            # for (and its PID, reused, would be taken for it).
+            old = {p: t for p in children_of(parent)
+                   if (t := start_time(p)) is not None}
             started = time.monotonic()
             os.kill(parent, signal.SIGHUP)
             late = {}

@@ -30,8 +30,8 @@ static void fill_profile(rp_profile_t *p, request_rec *r,
     p->discarded_bytes = discarded_bytes;
     p->server = ap_get_server_banner();
     p->mpm = ap_show_mpm();
-    p->pid = (long)getpid();
-    p->tid = (long)syscall(SYS_gettid);
+    p->pid = (long)rp_process_pid();
+    p->tid = (long)rp_sampler_thread_id(rp_request_sampler(state));
     p->request_started = rp_request_time(state);
     p->started = rp_request_started(state);
     rp_request_phases(state, p->phases);
@@ -45,11 +45,11 @@ rp_profile_t *rp_capture(request_rec *r, const rp_request_t *state,
 {
     rp_profile_t *p = apr_pcalloc(pool, sizeof(*p));
     fill_profile(p, r, state, discarded_bytes);
-    sigset_t signals;
-    rp_exit_signals_hold(&signals); /* naming frames is malloc-heavy */
+    rp_exit_hold_t signals;
+    rp_request_exit_signals_hold(&signals); /* naming frames: malloc-heavy */
     rp_profile_build_tree(p, rp_request_sampler(state), rp_process_symbols(),
                           pool);
-    rp_exit_signals_restore(&signals);
+    rp_request_exit_signals_restore(&signals);
     rp_sampler_discard(rp_request_sampler(state));
     return p;
 }

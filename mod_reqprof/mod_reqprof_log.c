@@ -289,8 +289,8 @@ static int log_transaction(request_rec *r)
     /* By now httpd knows whether the client got the whole response: it
      * stayed to the end, or a write failed (its %X says X). */
     kept->profile->aborted = r->connection->aborted;
-    sigset_t signals;
-    rp_exit_signals_hold(&signals); /* rendering is malloc-heavy */
+    rp_exit_hold_t signals;
+    rp_request_exit_signals_hold(&signals); /* rendering is malloc-heavy */
     rp_log_mode_e mode = rp_request_log_mode(state);
     const char *id = rp_request_id(r, state);
     rp_record_info_t info = {.id = id,
@@ -325,7 +325,7 @@ static int log_transaction(request_rec *r)
     }
     kept->profile = NULL;
     kept->report_body = NULL;
-    rp_exit_signals_restore(&signals);
+    rp_request_exit_signals_restore(&signals);
     return DECLINED;
 }
 

@@ -109,13 +109,13 @@ static apr_status_t send_report(ap_filter_t *f, rp_request_t *state,
     apr_pool_create(&scratch, r->pool);
     apr_pool_tag(scratch, "reqprof_report");
     rp_profile_t *profile = rp_capture(r, state, discarded_bytes, scratch);
-    sigset_t signals;
-    rp_exit_signals_hold(&signals); /* rendering is malloc-heavy */
+    rp_exit_hold_t signals;
+    rp_request_exit_signals_hold(&signals); /* rendering is malloc-heavy */
     apr_size_t length;
     const char *body = rp_format_render(
         fmt, profile, rp_trigger_all_frames(rp_client_query(r)), r->pool,
         &length);
-    rp_exit_signals_restore(&signals);
+    rp_request_exit_signals_restore(&signals);
     if (rp_storage_of(r) != NULL) {
         /* Saved once the response is out (log_transaction); the tree lives
          * until then in scratch, freed with the request. */

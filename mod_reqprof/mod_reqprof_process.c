@@ -5,6 +5,7 @@
 
 #include "mod_reqprof_config.h"
 
+#include "ap_mpm.h"
 #include "http_log.h"
 #include "mpm_common.h"
 
@@ -53,6 +54,31 @@ void rp_exit_signals_hold(sigset_t *saved)
 void rp_exit_signals_restore(const sigset_t *saved)
 {
     pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+static pid_t child_pid;
+
+pid_t rp_process_pid(void)
+{
+    return child_pid != 0 ? child_pid : getpid();
+}
+
+/* Set in each child: whether its request threads may take exit signals. */
+static int requests_take_exit_signals = 1;
+
+void rp_request_exit_signals_hold(rp_exit_hold_t *hold)
+{
+    hold->held = requests_take_exit_signals;
+    if (hold->held) {
+        rp_exit_signals_hold(&hold->saved);
+    }
+}
+
+void rp_request_exit_signals_restore(const rp_exit_hold_t *hold)
+{
+    if (hold->held) {
+        rp_exit_signals_restore(&hold->saved);
+    }
 }
 
 int rp_process_exiting(void)
@@ -132,6 +158,14 @@ static void map_module_objects(apr_pool_t *pool)
 static void init_child(apr_pool_t *pchild, server_rec *s)
 {
     (void)rp_process_node(); /* read once, before any thread asks */
+    child_pid = getpid();
+    /* A threaded MPM's request threads are born with every exit signal
+     * blocked (its main thread takes them); prefork serves on the thread
+     * that runs its exit handler. */
+    int threaded = AP_MPMQ_NOT_SUPPORTED;
+    requests_take_exit_signals =
+        ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS ||
+        threaded == AP_MPMQ_NOT_SUPPORTED;
     map_module_objects(pchild);
     int signo = rp_conf_signal(s);
     apr_status_t rv = rp_sampler_init_process(signo, SAMPLE_ARENA_BYTES);

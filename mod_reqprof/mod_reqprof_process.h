@@ -18,6 +18,8 @@ void rp_process_register(void);
 rp_symbols_t *rp_process_symbols(void);
 /* This machine's host name (read at child_init), as records name it. */
 const char *rp_process_node(void);
+/* This child's process id, read once at its start. */
+pid_t rp_process_pid(void);
 /* Which shared object holds which module; *count receives how many. */
 const rp_object_module_t *rp_process_modules(int *count);
 /* The child's pool is going away (prefork's exit signal handler): cleanups
@@ -30,5 +32,16 @@ const char *rp_process_signal_name(apr_pool_t *pool, int signo);
  * mod_reqprof_process.c); restore with what hold saved. */
 void rp_exit_signals_hold(sigset_t *saved);
 void rp_exit_signals_restore(const sigset_t *saved);
+
+/* The same around work on a request's thread, where the MPM lets that
+ * thread take the exit signals at all (prefork); worker and event block
+ * them in every thread that serves requests, and the two system calls a
+ * request would pay for nothing are saved there. */
+typedef struct rp_exit_hold {
+    int held;
+    sigset_t saved;
+} rp_exit_hold_t;
+void rp_request_exit_signals_hold(rp_exit_hold_t *hold);
+void rp_request_exit_signals_restore(const rp_exit_hold_t *hold);
 
 #endif

@@ -260,6 +260,64 @@ void rp_buf_plain(rp_buf_t *b, const char *s, const char *also)
     rp_buf_puts(b, (const char *)run);
 }
 
+void rp_buf_int(rp_buf_t *b, apr_int64_t v)
+{
+    char text[24];
+    char *end = text + sizeof(text), *p = end;
+    /* In unsigned arithmetic: the smallest value has no positive twin. */
+    apr_uint64_t magnitude = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
+    do {
+        *--p = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    rp_buf_append(b, p, (apr_size_t)(end - p));
+}
+
+/* v in fixed notation with its trailing zeros trimmed, without printf
+ * (records and reports write many numbers), where the result is certainly
+ * printf's: 0 <= v, decimals <= 6 and v * 10^decimals < 2^31, so the
+ * product is off the exact one by less than 2.5e-7, and not within 1e-6 of
+ * a tie, where only the exact binary value could say which way printf
+ * rounds. Returns 0 to leave the number to printf. */
+static int decimal_without_printf(rp_buf_t *b, double v, int decimals)
+{
+    static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    if (decimals > 6 || !(v >= 0)) {
+        return 0;
+    }
+    double scaled = v * scale[decimals];
+    if (scaled >= 2147483648.0) {
+        return 0;
+    }
+    double whole = floor(scaled);
+    double fraction = scaled - whole;
+    if (fabs(fraction - 0.5) < 1e-6) {
+        return 0;
+    }
+    apr_uint64_t digits = (apr_uint64_t)whole + (fraction > 0.5 ? 1 : 0);
+    apr_uint64_t unit = (apr_uint64_t)scale[decimals];
+    rp_buf_int(b, (apr_int64_t)(digits / unit));
+    apr_uint64_t rest = digits % unit;
+    if (rest == 0 || decimals == 0) {
+        return 1;
+    }
+    char text[8] = {0};
+    int n = decimals;
+    for (int i = n - 1; i >= 0; i--) {
+        text[i] = (char)('0' + rest % 10);
+        rest /= 10;
+    }
+    while (text[n - 1] == '0') {
+        n--;
+    }
+    rp_buf_append(b, ".", 1);
+    rp_buf_append(b, text, (apr_size_t)n);
+    return 1;
+}
+
 void rp_buf_decimal(rp_buf_t *b, double v, int decimals)
 {
     char text[64];
@@ -270,6 +328,9 @@ void rp_buf_decimal(rp_buf_t *b, double v, int decimals)
         decimals = 0;
     } else if (decimals > 9) {
         decimals = 9;
+    }
+    if (decimal_without_printf(b, v, decimals)) {
+        return;
     }
     int n = snprintf(text, sizeof(text), "%.*f", decimals, v);
     if (n < 0 || (apr_size_t)n >= sizeof(text)) {

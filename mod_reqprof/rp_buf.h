@@ -38,6 +38,9 @@ void rp_buf_json_string(rp_buf_t *b, const char *s);
  * U+FFFD. */
 void rp_buf_plain(rp_buf_t *b, const char *s, const char *also);
 
+/* v in decimal, as printf's %lld writes it. */
+void rp_buf_int(rp_buf_t *b, apr_int64_t v);
+
 /* Appends v with at most decimals digits after the point and no trailing
  * zeros ("1", "0.25", "12.5"); non-finite values as 0. */
 void rp_buf_decimal(rp_buf_t *b, double v, int decimals);

@@ -163,7 +163,7 @@ void rp_logfmt_url(rp_buf_t *b, const char *key, const char *value,
 void rp_logfmt_int(rp_buf_t *b, const char *key, apr_int64_t value)
 {
     key_prefix(b, key);
-    rp_buf_printf(b, "%" APR_INT64_T_FMT, value);
+    rp_buf_int(b, value);
 }
 
 void rp_logfmt_num(rp_buf_t *b, const char *key, double value, int decimals)

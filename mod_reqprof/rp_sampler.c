@@ -60,9 +60,18 @@ struct rp_sampler {
     uintptr_t stack_lo, stack_hi, root_pc;
     sigset_t saved_mask;
     int mask_changed; /* the signal is unblocked; saved_mask restores it */
-    uint32_t tag;     /* set by the owning thread, read when sampling */
+    /* Signals sent to this thread (by the sampler thread, under lock) and
+     * signals its handler saw: equal at a session's end, none is in flight
+     * and none can be pending (the sampler thread signals running sessions
+     * only). Never reset. */
+    uint64_t signals_sent;
+    uint64_t signals_arrived;
+    uint32_t tag; /* set by the owning thread, read when sampling */
 
-    /* Session state, under process.lock. */
+    /* Session state, under this sampler's own lock: the sampler thread
+     * holds it while it ticks this sampler only, so a request starting or
+     * ending never waits while other threads are sampled. */
+    pthread_mutex_t lock;
     uint64_t active_session; /* 0 when idle; atomic reads elsewhere */
     uint64_t last_session;
     rp_clock_e clock;
@@ -101,11 +110,17 @@ struct rp_sampler {
 
     /* The owning thread's own stack at its last phase change, published
      * without a lock: the thread must never wait for the sampler thread,
-     * which holds process.lock while it ticks (and may be preempted there
-     * on a busy machine). known_seq is odd while a write is under way; the
+     * which holds the lock while it ticks (and may be preempted there on a
+     * busy machine). known_seq is odd while a write is under way; the
      * sampler adopts a copy whose sequence did not change as it read it. */
     uint64_t known_seq;
     uint64_t known_adopted; /* the sequence last adopted, under lock */
+    /* The session has been ticked: from then on phase changes publish
+     * their stack. Before its first tick nothing but that tick could use
+     * one, and it takes the session's starting stack instead: an unwind
+     * per phase change would cost more than all else a short request
+     * costs. */
+    int ticked;
     uint16_t known_depth;
     uint16_t known_flags;
     uintptr_t known_ips[RP_MAX_DEPTH];
@@ -124,6 +139,7 @@ struct rp_sampler {
 static struct {
     int signo;
     pid_t pid;
+    uid_t uid; /* as the process runs once it serves (set at its start) */
     /* Every session ticks on multiples of its interval since this instant,
      * so sessions with the same interval share one wake-up of the sampler
      * thread: its cost is the timer interrupt, paid once, not per session. */
@@ -131,8 +147,22 @@ static struct {
     size_t arena_words;
     int ready;
     pthread_key_t thread_key;
-    pthread_mutex_t lock; /* guards the registry and every session */
-    pthread_cond_t wake;  /* a session started, or shutdown */
+    /* Guards the registry, the sampler thread's life and its sleep; the
+     * sampler thread holds it while it runs (then it takes each sampler's
+     * own lock in turn). Sessions never take it, but to wake that thread. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* a session started, or shutdown */
+    /* When the sampler thread means to wake next (UINT64_MAX: not before a
+     * session starts; 0: it is about to look). A session whose first tick
+     * is not earlier needs no wake-up: waking the thread for every request
+     * costs two context switches each. */
+    uint64_t wake_at_ns;
+    /* Counts session starts: a start that did not wake the sampler thread
+     * (it was looking) makes it look again before it sleeps. */
+    uint64_t starts;
+    /* The sampler thread's CPU time, as it last read it before sleeping:
+     * sessions take their share from it without a system call. */
+    uint64_t sampler_cpu_ns;
     rp_sampler_t *registry;
     int thread_running;
     int stopping;
@@ -162,16 +192,6 @@ static uint64_t elapsed_ns(const struct timespec *from,
 {
     uint64_t a = ts_ns(from), b = ts_ns(to);
     return b > a ? b - a : 0;
-}
-
-static uint64_t sampler_thread_cpu_ns(void)
-{
-    clockid_t clock;
-    if (!process.thread_running ||
-        pthread_getcpuclockid(process.thread, &clock) != 0) {
-        return 0;
-    }
-    return clock_ns(clock);
 }
 
 /* ---- the signal handler (async-signal-safe) ------------------------------ */
@@ -344,13 +364,21 @@ static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc,
     s->mailbox_depth = (uint16_t)depth;
     s->mailbox_truncated = truncated;
     s->mailbox_tag = __atomic_load_n(&s->tag, __ATOMIC_RELAXED);
-    /* Where a blocked thread goes back to its wait: while its clock stays
-     * here, it has not left it (see wait_stack_current). */
-    struct timespec cpu;
-    s->mailbox_cpu_ns =
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0 ? ts_ns(&cpu) : 0;
-    struct rusage usage;
-    s->mailbox_switches = raw_thread_usage(&usage) == 0 ? usage.ru_nvcsw : -1;
+    /* Where a thread caught in a call goes back to its wait: while its
+     * clock stays here, it has not left it (see wait_stack_current). Read
+     * only then (keep_signalled_wait): two system calls per sample. */
+    s->mailbox_cpu_ns = 0;
+    s->mailbox_switches = -1;
+    if (call->nr >= 0) {
+        struct timespec cpu;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) {
+            s->mailbox_cpu_ns = ts_ns(&cpu);
+        }
+        struct rusage usage;
+        if (raw_thread_usage(&usage) == 0) {
+            s->mailbox_switches = usage.ru_nvcsw;
+        }
+    }
 }
 
 static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
@@ -363,6 +391,7 @@ static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
         errno = saved_errno;
         return; /* not ours */
     }
+    __atomic_add_fetch(&s->signals_arrived, 1, __ATOMIC_RELEASE);
     ucontext_t *uc = ucontext;
     broken_call_t call = classify_broken_call(uc);
     if (__atomic_load_n(&s->mailbox_state, __ATOMIC_ACQUIRE) ==
@@ -383,7 +412,7 @@ static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
     errno = saved_errno;
 }
 
-/* ---- recording (sampler thread, under lock) -------------------------------
+/* ---- recording (sampler thread, under the sampler's lock) -----------------
  */
 
 static void append_sample(rp_sampler_t *s, const uintptr_t *ips, int depth,
@@ -492,7 +521,7 @@ static int send_sample_signal(rp_sampler_t *s)
     info.si_signo = process.signo;
     info.si_code = SI_QUEUE;
     info.si_pid = process.pid;
-    info.si_uid = getuid();
+    info.si_uid = process.uid;
     info.si_value.sival_ptr = s;
     return (int)syscall(SYS_rt_tgsigqueueinfo, process.pid, s->tid,
                         process.signo, &info);
@@ -519,6 +548,7 @@ static void request_stack(rp_sampler_t *s, uint32_t weight, uint32_t flags,
         __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
         return;
     }
+    __atomic_store_n(&s->signals_sent, s->signals_sent + 1, __ATOMIC_RELEASE);
     s->stats.signals++;
     if (flags & RP_SAMPLE_WAITING) {
         s->stats.wait_signals++;
@@ -740,6 +770,7 @@ static void tick(rp_sampler_t *s, uint64_t now)
     s->next_due_ns += intervals * s->interval_ns; /* absolute: no drift */
     s->stats.late_intervals += (unsigned)(intervals - 1);
     uint64_t t_ns = now - s->start_ns;
+    __atomic_store_n(&s->ticked, 1, __ATOMIC_RELAXED);
     adopt_known_stack(s); /* before the mailbox, which may be newer */
     collect_mailbox(s);
     if ((s->max_duration_ns != 0 && t_ns >= s->max_duration_ns) ||
@@ -790,6 +821,31 @@ static void tick(rp_sampler_t *s, uint64_t now)
 /* ---- the sampler thread ---------------------------------------------------
  */
 
+/* One pass over the registry, under process.lock: ticks every session that
+ * is due, each under its sampler's lock. Returns when the next one is due
+ * (UINT64_MAX: none is running). */
+static uint64_t tick_due_samplers(void)
+{
+    uint64_t now = clock_ns(CLOCK_MONOTONIC);
+    uint64_t next = UINT64_MAX;
+    for (rp_sampler_t *s = process.registry; s != NULL; s = s->next) {
+        if (__atomic_load_n(&s->active_session, __ATOMIC_ACQUIRE) == 0) {
+            continue;
+        }
+        pthread_mutex_lock(&s->lock);
+        if (s->active_session != 0) {
+            if (s->next_due_ns <= now) {
+                tick(s, now);
+            }
+            if (s->next_due_ns < next) {
+                next = s->next_due_ns;
+            }
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    return next;
+}
+
 /* Runs first thing on the sampler thread (tests check its signal mask). */
 static void (*thread_entry_hook)(void);
 
@@ -813,19 +869,19 @@ static void *sampler_main(void *arg)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     pthread_mutex_lock(&process.lock);
     while (!process.stopping) {
-        uint64_t now = clock_ns(CLOCK_MONOTONIC);
-        uint64_t next = UINT64_MAX;
-        for (rp_sampler_t *s = process.registry; s != NULL; s = s->next) {
-            if (s->active_session == 0) {
-                continue;
-            }
-            if (s->next_due_ns <= now) {
-                tick(s, now);
-            }
-            if (s->next_due_ns < next) {
-                next = s->next_due_ns;
-            }
+        uint64_t starts = __atomic_load_n(&process.starts, __ATOMIC_SEQ_CST);
+        uint64_t next = tick_due_samplers();
+        /* A session that started during the pass saw wake_at_ns 0 and did
+         * not wake this thread: look again. (Sequentially consistent on
+         * both sides: the start sees the new wake_at_ns, or this thread
+         * sees its count.) */
+        __atomic_store_n(&process.wake_at_ns, next, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&process.starts, __ATOMIC_SEQ_CST) != starts) {
+            __atomic_store_n(&process.wake_at_ns, 0, __ATOMIC_SEQ_CST);
+            continue;
         }
+        __atomic_store_n(&process.sampler_cpu_ns,
+                         clock_ns(CLOCK_THREAD_CPUTIME_ID), __ATOMIC_RELAXED);
         if (next == UINT64_MAX) {
             pthread_cond_wait(&process.wake, &process.lock);
         } else {
@@ -833,6 +889,7 @@ static void *sampler_main(void *arg)
                                      .tv_nsec = (long)(next % 1000000000u)};
             pthread_cond_timedwait(&process.wake, &process.lock, &until);
         }
+        __atomic_store_n(&process.wake_at_ns, 0, __ATOMIC_SEQ_CST);
     }
     rp_unwinder_destroy(process.unwinder);
     process.unwinder = NULL;
@@ -857,11 +914,12 @@ static int ensure_sampler_thread(void)
     sigset_t all, saved;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &saved);
+    process.wake_at_ns = 0; /* it looks at the registry first thing */
     int rc = pthread_create(&process.thread, &attr, sampler_main, NULL);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     pthread_attr_destroy(&attr);
     if (rc == 0) {
-        process.thread_running = 1;
+        __atomic_store_n(&process.thread_running, 1, __ATOMIC_RELEASE);
     }
     return rc;
 }
@@ -876,8 +934,10 @@ static void release_to_idle(void *arg)
     rp_sampler_t *s = arg;
     rp_sampler_stop(s, rp_sampler_session(s));
     pthread_mutex_lock(&process.lock);
+    pthread_mutex_lock(&s->lock);
     rp_proc_close(&s->proc);
     s->owned = 0;
+    pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&process.lock);
 }
 
@@ -932,6 +992,7 @@ apr_status_t rp_sampler_init_process(int signo, apr_size_t arena_bytes)
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     process.signo = signo;
     process.pid = getpid();
+    process.uid = getuid();
     process.epoch_ns = clock_ns(CLOCK_MONOTONIC);
     process.arena_words = arena_bytes / sizeof(uintptr_t);
     process.stopping = 0;
@@ -953,6 +1014,7 @@ static rp_sampler_t *create_sampler(void)
         return NULL;
     }
     s->magic = SAMPLER_MAGIC;
+    pthread_mutex_init(&s->lock, NULL);
     s->arena = arena;
     s->arena_words = process.arena_words;
     s->proc.syscall_fd = s->proc.stat_fd = s->proc.wchan_fd =
@@ -1053,14 +1115,19 @@ static void restore_signal_mask(rp_sampler_t *s)
     if (!s->mask_changed) {
         return;
     }
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, process.signo);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    /* A signal sent before the session ended is consumed here, while
-     * blocked, rather than delivered later. */
-    struct timespec no_wait = {0, 0};
-    while (sigtimedwait(&set, NULL, &no_wait) == process.signo) {
+    uint64_t sent = __atomic_load_n(&s->signals_sent, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&s->signals_arrived, __ATOMIC_ACQUIRE) != sent) {
+        /* A signal of the session may still come: blocked, it is consumed
+         * here rather than delivered later. (With none in flight, the one
+         * system call below is all: this runs once per request.) */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, process.signo);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        struct timespec no_wait = {0, 0};
+        while (sigtimedwait(&set, NULL, &no_wait) == process.signo) {
+        }
+        __atomic_store_n(&s->signals_arrived, sent, __ATOMIC_RELEASE);
     }
     pthread_sigmask(SIG_SETMASK, &s->saved_mask, NULL);
     s->mask_changed = 0;
@@ -1098,8 +1165,26 @@ static void reset_session(rp_sampler_t *s, rp_clock_e clock,
     s->no_wait_signals = 0;
     s->wait.valid = 0;
     s->last_cpu_depth = 0;
+    s->ticked = 0;
     s->tag = 0;
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
+}
+
+/* After a session started: the sampler thread is woken only if it would
+ * otherwise sleep past the session's first tick. Under load it is awake
+ * or due sooner anyway, and waking it for every request would cost two
+ * context switches each. */
+static void wake_sampler_for(uint64_t due_ns)
+{
+    __atomic_add_fetch(&process.starts, 1, __ATOMIC_SEQ_CST);
+    if (due_ns >= __atomic_load_n(&process.wake_at_ns, __ATOMIC_SEQ_CST)) {
+        return; /* it wakes in time, or is looking (wake_at_ns 0) */
+    }
+    pthread_mutex_lock(&process.lock);
+    if (due_ns < process.wake_at_ns) {
+        pthread_cond_signal(&process.wake);
+    }
+    pthread_mutex_unlock(&process.lock);
 }
 
 apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
@@ -1130,19 +1215,27 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    pthread_mutex_lock(&process.lock);
-    int rc = ensure_sampler_thread();
-    if (rc != 0) {
+    /* Clocks read before the lock: the sampler thread waits for it. */
+    struct timespec start_wall, start_cpu;
+    clock_gettime(CLOCK_MONOTONIC, &start_wall);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start_cpu);
+    int rc = 0;
+    if (!__atomic_load_n(&process.thread_running, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&process.lock);
+        rc = ensure_sampler_thread();
         pthread_mutex_unlock(&process.lock);
+    }
+    if (rc != 0) {
         restore_signal_mask(s);
         return rc;
     }
+    pthread_mutex_lock(&s->lock);
     reset_session(s, clock, interval_us);
     keep_known_stack(s, frames, n);
     /* What an earlier session published is older than this stack. */
     s->known_adopted = __atomic_load_n(&s->known_seq, __ATOMIC_ACQUIRE);
-    clock_gettime(CLOCK_MONOTONIC, &s->start_wall);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &s->start_cpu);
+    s->start_wall = start_wall;
+    s->start_cpu = start_cpu;
     s->stop_wall = s->start_wall;
     s->stop_cpu = s->start_cpu;
     s->start_ns = ts_ns(&s->start_wall);
@@ -1150,11 +1243,13 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
                      ((s->start_ns - process.epoch_ns) / s->interval_ns + 1) *
                          s->interval_ns;
     s->last_cpu_ns = ts_ns(&s->start_cpu);
-    s->sampler_cpu_at_start = sampler_thread_cpu_ns();
+    s->sampler_cpu_at_start =
+        __atomic_load_n(&process.sampler_cpu_ns, __ATOMIC_RELAXED);
     *session = ++s->last_session;
     __atomic_store_n(&s->active_session, *session, __ATOMIC_RELEASE);
-    pthread_cond_signal(&process.wake);
-    pthread_mutex_unlock(&process.lock);
+    uint64_t due = s->next_due_ns;
+    pthread_mutex_unlock(&s->lock);
+    wake_sampler_for(due);
     return APR_SUCCESS;
 }
 
@@ -1163,25 +1258,29 @@ void rp_sampler_stop(rp_sampler_t *s, uint64_t session)
     if (s == NULL || session == 0) {
         return;
     }
-    pthread_mutex_lock(&process.lock);
+    /* Clocks read before the lock: the sampler thread waits for it. */
+    int owner = on_owning_thread(s);
+    struct timespec stop_wall, stop_cpu;
+    clock_gettime(CLOCK_MONOTONIC, &stop_wall);
+    clock_gettime(owner ? CLOCK_THREAD_CPUTIME_ID : s->cpu_clock, &stop_cpu);
+    pthread_mutex_lock(&s->lock);
     if (s->active_session != session) {
-        pthread_mutex_unlock(&process.lock);
+        pthread_mutex_unlock(&s->lock);
         return;
     }
     __atomic_store_n(&s->active_session, 0, __ATOMIC_RELEASE);
     collect_mailbox(s);
     /* An unanswered request is dropped: the handler ignores a late signal. */
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
-    clock_gettime(CLOCK_MONOTONIC, &s->stop_wall);
-    clockid_t cpu_clock =
-        on_owning_thread(s) ? CLOCK_THREAD_CPUTIME_ID : s->cpu_clock;
-    clock_gettime(cpu_clock, &s->stop_cpu);
-    uint64_t sampler_cpu = sampler_thread_cpu_ns();
+    s->stop_wall = stop_wall;
+    s->stop_cpu = stop_cpu;
+    uint64_t sampler_cpu =
+        __atomic_load_n(&process.sampler_cpu_ns, __ATOMIC_RELAXED);
     s->stats.sampler_cpu_ns = sampler_cpu > s->sampler_cpu_at_start
                                   ? sampler_cpu - s->sampler_cpu_at_start
                                   : 0;
-    pthread_mutex_unlock(&process.lock);
-    if (on_owning_thread(s)) {
+    pthread_mutex_unlock(&s->lock);
+    if (owner) {
         restore_signal_mask(s);
     }
 }
@@ -1189,11 +1288,11 @@ void rp_sampler_stop(rp_sampler_t *s, uint64_t session)
 void rp_sampler_set_limits(rp_sampler_t *s, unsigned max_samples,
                            apr_interval_time_t max_duration_us)
 {
-    pthread_mutex_lock(&process.lock);
+    pthread_mutex_lock(&s->lock);
     s->max_samples = max_samples;
     s->max_duration_ns =
         max_duration_us > 0 ? (uint64_t)max_duration_us * 1000u : 0;
-    pthread_mutex_unlock(&process.lock);
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* The caller's own stack, as the last one known for this thread: a wait
@@ -1229,9 +1328,15 @@ void rp_sampler_set_tag(rp_sampler_t *s, uint32_t tag)
         return;
     }
     __atomic_store_n(&s->tag, tag, __ATOMIC_RELAXED);
-    if (rp_sampler_is_active(s) && on_owning_thread(s)) {
+    if (rp_sampler_is_active(s) && on_owning_thread(s) &&
+        __atomic_load_n(&s->ticked, __ATOMIC_RELAXED)) {
         remember_known_stack(s);
     }
+}
+
+pid_t rp_sampler_thread_id(const rp_sampler_t *s)
+{
+    return s != NULL ? s->tid : (pid_t)syscall(SYS_gettid);
 }
 
 uint64_t rp_sampler_session(const rp_sampler_t *s)
@@ -1334,7 +1439,7 @@ void rp_sampler_shutdown_process(void)
     if (!lock_for_shutdown()) {
         return;
     }
-    process.thread_running = 0;
+    __atomic_store_n(&process.thread_running, 0, __ATOMIC_RELEASE);
     rp_sampler_t **link = &process.registry;
     while (*link != NULL) {
         rp_sampler_t *s = *link;
@@ -1345,6 +1450,7 @@ void rp_sampler_shutdown_process(void)
         }
         *link = s->next;
         munmap(s->arena, s->arena_words * sizeof(uintptr_t));
+        pthread_mutex_destroy(&s->lock);
         free(s);
     }
     process.stopping = 0;

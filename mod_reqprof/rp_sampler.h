@@ -131,6 +131,9 @@ void rp_sampler_set_tag(rp_sampler_t *s, uint32_t tag);
 
 /* The running session's number, or 0. */
 uint64_t rp_sampler_session(const rp_sampler_t *s);
+/* The kernel's id of the thread the sampler belongs to (NULL: the
+ * caller's). */
+pid_t rp_sampler_thread_id(const rp_sampler_t *s);
 
 int rp_sampler_is_active(const rp_sampler_t *s);
 

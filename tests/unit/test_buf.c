@@ -1,6 +1,8 @@
 /* rp_buf: growth, printf, and the HTML escaping every renderer relies on. */
 #include <apr_pools.h>
 #include <apr_strings.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,6 +256,75 @@ START_TEST(html_large_input_grows)
 }
 END_TEST
 
+/* What rp_buf_decimal always wrote: printf's fixed notation, trailing
+ * zeros trimmed, "-0" as "0". */
+static const char *decimal_by_printf(double v, int decimals, char *out,
+                                     size_t size)
+{
+    int n = snprintf(out, size, "%.*f", decimals, v);
+    if (strchr(out, '.') != NULL) {
+        while (n > 0 && out[n - 1] == '0') {
+            n--;
+        }
+        if (n > 0 && out[n - 1] == '.') {
+            n--;
+        }
+    }
+    out[n] = '\0';
+    return strcmp(out, "-0") == 0 ? "0" : out;
+}
+
+static void check_decimal(double v, int decimals)
+{
+    char want[64];
+    rp_buf_t b;
+    rp_buf_init(&b, pool, 0);
+    rp_buf_decimal(&b, v, decimals);
+    ck_assert_msg(strcmp(rp_buf_str(&b), decimal_by_printf(v, decimals, want,
+                                                           sizeof(want))) == 0,
+                  "%.17g with %d decimals: %s, printf says %s", v, decimals,
+                  rp_buf_str(&b), want);
+}
+
+START_TEST(decimal_writes_what_printf_writes)
+{
+    /* Ties, near-ties, integers, tiny, large, negative; then random values
+     * of every magnitude the reports use. */
+    static const double fixed[] = {
+        0,       0.0005, 0.0015, 0.0025,      2.675,   1.005,     0.125,
+        0.375,   1e-9,   0.9995, 9.9995,      99.9999, 2147483.6, 1e12,
+        -0.0001, -1.5,   -2.675, 123456.7891, 0.1,     1.0};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        for (int d = 0; d <= 9; d++) {
+            check_decimal(fixed[i], d);
+        }
+    }
+    srand(7);
+    for (int i = 0; i < 200000; i++) {
+        double magnitude = pow(10.0, rand() % 12 - 4);
+        double v = magnitude * ((double)rand() / RAND_MAX);
+        if (i % 3 == 0) {
+            v = (double)(rand() % 100000) / 1000.0; /* microseconds as ms */
+        }
+        check_decimal(v, i % 8);
+    }
+}
+END_TEST
+
+START_TEST(int_writes_what_printf_writes)
+{
+    static const apr_int64_t values[] = {
+        0, 1, -1, 9, 10, -10, 1234567890, APR_INT64_MAX, APR_INT64_MIN};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        rp_buf_t b;
+        rp_buf_init(&b, pool, 0);
+        rp_buf_int(&b, values[i]);
+        ck_assert_str_eq(rp_buf_str(&b),
+                         apr_psprintf(pool, "%" APR_INT64_T_FMT, values[i]));
+    }
+}
+END_TEST
+
 Suite *buf_suite(void)
 {
     Suite *s = suite_create("rp_buf");
@@ -271,6 +342,8 @@ Suite *buf_suite(void)
     tcase_add_test(tc, html_output_is_valid_utf8);
     tcase_add_test(tc, html_null_is_ignored);
     tcase_add_test(tc, html_large_input_grows);
+    tcase_add_test(tc, decimal_writes_what_printf_writes);
+    tcase_add_test(tc, int_writes_what_printf_writes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -231,8 +231,10 @@ static const char *object_named(const char *inside, apr_pool_t *pool)
 }
 
 /* Splits "function [object]" (the object in the last " [...]" that ends
- * the text) into f's name and object; a frame without one keeps it all as
- * its name. */
+ * the text) into f's name and object; a frame without one, or whose last
+ * brackets are empty (which rp_collapsed never writes: an object without a
+ * name is left out), keeps it all as its name, so that what is read is
+ * written back the same. */
 static void func_from_text(rp_func_t *f, const char *text, apr_size_t len,
                            apr_pool_t *pool)
 {
@@ -242,6 +244,9 @@ static void func_from_text(rp_func_t *f, const char *text, apr_size_t len,
     f->resolved = 1;
     for (apr_size_t i = len; len > 3 && name[len - 1] == ']' && i-- > 1;) {
         if (name[i] == '[' && name[i - 1] == ' ') {
+            if (i + 1 == len - 1) {
+                return; /* " []" */
+            }
             name[i - 1] = '\0';
             name[len - 1] = '\0';
             f->object = object_named(name + i + 1, pool);

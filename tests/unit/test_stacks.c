@@ -164,6 +164,27 @@ START_TEST(kernel_frames_keep_their_brackets)
 }
 END_TEST
 
+/* rp_collapsed never writes empty brackets (an object without a name is
+ * left out): a frame ending in " []" is all name, and writes back the
+ * same, however often it is read and written. */
+START_TEST(empty_brackets_are_part_of_the_name)
+{
+    const char *text = "b [] [];c [] 3 0\n";
+    for (int round = 0; round < 2; round++) {
+        rp_stacks_sum_t *sum = rp_stacks_sum_create(pool);
+        ck_assert_uint_eq(rp_stacks_sum_add(sum, text, strlen(text)), 0);
+        rp_profile_t m = {0};
+        rp_stacks_sum_profile(sum, &m);
+        const rp_node_t *top = m.tree->root.first_child;
+        ck_assert_str_eq(top->func->name, "b [] []");
+        ck_assert_str_eq(top->func->object, "");
+        ck_assert_str_eq(top->first_child->func->name, "c []");
+        text = render(&m);
+        ck_assert_str_eq(text, "b [] [];c [] 3 0\n");
+    }
+}
+END_TEST
+
 /* Text from a store: what is not a line of the form is skipped. */
 START_TEST(malformed_lines_are_skipped)
 {
@@ -583,6 +604,7 @@ Suite *stacks_suite(void)
     tcase_add_test(tc, a_sum_of_one_renders_the_same_lines);
     tcase_add_test(tc, sums_add_per_stack);
     tcase_add_test(tc, kernel_frames_keep_their_brackets);
+    tcase_add_test(tc, empty_brackets_are_part_of_the_name);
     tcase_add_test(tc, malformed_lines_are_skipped);
     tcase_add_test(tc, merged_profiles_render);
     tcase_add_test(tc, round_trip_of_a_random_profile);

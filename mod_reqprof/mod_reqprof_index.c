@@ -242,6 +242,7 @@ static rp_profile_t *sum_window(request_rec *r, rp_pstore_t *store,
     rp_profile_t *p = apr_pcalloc(r->pool, sizeof(*p));
     rp_stacks_sum_profile(sum, p);
     *profiles = rp_stacks_sum_profiles(sum);
+    p->summed_profiles = *profiles;
     return p;
 }
 

@@ -163,6 +163,12 @@ static const char *wait_method(const rp_sampler_stats_t *st)
 
 const char *rp_profile_sampling_summary(const rp_profile_t *p, apr_pool_t *pool)
 {
+    if (p->summed_profiles > 0) {
+        return apr_psprintf(pool,
+                            "the stacks of %u saved profiles, summed; each "
+                            "profile says how it was sampled",
+                            p->summed_profiles);
+    }
     const rp_sampler_stats_t *st = &p->stats;
     return apr_psprintf(
         pool,

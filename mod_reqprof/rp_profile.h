@@ -55,6 +55,10 @@ typedef struct rp_profile {
     apr_time_t started;         /* when sampling began */
 
     rp_sampler_stats_t stats;
+    /* A route's profile: the stacks of this many saved profiles, summed
+     * (0: one request's). stats then says nothing of how they were
+     * sampled: each saved profile does. */
+    unsigned summed_profiles;
     unsigned truncated_stacks; /* samples whose outermost frames are lost */
     rp_tree_t *tree;
     rp_profile_sample_t *samples; /* in time order */

@@ -242,6 +242,12 @@ def test_merged_flame_graph_is_the_sum_of_its_requests(redises, servers):
     assert io_wait > 0
     st, _, body = request(web_e, "/profiles/?merged=io%20GET&hours=1&format=text")
     assert "wait" in body.decode().lower()
+    # How one request was sampled (signals, late intervals) says nothing of
+    # a sum: the sampling line says what the profile is instead.
+    sampling = [l for l in body.decode().splitlines() if l.startswith("Sampling:")]
+    assert len(sampling) == 1
+    assert "the stacks of %d saved profiles, summed" % len(groups["io GET"]) in sampling[0]
+    assert "signals" not in sampling[0]
     # An unknown format is a 404, an empty window an empty profile.
     assert request(web_e, "/profiles/?merged=io%20GET&format=nope")[0] == 404
     st, _, body = request(web_e, "/profiles/?merged=nothing%20here&hours=1&format=collapsed")

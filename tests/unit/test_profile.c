@@ -245,6 +245,22 @@ START_TEST(empty_run)
 }
 END_TEST
 
+START_TEST(summed_profile_says_what_it_is)
+{
+    /* A route's sum has no one session's signals and late intervals: its
+     * sampling line says it is a sum rather than zeros that look like one
+     * request's. */
+    rp_profile_t p;
+    memset(&p, 0, sizeof(p));
+    const char *one = rp_profile_sampling_summary(&p, pool);
+    ck_assert_ptr_nonnull(strstr(one, "0 signals"));
+    p.summed_profiles = 12;
+    const char *sum = rp_profile_sampling_summary(&p, pool);
+    ck_assert_str_eq(sum, "the stacks of 12 saved profiles, summed; each "
+                          "profile says how it was sampled");
+}
+END_TEST
+
 START_TEST(weight_ms)
 {
     rp_profile_t p;
@@ -269,6 +285,7 @@ Suite *profile_suite(void)
     tcase_add_test(tc, truncated_stacks_get_a_synthetic_caller);
     tcase_add_test(tc, empty_run);
     tcase_add_test(tc, weight_ms);
+    tcase_add_test(tc, summed_profile_says_what_it_is);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1660,7 +1660,7 @@ def machine_state_text(m):
 PROFILING_TARGETS = {1000: 1.02, 100: 1.5}
 MODES = ("not dumpable", "dumpable")
 SECTION_OF = {"idle": "1", "prof": "2", "waits": "2", "acc": "5", "render": "6",
-              "conc": "7", "sampler": "8", "store": "9", "routes": "10"}
+              "conc": "7", "sampler": "8", "store": "9", "routes": "10", "log": "11"}
 
 
 def target_list():
@@ -1696,6 +1696,9 @@ def target_list():
                       % (what, ms), "≥ %.2fx (bench)" % STORE_DOWN_TARGET))
     t.append(("routes:page", "10. Group page of a route with 10 000 profiles in Redis",
               "≤ %.0f s" % ROUTE_PAGE_TARGET_S))
+    t.append(("log:" + LOG_COST_WORKLOADS[0][0],
+              "11. Log mode, added per logged request, " + LOG_COST_WORKLOADS[0][0],
+              "≤ %.0f µs" % LOG_COST_TARGET_US))
     return t
 
 
@@ -2329,6 +2332,36 @@ def render_markdown(res=None, crash_list=None):
             sec.append(md_table(["page", "response time", "size"], rows))
             sec.append("")
 
+    # 11
+    if "log_cost" in results:
+        lc = results["log_cost"]
+        sec.append("### 11. Log mode")
+        sec.append("")
+        sec.append(
+            "What `ReqProfileLog On` adds to every request it profiles and logs (a record per "
+            "request to `ReqProfileLogFile`, default %d µs interval), against the same server "
+            "with `ReqProfile On` and no log mode; and with `ReqProfileSampleRate %d` (1 request "
+            "in %d profiled). Event MPM, %d threads, its processes pinned to one CPU and `ab -k "
+            "-c %d` on the other, %d s per run, %d rounds. With the server on one CPU, "
+            "1/throughput is its time per request, so the added time per request is "
+            "1/(variant's requests/s) − 1/(baseline's) of the same round." % (
+                lc["interval_us"], lc["rate"], lc["rate"], lc["threads"], lc["concurrency"],
+                lc["seconds_per_run"], lc["rounds"]))
+        sec.append("")
+        rows = []
+        for name, d in lc["workloads"].items():
+            for label, key in (("every request", "log"), ("1 in %d" % lc["rate"], "rate")):
+                added = F(d[key + "_added_us"])
+                rows.append([name, label, fmt_abs(F(d["without_rps"]), "%.0f"),
+                             fmt_abs(F(d[key + "_rps"]), "%.0f"), fmt_ratio(F(d[key + "_ratio"])),
+                             fmt_abs(added, "%.1f", "µs")])
+                if key == "log" and name == LOG_COST_WORKLOADS[0][0]:
+                    judge("log:" + name, fmt_abs(added, "%.1f", "µs"),
+                          verdict_abs(added.median, lambda x: x <= LOG_COST_TARGET_US))
+        sec.append(md_table(["workload", "logged", "requests/s without log mode",
+                             "requests/s with it", "ratio", "added per request"], rows))
+        sec.append("")
+
     out.append("### Targets")
     out.append("")
     out.append("Targets marked *(bench)* are the bench's own reading of the README's claims; "
@@ -2437,6 +2470,73 @@ def section_routes():
         redis.cleanup()
 
 
+# ---- 11. log mode ----------------------------------------------------------------------------
+
+LOG_COST_WORKLOADS = [("static 1 KiB, keep-alive", "/static-1k.txt"),
+                      ("/work/spin?kiter=1, keep-alive", "/work/spin?kiter=1")]
+LOG_COST_ROUNDS, LOG_COST_SECONDS, LOG_COST_RATE = 9, 2, 100
+LOG_COST_TARGET_US = 10.0
+
+
+def added_us(variant_rps, base_rps):
+    """Per round: the time a request took more than in the baseline, in µs
+    (1/throughput is the server's time per request: it runs on one CPU)."""
+    return Fig([None if missing(v) or missing(b) or not v or not b else 1e6 / v - 1e6 / b
+                for v, b in zip(variant_rps, base_rps)])
+
+
+def section_log_cost():
+    """What log mode adds per logged request, and per request at 1 in N."""
+    common = "MaxKeepAliveRequests 0\nReqProfile On\n"
+    threads = 2 * IDLE_CONCURRENCY
+    log_dir = tempfile.mkdtemp(prefix="reqprof-bench-log-")
+    log_conf = "ReqProfileLog On\nReqProfileLogFile %s/%%s.log\n" % log_dir
+    without = Httpd("event", extra=common, threads=threads)
+    logged = Httpd("event", extra=common + log_conf % "every", threads=threads)
+    rated = Httpd("event", extra=common + log_conf % "rate" +
+                  "ReqProfileSampleRate %d\n" % LOG_COST_RATE, threads=threads)
+    variants = (("without", without), ("log", logged), ("rate", rated))
+    for _, s in variants:
+        with open(os.path.join(s.docroot, "static-1k.txt"), "w") as f:
+            f.write("0123456789abcde\n" * 64)
+    pinned = bool(ab_prefix())
+    data = {}
+    try:
+        with without, logged, rated:
+            if pinned:
+                for _, s in variants:
+                    pin_server(s, {0})
+            for _, path in LOG_COST_WORKLOADS:
+                for _, s in variants:
+                    ab(s.port, path, True, 1)
+            runs = {(w, v): [] for w, _ in LOG_COST_WORKLOADS for v, _ in variants}
+            for r in range(LOG_COST_ROUNDS):
+                for name, path in LOG_COST_WORKLOADS:
+                    for v, s in rotate(variants, r):
+                        runs[(name, v)].append(ab(s.port, path, True, LOG_COST_SECONDS))
+            for name, _ in LOG_COST_WORKLOADS:
+                w = runs[(name, "without")]
+                d = {"without_rps": Fig(w).as_json()}
+                for v in ("log", "rate"):
+                    x = runs[(name, v)]
+                    d[v + "_rps"] = Fig(x).as_json()
+                    d[v + "_ratio"] = ratios(x, w).as_json()
+                    d[v + "_added_us"] = added_us(x, w).as_json()
+                data[name] = d
+            for v, s in variants:
+                check_crashes(s, "log/" + v)
+        with open(os.path.join(log_dir, "every.log")) as f:
+            records = sum(1 for line in f if "type=reqprof" in line)
+        if records == 0:
+            raise RuntimeError("log mode wrote no record")
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    results["log_cost"] = {"workloads": data, "rate": LOG_COST_RATE, "threads": threads,
+                           "concurrency": IDLE_CONCURRENCY, "pinned": pinned,
+                           "seconds_per_run": LOG_COST_SECONDS, "rounds": LOG_COST_ROUNDS,
+                           "interval_us": 1000, "records": records}
+
+
 # ---- main ----------------------------------------------------------------------------------
 
 
@@ -2451,6 +2551,7 @@ SECTIONS = [
     ("8", "sampler thread", section_sampler),
     ("9", "saving to the store", section_store),
     ("10", "route views", section_routes),
+    ("11", "log mode", section_log_cost),
 ]
 
 

@@ -159,9 +159,10 @@ static void init_child(apr_pool_t *pchild, server_rec *s)
 {
     (void)rp_process_node(); /* read once, before any thread asks */
     child_pid = getpid();
-    /* A threaded MPM's request threads are born with every exit signal
-     * blocked (its main thread takes them); prefork serves on the thread
-     * that runs its exit handler. */
+    /* prefork ends a child inside its exit signal handler, on the thread
+     * that serves requests; worker and event only note the signal there
+     * (their main thread ends the child), so a request thread that takes
+     * one loses nothing. */
     int threaded = AP_MPMQ_NOT_SUPPORTED;
     requests_take_exit_signals =
         ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS ||

@@ -33,10 +33,11 @@ const char *rp_process_signal_name(apr_pool_t *pool, int signo);
 void rp_exit_signals_hold(sigset_t *saved);
 void rp_exit_signals_restore(const sigset_t *saved);
 
-/* The same around work on a request's thread, where the MPM lets that
- * thread take the exit signals at all (prefork); worker and event block
- * them in every thread that serves requests, and the two system calls a
- * request would pay for nothing are saved there. */
+/* The same around work on a request's thread, where the MPM ends a child
+ * from its exit signal handler on that thread (prefork); worker and event
+ * only note the signal in their handlers (their main thread ends the
+ * child), and the two system calls a request would pay for nothing are
+ * saved there. */
 typedef struct rp_exit_hold {
     int held;
     sigset_t saved;

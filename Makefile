@@ -41,6 +41,8 @@ CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_format.c rp_trig
              rp_sampler.c rp_syscall_site.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
              rp_html_data.c rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c \
              rp_pprof.c rp_collapse.c)
+# Script frames: PHP's functions spliced into the native stacks.
+CORE_SRC  += $(addprefix mod_reqprof/,rp_script.c rp_php.c)
 # Log mode and saved profiles: logfmt records, sidecars, the profile store, the
 # index.
 CORE_SRC  += $(addprefix mod_reqprof/,rp_logfmt.c rp_record.c rp_sidecar.c rp_store.c \
@@ -52,7 +54,15 @@ CORE_SRC  += $(addprefix mod_reqprof/,rp_store_target.c rp_redis.c rp_pstore.c r
 # The report's script and stylesheet, compiled in as C strings.
 ASSETS    := mod_reqprof/rp_html_app.js mod_reqprof/rp_html_app.css
 ASSETS_C  := $(OUT)/rp_html_assets.c
-CORE_OBJ  := $(CORE_SRC:mod_reqprof/%.c=$(OUT)/%.o) $(OUT)/rp_html_assets.o
+# PHP's data layout, from the headers of the PHP installed here (php8.2-dev):
+# the one file compiled with them (as system headers: their warnings are not
+# ours). Without them the module is built without PHP frames, and says so
+# where it finds a PHP engine.
+PHP_CONFIG ?= php-config8.2
+PHP_INC   := $(shell $(PHP_CONFIG) --includes 2>/dev/null)
+PHP_LAYOUT_FLAGS := $(if $(PHP_INC),$(subst -I,-isystem ,$(PHP_INC)),-DRP_NO_PHP)
+CORE_OBJ  := $(CORE_SRC:mod_reqprof/%.c=$(OUT)/%.o) $(OUT)/rp_html_assets.o \
+             $(OUT)/rp_php_layout.o
 MODULE    := $(OUT)/mod_reqprof.so
 WORKLOAD  := $(OUT)/mod_rpwork.so
 # A module with its own handler on a realtime signal (signal collision tests).
@@ -91,6 +101,10 @@ $(ASSETS_C): build/embed_assets.py $(ASSETS) | $(OUT)
 
 $(OUT)/rp_html_assets.o: $(ASSETS_C) mod_reqprof/rp_html_assets.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(APR_CFLAGS) -Imod_reqprof -c $< -o $@
+
+$(OUT)/rp_php_layout.o: mod_reqprof/rp_php_layout.c mod_reqprof/rp_php.h \
+                        mod_reqprof/rp_script.h | $(OUT)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PHP_LAYOUT_FLAGS) -Imod_reqprof -c $< -o $@
 
 GLUE_OBJ  := $(OUT)/mod_reqprof.o $(OUT)/mod_reqprof_config.o \
              $(OUT)/mod_reqprof_process.o $(OUT)/mod_reqprof_request.o \

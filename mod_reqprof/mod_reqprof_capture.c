@@ -36,6 +36,7 @@ static void fill_profile(rp_profile_t *p, request_rec *r,
     p->started = rp_request_started(state);
     rp_request_phases(state, p->phases);
     p->modules = rp_process_modules(&p->module_count);
+    p->script_note = rp_process_script_note();
     p->collapse = rp_conf_collapse(rp_dir_conf(r), &p->collapse_count);
     rp_sampler_stats(rp_request_sampler(state), &p->stats);
 }

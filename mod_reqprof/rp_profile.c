@@ -38,11 +38,39 @@ static const rp_func_t *syscall_frame(apr_hash_t *known, apr_pool_t *pool,
     return f;
 }
 
+/* A script frame as a function of the tree: one per name, file and line. */
+static const rp_func_t *script_func(apr_hash_t *known, apr_pool_t *pool,
+                                    const rp_sampler_t *sampler, uintptr_t word)
+{
+    rp_script_frame_t sf;
+    if (!rp_sampler_script_frame(sampler, word, &sf)) {
+        sf.engine = 0;
+        sf.internal = 1;
+        sf.name = "[script frame lost]";
+        sf.file = NULL;
+        sf.line = 0;
+    }
+    const char *key = apr_psprintf(pool, "%d\n%s\n%s\n%d", sf.engine, sf.name,
+                                   sf.file ? sf.file : "", sf.line);
+    rp_func_t *f = apr_hash_get(known, key, APR_HASH_KEY_STRING);
+    if (f == NULL) {
+        f = apr_pcalloc(pool, sizeof(*f));
+        f->name = apr_pstrdup(pool, sf.name);
+        f->object = rp_script_object(sf.engine);
+        f->file = sf.file ? apr_pstrdup(pool, sf.file) : NULL;
+        f->line = sf.line;
+        f->resolved = 1;
+        apr_hash_set(known, key, APR_HASH_KEY_STRING, f);
+    }
+    return f;
+}
+
 void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
                            rp_symbols_t *symbols, apr_pool_t *pool)
 {
     const rp_func_t *frames[RP_MAX_DEPTH + 2];
     apr_hash_t *syscalls = apr_hash_make(pool);
+    apr_hash_t *scripts = apr_hash_make(pool);
     rp_sampler_stats_t stats;
     rp_sampler_stats(sampler, &stats);
     /* The statistics are the sampler's, as the caller filled them in, not
@@ -65,7 +93,9 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
         /* Samples are innermost first; the tree wants callers first. ips[0]
          * is the interrupted instruction itself, the rest return addresses. */
         for (int i = (int)s->depth - 1; i >= 0; i--) {
-            frames[n++] = rp_symbols_lookup(symbols, s->ips[i], i > 0);
+            frames[n++] = rp_script_is_frame(s->ips[i])
+                              ? script_func(scripts, pool, sampler, s->ips[i])
+                              : rp_symbols_lookup(symbols, s->ips[i], i > 0);
         }
         int waiting = (s->flags & RP_SAMPLE_WAITING) != 0;
         if (waiting &&
@@ -174,9 +204,10 @@ const char *rp_profile_sampling_summary(const rp_profile_t *p, apr_pool_t *pool)
         pool,
         "%s; %u signals (%u to waiting threads), %u broken calls restarted, "
         "%u broken for good, %u stacks unwound without a signal, %u late "
-        "intervals; sampler thread CPU %.3f ms",
+        "intervals; sampler thread CPU %.3f ms%s%s",
         wait_method(st), st->signals, st->wait_signals,
         st->interrupted_waits - st->broken_waits, st->broken_waits,
         st->remote_unwinds, st->late_intervals,
-        (double)st->sampler_cpu_ns / 1e6);
+        (double)st->sampler_cpu_ns / 1e6, p->script_note ? "; " : "",
+        p->script_note ? p->script_note : "");
 }

@@ -60,6 +60,8 @@ typedef struct rp_profile {
      * sampled: each saved profile does. */
     unsigned summed_profiles;
     unsigned truncated_stacks; /* samples whose outermost frames are lost */
+    /* Why a script engine of the process (PHP) was not read, or NULL. */
+    const char *script_note;
     rp_tree_t *tree;
     rp_profile_sample_t *samples; /* in time order */
     unsigned sample_count;

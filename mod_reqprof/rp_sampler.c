@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "rp_proc.h"
+#include "rp_script.h"
 #include "rp_syscall_site.h"
 #include "rp_unwind.h"
 
@@ -124,6 +125,11 @@ struct rp_sampler {
     uint16_t known_depth;
     uint16_t known_flags;
     uintptr_t known_ips[RP_MAX_DEPTH];
+
+    /* Script frames (rp_script) in this sampler's stacks: [0] written by
+     * the signal handler, [1] by the sampler thread for blocked stacks.
+     * Mapped at the first session of a process with a script engine. */
+    rp_script_table_t *script[2];
 
     /* Samples, appended by the sampler thread (or by stop), under lock. */
     uintptr_t *arena;
@@ -361,6 +367,10 @@ static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc,
     for (int i = 0; i < depth; i++) {
         s->mailbox_ips[i] = (uintptr_t)frames[first + i];
     }
+    int cut = 0;
+    depth = rp_script_splice_stack(s->script[0], s->mailbox_ips, depth,
+                                   RP_MAX_DEPTH, &cut);
+    truncated |= (uint16_t)cut;
     s->mailbox_depth = (uint16_t)depth;
     s->mailbox_truncated = truncated;
     s->mailbox_tag = __atomic_load_n(&s->tag, __ATOMIC_RELAXED);
@@ -647,6 +657,9 @@ static int unwind_blocked(rp_sampler_t *s, const rp_thread_status_t *st,
         s->stats.stale_unwinds++;
         return -1;
     }
+    int cut = depth == RP_MAX_DEPTH;
+    depth =
+        rp_script_splice_stack(s->script[1], w->ips, depth, RP_MAX_DEPTH, &cut);
     w->valid = 1;
     w->from_proc = 1;
     w->from_signal = 0;
@@ -655,7 +668,7 @@ static int unwind_blocked(rp_sampler_t *s, const rp_thread_status_t *st,
     w->pc = st->pc;
     w->syscall = st->syscall;
     w->depth = (uint16_t)depth;
-    w->flags = depth == RP_MAX_DEPTH ? RP_SAMPLE_TRUNCATED : 0;
+    w->flags = cut ? RP_SAMPLE_TRUNCATED : 0;
     return 1;
 }
 
@@ -1167,7 +1180,26 @@ static void reset_session(rp_sampler_t *s, rp_clock_e clock,
     s->last_cpu_depth = 0;
     s->ticked = 0;
     s->tag = 0;
+    for (int i = 0; i < 2; i++) {
+        if (s->script[i] != NULL) {
+            rp_script_table_reset(s->script[i]);
+        }
+    }
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
+}
+
+/* A process with a script engine: the tables its frames are named in,
+ * mapped once per sampler (their pages are touched only as frames come). */
+static void map_script_tables(rp_sampler_t *s)
+{
+    if (!rp_script_engine_present() || s->script[1] != NULL) {
+        return;
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        if (s->script[i] == NULL) {
+            s->script[i] = rp_script_table_create(i);
+        }
+    }
 }
 
 /* After a session started: the sampler thread is woken only if it would
@@ -1229,6 +1261,7 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
         restore_signal_mask(s);
         return rc;
     }
+    map_script_tables(s);
     pthread_mutex_lock(&s->lock);
     reset_session(s, clock, interval_us);
     keep_known_stack(s, frames, n);
@@ -1345,6 +1378,18 @@ uint64_t rp_sampler_session(const rp_sampler_t *s)
                      : __atomic_load_n(&s->active_session, __ATOMIC_ACQUIRE);
 }
 
+int rp_sampler_script_frame(const rp_sampler_t *s, uintptr_t word,
+                            rp_script_frame_t *out)
+{
+    for (int i = 0; i < 2; i++) {
+        if (s->script[i] != NULL &&
+            rp_script_table_get(s->script[i], word, out)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int rp_sampler_is_active(const rp_sampler_t *s)
 {
     return rp_sampler_session(s) != 0;
@@ -1450,6 +1495,8 @@ void rp_sampler_shutdown_process(void)
         }
         *link = s->next;
         munmap(s->arena, s->arena_words * sizeof(uintptr_t));
+        rp_script_table_destroy(s->script[0]);
+        rp_script_table_destroy(s->script[1]);
         pthread_mutex_destroy(&s->lock);
         free(s);
     }

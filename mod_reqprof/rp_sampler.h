@@ -19,6 +19,8 @@
 #include <apr_time.h>
 #include <stdint.h>
 
+#include "rp_script.h"
+
 typedef enum {
     RP_CLOCK_WALL = 0, /* waiting time counts */
     RP_CLOCK_CPU = 1   /* only time on CPU counts */
@@ -42,7 +44,8 @@ typedef struct rp_sample {
                         then the one last seen on CPU) */
     uint32_t tag;    /* the thread's tag when sampled (rp_sampler_set_tag) */
     /* ips[0] is the interrupted instruction; the others are return
-     * addresses, innermost first. */
+     * addresses, innermost first. Words with RP_SCRIPT_TAG are script
+     * frames (rp_sampler_script_frame names them). */
     uintptr_t ips[];
 } rp_sample_t;
 
@@ -136,6 +139,11 @@ uint64_t rp_sampler_session(const rp_sampler_t *s);
 pid_t rp_sampler_thread_id(const rp_sampler_t *s);
 
 int rp_sampler_is_active(const rp_sampler_t *s);
+
+/* The script frame a word of a sample of the last session stands for
+ * (rp_script_is_frame); 0 if it is none of this sampler's. */
+int rp_sampler_script_frame(const rp_sampler_t *s, uintptr_t word,
+                            rp_script_frame_t *out);
 
 void rp_sampler_stats(const rp_sampler_t *s, rp_sampler_stats_t *out);
 

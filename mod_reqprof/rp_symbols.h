@@ -19,7 +19,8 @@ typedef enum rp_symbol_source {
 
 typedef struct rp_func {
     const char *name;   /* function, or "object+0xoffset" when unknown */
-    const char *object; /* basename of the shared object, or "[unknown]" */
+    const char *object; /* basename of the shared object, "[unknown]", or
+                           for a script's function its engine: "[php]" */
     const char *file;   /* source file of the function, or NULL */
     int line;           /* its first line, or 0 */
     int resolved;       /* 1 when a symbol table named the function */

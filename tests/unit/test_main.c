@@ -33,6 +33,7 @@ int main(void)
     srunner_add_suite(runner, redis_suite());
     srunner_add_suite(runner, stacks_suite());
     srunner_add_suite(runner, diffgraph_suite());
+    srunner_add_suite(runner, script_suite());
 
     /* CK_ENV: the verbosity comes from CK_VERBOSITY (normal by default). */
     srunner_run_all(runner, CK_ENV);

@@ -26,5 +26,6 @@ Suite *pstore_suite(void);
 Suite *redis_suite(void);
 Suite *stacks_suite(void);
 Suite *diffgraph_suite(void);
+Suite *script_suite(void);
 
 #endif

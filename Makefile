@@ -73,7 +73,10 @@ UNIT_BIN  := $(OUT)/unit_tests
 .PHONY: all deps deps-build deps-demo deps-test module test unit unit-valgrind unit-asan integration demo install bench-waits \
         format lint clean bench fuzz fuzz-build soak
 
-all: $(MODULE) $(WORKLOAD) $(SIGHOG)
+# An object posing as a PHP engine of another version (the PHP tests).
+FAKEZEND  := $(OUT)/libfakezend.so
+
+all: $(MODULE) $(WORKLOAD) $(SIGHOG) $(FAKEZEND)
 
 # The Debian packages each task needs (build/install-deps.sh says what it
 # installs; packages already present are skipped; a running apache2 is never
@@ -124,6 +127,9 @@ $(WORKLOAD): tests/workload/mod_rpwork.c | $(OUT)
 
 $(SIGHOG): tests/workload/mod_rpsighog.c | $(OUT)
 	$(CC) $(CFLAGS) $(APR_CFLAGS) $(HTTPD_INC) -shared -o $@ $<
+
+$(FAKEZEND): tests/workload/fake_zend.c | $(OUT)
+	$(CC) $(CFLAGS) -shared -o $@ $<
 
 $(UNIT_BIN): $(UNIT_SRC) tests/unit/*.h $(CORE_OBJ)
 	$(CC) $(CFLAGS) $(APR_CFLAGS) -Imod_reqprof -o $@ $(UNIT_SRC) $(CORE_OBJ) \

@@ -45,6 +45,9 @@ BUILD_PACKAGES=(
   libunwind-dev libdw-dev libelf-dev zlib1g-dev
   # the shared profile store's client (ReqProfileStore redis://)
   libhiredis-dev
+  # PHP's headers: the layout PHP frames are read with (without them the
+  # module is built without PHP frames)
+  php8.2-dev
 )
 DEMO_PACKAGES=(
   "${BUILD_PACKAGES[@]}"
@@ -58,6 +61,10 @@ TEST_PACKAGES=(
   check libsubunit-dev valgrind python3-pytest
   # the shared store's tests start their own redis-server on 127.0.0.1
   redis-server
+  # the PHP frame tests run Debian's mod_php in their own servers (its
+  # package enables php8.2 and prefork in Debian's apache2 configuration;
+  # see below: put back as it was)
+  libapache2-mod-php8.2
   # the browser tests
   chromium
   # Readers of the export formats in the tests: `go tool pprof` decodes the
@@ -149,6 +156,29 @@ if [ -n "$running_before" ]; then
   say "apache2 running before the install (pids ${running_before% }); it is left alone"
 fi
 
+# Package scripts also change Debian's apache2 configuration: installing
+# mod_php enables it there and switches that server to prefork. Where the
+# configuration exists before, its enabled modules are put back as they were
+# afterwards (the tests run their own servers and need nothing from it).
+apache_confdir=${APACHE_CONFDIR:-/etc/apache2}
+mods_saved=
+mods_list() { find "$1" -mindepth 1 -maxdepth 1 -printf '%f %l\n' | sort; }
+if { [ "$dry_run" != 1 ] || [ -n "${APACHE_CONFDIR:-}" ]; } && [ -d "$apache_confdir/mods-enabled" ]; then
+  mods_saved=$(mktemp -d)
+  cp -a "$apache_confdir/mods-enabled/." "$mods_saved/"
+fi
+restore_mods() {
+  [ -n "$mods_saved" ] || return 0
+  local dir="$apache_confdir/mods-enabled"
+  if [ "$(mods_list "$dir")" != "$(mods_list "$mods_saved")" ]; then
+    find "$dir" -mindepth 1 -maxdepth 1 -exec rm -f {} +
+    cp -a "$mods_saved/." "$dir/"
+    say "package scripts changed the modules enabled in $apache_confdir (mod_php, the MPM): put back as they were"
+  fi
+  rm -rf "$mods_saved"
+  mods_saved=
+}
+
 # Keep package scripts from starting (or stopping, restarting) services.
 policy=${RP_POLICY_RC_D-/usr/sbin/policy-rc.d}
 if [ "$dry_run" = 1 ] && [ -z "${RP_POLICY_RC_D:-}" ]; then
@@ -161,9 +191,9 @@ remove_policy() {
   fi
   policy_written=0
 }
-trap remove_policy EXIT
-trap 'remove_policy; exit 130' INT
-trap 'remove_policy; exit 143' TERM
+trap 'remove_policy; restore_mods' EXIT
+trap 'remove_policy; restore_mods; exit 130' INT
+trap 'remove_policy; restore_mods; exit 143' TERM
 if [ -n "$policy" ]; then
   if [ -e "$policy" ]; then
     say "$policy exists and is left as it is: it decides whether package scripts start services"
@@ -185,6 +215,7 @@ fi
 "$apt" update -qq
 "$apt" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 remove_policy
+restore_mods
 
 # Only a server that the apache2 package's installation started is stopped.
 installed_apache2=0

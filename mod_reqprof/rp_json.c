@@ -101,6 +101,9 @@ static void render_summary(rp_buf_t *b, const rp_profile_t *p)
     ms_member(b, "sampler_cpu_ms", (double)st->sampler_cpu_ns / 1e6);
     u64_member(b, "dropped", st->dropped);
     u64_member(b, "truncated_stacks", p->truncated_stacks);
+    if (p->script_note != NULL) {
+        string_member(b, "script_note", p->script_note, 0);
+    }
     rp_buf_puts(b, "}");
 }
 

@@ -121,6 +121,7 @@ def test_sets_are_nested_and_split_by_purpose():
     assert set(build) < set(demo) < set(test)
     assert "apache2" not in build and "apache2-dev" in build
     assert {"apache2", "curl"} <= set(demo)
+    assert "php8.2-dev" in build and "libapache2-mod-php8.2" in test
     for tool in ("chromium", "valgrind", "golang-go", "clang", "check"):
         assert tool not in demo and tool in test
     for pkg in ("valgrind", "check", "chromium", "golang-go", "python3-pytest",
@@ -248,3 +249,35 @@ def test_make_refuses_other_platforms_before_compiling():
         res = subprocess.run(["make", "-C", REPO, "CC=" + cc, "deps-build", "-n"],
                              capture_output=True, text=True, timeout=60)
         assert res.returncode == 0 and "install-deps.sh build" in res.stdout, res.stderr
+
+
+def mods_listing(mods):
+    return sorted((name, os.readlink(os.path.join(mods, name))) for name in os.listdir(mods))
+
+
+def test_modules_package_scripts_enable_are_put_back(tmp_path):
+    # mod_php's package script enables php8.2 in Debian's apache2
+    # configuration and switches it to prefork: what was enabled before is
+    # put back, and said; an install that changes nothing says nothing.
+    confdir = tmp_path / "apache2"
+    mods, avail = confdir / "mods-enabled", confdir / "mods-available"
+    mods.mkdir(parents=True)
+    avail.mkdir()
+    for name in ("mpm_event.load", "mpm_event.conf", "mpm_prefork.load", "php8.2.load",
+                 "dir.load"):
+        (avail / name).write_text("")
+    for name in ("mpm_event.load", "mpm_event.conf", "dir.load"):
+        os.symlink("../mods-available/" + name, mods / name)
+    before = mods_listing(mods)
+    switch = ("rm -f %(m)s/mpm_event.load %(m)s/mpm_event.conf; "
+              "ln -s ../mods-available/mpm_prefork.load %(m)s/; "
+              "ln -s ../mods-available/php8.2.load %(m)s/" % {"m": mods})
+    apt, _ = fake_apt(str(tmp_path), str(tmp_path / "no-policy"), extra_on_install=switch)
+    env = {"APACHE_CONFDIR": str(confdir), "RP_DEPS_DRY_RUN": "1", "RP_DEPS_APT_GET": apt}
+    rc, out = run_script("build", env)
+    assert rc == 0, out
+    assert mods_listing(mods) == before, out
+    assert "put back as they were" in out, out
+    apt, _ = fake_apt(str(tmp_path), str(tmp_path / "no-policy"))
+    rc, out = run_script("build", dict(env, RP_DEPS_APT_GET=apt))
+    assert rc == 0 and mods_listing(mods) == before and "put back" not in out, out

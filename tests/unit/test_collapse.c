@@ -177,8 +177,11 @@ START_TEST(default_rule_folds_libraries)
                                          "httpd",
                                          "mod_mpm_event.so",
                                          "mod_mpm_worker.so",
-                                         "mod_mpm_prefork.so"};
+                                         "mod_mpm_prefork.so",
+                                         "libphp8.2.so",
+                                         "libphp.so"};
     static const char *const kept[] = {"mod_rpwork.so",
+                                       "[php]",
                                        "mod_proxy.so",
                                        "[kernel]",
                                        "[unknown]",

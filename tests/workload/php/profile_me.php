@@ -36,13 +36,13 @@ function sleep_a_while($ms)
     usleep($ms * 1000);
 }
 
-function match_long_string($ms)
+function match_long_string($ms, $pattern)
 {
     $subject = str_repeat('ab', 200000) . 'c';
     $end = hrtime(true) + $ms * 1000000;
     $n = 0;
     while (hrtime(true) < $end) {
-        $n += preg_match('/(a|b)*d/', $subject);
+        $n += (int)preg_match($pattern, $subject);
     }
     return $n;
 }
@@ -76,7 +76,13 @@ case 'sleep':
     sleep_a_while($ms);
     break;
 case 'preg':
-    match_long_string($ms);
+    // PCRE's interpreter (a pattern of its own: compiled patterns are
+    // cached per process, JIT-compiled or not).
+    ini_set('pcre.jit', '0');
+    match_long_string($ms, '/(a|b)*d/');
+    break;
+case 'preg_jit':
+    match_long_string($ms, '/(a|b)*e/');
     break;
 case 'exception':
     try {

@@ -67,7 +67,7 @@ MODULE    := $(OUT)/mod_reqprof.so
 WORKLOAD  := $(OUT)/mod_rpwork.so
 # A module with its own handler on a realtime signal (signal collision tests).
 SIGHOG    := $(OUT)/mod_rpsighog.so
-UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c) tests/unit/php_image.c
 UNIT_BIN  := $(OUT)/unit_tests
 
 .PHONY: all deps deps-build deps-demo deps-test module test unit unit-valgrind unit-asan integration demo install bench-waits \

@@ -351,11 +351,14 @@ def build_helpers():
     sh(["cc", "-O2"] + warn + ["-o", os.path.join(OUT, "floor"),
                                os.path.join(REPO, "bench", "floor.c"), "-lpthread", "-lrt"])
     for name in ("sample_cost", "render_cost", "route_cost"):
+        # sample_cost also runs a PHP engine's image (tests/unit/php_image.c).
+        extra = ([os.path.join(REPO, "tests", "unit", "php_image.c")]
+                 if name == "sample_cost" else [])
         try:
             sh(["cc", "-O2", "-g", "-fno-omit-frame-pointer"] + warn +
-               ["-Imod_reqprof"] + apr_cflags +
+               ["-Imod_reqprof", "-Itests/unit"] + apr_cflags +
                ["-o", os.path.join(OUT, name), os.path.join(REPO, "bench", name + ".c")] +
-               core + apr_libs + core_libs, cwd=REPO)
+               extra + core + apr_libs + core_libs, cwd=REPO)
         except subprocess.CalledProcessError as e:
             raise RuntimeError("building %s failed:\n%s" % (name, e.stderr)) from None
 

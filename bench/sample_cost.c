@@ -1,7 +1,7 @@
 /* sample_cost: what one captured stack costs, for `make bench`.
  *
  *   sample_cost capture DEPTH SAMPLES
- *   sample_cost sampler DEPTH KITER INTERVAL_US ROUNDS
+ *   sample_cost sampler DEPTH KITER INTERVAL_US ROUNDS [SCRIPT_DEPTH]
  *
  * Linked against mod_reqprof's core (build/out/rp_*.o).
  *
@@ -22,7 +22,11 @@
  *     floor   a second thread signals it every INTERVAL_US (tgkill, absolute
  *             deadlines) into an empty handler;
  *     sampler rp_sampler_start(RP_CLOCK_WALL, INTERVAL_US) .. rp_sampler_stop
- *             (mod_reqprof's sampler thread, signal and handler).
+ *             (mod_reqprof's sampler thread, signal and handler);
+ *     script  (with SCRIPT_DEPTH) the same with a PHP engine in the process
+ *             whose code is SCRIPT_DEPTH user functions deep (rp_php on an
+ *             engine image, tests/unit/php_image.c): every sample reads
+ *             and splices those frames, as in a mod_php child.
  *   Prints every run's wall and thread CPU time and how many samples or
  *   signals it took; the caller computes the added time per sample.
  *
@@ -46,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "php_image.h"
+#include "rp_php.h"
 #include "rp_sampler.h"
 
 #define SAMPLER_SIGNAL (SIGRTMIN + 5) /* mod_reqprof's default */
@@ -205,8 +211,11 @@ static void *capture_main(void *arg)
 /* ---- sampler mode ----------------------------------------------------------
  */
 
-enum { RUN_PLAIN = 0, RUN_FLOOR = 1, RUN_SAMPLER = 2 };
-static const char *const run_names[] = {"plain", "floor", "sampler"};
+enum { RUN_PLAIN = 0, RUN_FLOOR = 1, RUN_SAMPLER = 2, RUN_SCRIPT = 3 };
+static const char *const run_names[] = {"plain", "floor", "sampler", "script"};
+static int kinds = 3;    /* 4 with a script engine */
+static int script_depth; /* its frames */
+static rp_php_t script_engine;
 
 typedef struct {
     double wall_us, cpu_us;
@@ -215,7 +224,7 @@ typedef struct {
     unsigned long late;
 } run_t;
 
-static run_t *runs[3];
+static run_t *runs[4];
 static volatile int floor_stop;
 static pid_t worker_tid;
 static unsigned long floor_delivered;
@@ -261,9 +270,9 @@ static void sampler_bottom(void)
     worker_tid = (pid_t)syscall(SYS_gettid);
     spin_fixed(kiter / 10 + 1); /* warm up */
     for (int r = 0; r < rounds; r++) {
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < kinds; k++) {
             /* Rotate the order so drift falls on every variant. */
-            int kind = (k + r) % 3;
+            int kind = (k + r) % kinds;
             run_t *out = &runs[kind][r];
             pthread_t sender;
             uint64_t session = 0;
@@ -272,7 +281,9 @@ static void sampler_bottom(void)
                 floor_delivered = 0;
                 floor_stop = 0;
                 pthread_create(&sender, NULL, floor_sender, NULL);
-            } else if (kind == RUN_SAMPLER) {
+            } else if (kind == RUN_SAMPLER || kind == RUN_SCRIPT) {
+                rp_script_set_engine(kind == RUN_SCRIPT ? rp_php_splice : NULL,
+                                     &script_engine);
                 if (rp_sampler_start(s, RP_CLOCK_WALL, interval_us, &session) !=
                     APR_SUCCESS) {
                     fprintf(stderr, "rp_sampler_start failed\n");
@@ -288,7 +299,7 @@ static void sampler_bottom(void)
                 __atomic_store_n(&floor_stop, 1, __ATOMIC_RELEASE);
                 pthread_join(sender, NULL);
                 out->samples = out->signals = floor_delivered;
-            } else if (kind == RUN_SAMPLER) {
+            } else if (kind == RUN_SAMPLER || kind == RUN_SCRIPT) {
                 rp_sampler_stop(s, session);
                 rp_sampler_stats_t st;
                 rp_sampler_stats(s, &st);
@@ -316,6 +327,30 @@ static void *sampler_main(void *arg)
     int extra = depth_wanted - here - 2; /* as in capture_main */
     recurse(extra < 0 ? 0 : extra, sampler_bottom);
     return NULL;
+}
+
+/* A PHP engine running script_depth user functions, each in its own
+ * file line: {main}, then level_1 .. level_N-1. */
+static php_image_t *script_image(rp_php_t *engine)
+{
+    static const rp_script_anchors_t anchors = {0}; /* none: see below */
+    php_image_t *img = php_image_create();
+    const rp_php_layout_t *L = &rp_php_layout;
+    uintptr_t main_fn =
+        php_image_user_function(img, NULL, NULL, "/srv/www/index.php", 1);
+    uintptr_t ex = php_image_frame(img, main_fn, L->call_top | L->call_code, 0);
+    for (int i = 1; i < script_depth; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "level_%d", i);
+        uintptr_t fn = php_image_user_function(img, name, NULL,
+                                               "/srv/www/lib.php", 10 * i);
+        ex = php_image_frame(img, fn, 0, ex);
+    }
+    /* Without an executor among this program's frames, every sample reads
+     * the frames and puts them at the stack's outer end, as for a native
+     * stack that ended in JIT code: the same reads and splice. */
+    *engine = php_image_engine(img, ex, &anchors);
+    return img;
 }
 
 /* ---- main ------------------------------------------------------------------
@@ -376,16 +411,24 @@ int main(int argc, char **argv)
         printf("}\n");
         return 0;
     }
-    if (strcmp(argv[1], "sampler") == 0 && argc == 6) {
+    if (strcmp(argv[1], "sampler") == 0 && (argc == 6 || argc == 7)) {
         depth_wanted = atoi(argv[2]);
         kiter = atol(argv[3]);
         interval_us = atol(argv[4]);
         rounds = atoi(argv[5]);
+        script_depth = argc == 7 ? atoi(argv[6]) : 0;
         if (depth_wanted < 4 || depth_wanted > RP_MAX_DEPTH || kiter <= 0 ||
-            interval_us <= 0 || rounds <= 0) {
+            interval_us <= 0 || rounds <= 0 || script_depth < 0 ||
+            script_depth > 100 ||
+            (script_depth > 0 && !rp_php_layout.available)) {
             goto usage;
         }
-        for (int k = 0; k < 3; k++) {
+        php_image_t *img = NULL;
+        if (script_depth > 0) {
+            img = script_image(&script_engine);
+            kinds = 4;
+        }
+        for (int k = 0; k < kinds; k++) {
             runs[k] = calloc((size_t)rounds, sizeof(run_t));
         }
         install(BENCH_SIGNAL, on_floor_signal);
@@ -400,7 +443,8 @@ int main(int argc, char **argv)
                "\"sampled_frames\": %u, \"interval_us\": %ld, "
                "\"kiter\": %ld",
                depth_wanted, captured_depth, sample_depth, interval_us, kiter);
-        for (int k = 0; k < 3; k++) {
+        printf(", \"script_depth\": %d", script_depth);
+        for (int k = 0; k < kinds; k++) {
             printf(", \"%s\": [", run_names[k]);
             for (int r = 0; r < rounds; r++) {
                 const run_t *x = &runs[k][r];
@@ -413,12 +457,16 @@ int main(int argc, char **argv)
         }
         printf("}\n");
         rp_sampler_shutdown_process();
+        if (img != NULL) {
+            php_image_destroy(img);
+        }
         return 0;
     }
 usage:
     fprintf(stderr,
             "usage: %s capture DEPTH SAMPLES\n"
-            "       %s sampler DEPTH KITER INTERVAL_US ROUNDS\n",
+            "       %s sampler DEPTH KITER INTERVAL_US ROUNDS "
+            "[SCRIPT_DEPTH]\n",
             argv[0], argv[0]);
     return 2;
 }

@@ -156,15 +156,10 @@ typedef struct php_function {
     int line;
 } php_function_t;
 
-static int read_function(const rp_php_t *php, uintptr_t func,
-                         php_function_t *out)
+/* A function's header as read (got bytes of it): 0 if it is not one. */
+static int parse_function(const rp_php_layout_t *L, const unsigned char *buf,
+                          size_t got, uintptr_t func, php_function_t *out)
 {
-    const rp_php_layout_t *L = php->layout;
-    unsigned char buf[512];
-    if (L->fn_user_size > sizeof(buf)) {
-        return 0;
-    }
-    size_t got = rp_script_read(php->pid, buf, func, L->fn_user_size);
     if (got < L->fn_common_size) {
         return 0;
     }
@@ -235,46 +230,86 @@ static uintptr_t intern_function(const rp_php_t *php, rp_script_table_t *table,
                                file_len >= 0 ? (size_t)file_len : 0, f->line);
 }
 
-int rp_php_read(const rp_php_t *php, rp_script_table_t *table,
-                rp_script_raw_t *out, int max)
+/* ---- one sample's reads ----------------------------------------------------
+ * A system call costs about a microsecond, so a sample makes as few as it
+ * can: the engine pushes call frames upward in its VM stack, so the callers
+ * of the innermost frame lie just below it and one read of the stack below
+ * it holds them (frames elsewhere, in an older chunk, are read one by one).
+ * A function's header is read the first time its address is seen in a
+ * session; after that the address names it, since the functions a request
+ * declares live until it ends. Not so a closure's copy of its function or
+ * an included file's or eval's code, freed when done with, whose address
+ * the next one may take: their headers are read every time. Names are read
+ * only when a function is new to the table. */
+
+#define WINDOW 8192 /* bytes of VM stack read below the innermost frame */
+#define HEADER_MAX 256
+
+#define KNOWN_SLOTS 1024 /* functions named by their address: a power of 2 */
+
+typedef struct chain_frame {
+    uintptr_t func;
+    uint32_t info;
+    int ends_run; /* a frame without a function ended the run here */
+} chain_frame_t;
+
+typedef struct known_function {
+    uintptr_t func;
+    uintptr_t word; /* in the table */
+    int user;
+    uint64_t generation; /* of the table, when it was stored */
+} known_function_t;
+
+typedef struct php_scratch {
+    unsigned char window[WINDOW];
+    chain_frame_t chain[MAX_PHP_FRAMES];
+    known_function_t known[KNOWN_SLOTS];
+} php_scratch_t;
+
+_Static_assert(sizeof(php_scratch_t) <= RP_SCRIPT_SCRATCH,
+               "the PHP reader's scratch must fit the table's");
+
+/* The chain from the innermost frame outward, at most max frames. */
+static int walk_chain(const rp_php_t *php, php_scratch_t *sc, uintptr_t at,
+                      int max)
 {
     const rp_php_layout_t *L = php->layout;
-    unsigned char ex[256];
-    uintptr_t at;
-    if (L == NULL || L->ex_size > sizeof(ex) ||
-        rp_script_read(php->pid, &at,
-                       php->executor_globals + L->eg_current_execute_data,
-                       sizeof(at)) != sizeof(at)) {
-        return 0;
+    uintptr_t hi = at + L->ex_size;
+    uintptr_t lo = hi > WINDOW ? hi - WINDOW : 0;
+    size_t got = rp_script_read(php->pid, sc->window, lo, WINDOW);
+    if (got < WINDOW) {
+        /* The window's start is not mapped: from the innermost frame's own
+         * page, which is. */
+        lo = at & ~(uintptr_t)4095;
+        got = hi - lo <= WINDOW
+                  ? rp_script_read(php->pid, sc->window, lo, hi - lo)
+                  : 0;
     }
+    unsigned char one[256];
     int n = 0;
-    if (max > MAX_PHP_FRAMES) {
-        max = MAX_PHP_FRAMES;
-    }
     for (int hops = 0; at != 0 && n < max && hops < 4 * MAX_PHP_FRAMES;
          hops++) {
-        if (rp_script_read(php->pid, ex, at, L->ex_size) != L->ex_size) {
+        const unsigned char *ex;
+        if (at >= lo && at + L->ex_size <= lo + got) {
+            ex = sc->window + (at - lo);
+        } else if (rp_script_read(php->pid, one, at, L->ex_size) ==
+                   L->ex_size) {
+            ex = one;
+        } else {
             break;
         }
         uintptr_t func = word_at(ex, L->ex_func);
         uint32_t info = u32_at(ex, L->ex_call_info);
         uintptr_t prev = word_at(ex, L->ex_prev);
-        int top = (info & L->call_top) != 0;
-        php_function_t f;
         if (func != 0) {
-            if (!read_function(php, func, &f)) {
-                break;
-            }
-            int code = f.name == 0 && (info & L->call_code) != 0;
-            out[n].word = intern_function(php, table, &f, code && top);
-            out[n].run_start = !top     ? 0
-                               : f.user ? RP_SCRIPT_RUN_ENTERED
-                                        : RP_SCRIPT_RUN_CALLED;
+            sc->chain[n].func = func;
+            sc->chain[n].info = info;
+            sc->chain[n].ends_run = 0;
             n++;
-        } else if (top && n > 0 && out[n - 1].run_start == 0) {
+        } else if ((info & L->call_top) != 0 && n > 0) {
             /* A frame without a function (a dummy the engine pushes before
              * calling from C) ends the run inside it. */
-            out[n - 1].run_start = RP_SCRIPT_RUN_ENTERED;
+            sc->chain[n - 1].ends_run = 1;
         }
         if (prev == at) {
             break;
@@ -282,6 +317,77 @@ int rp_php_read(const rp_php_t *php, rp_script_table_t *table,
         at = prev;
     }
     return n;
+}
+
+static known_function_t *known_slot(php_scratch_t *sc, uintptr_t func)
+{
+    return &sc->known[(func >> 4) & (KNOWN_SLOTS - 1)];
+}
+
+/* The table's word for a frame's function, and whether it is user code;
+ * 0 if its header could not be read (a torn frame). */
+static uintptr_t frame_word(const rp_php_t *php, rp_script_table_t *table,
+                            php_scratch_t *sc, const chain_frame_t *c,
+                            int *user)
+{
+    const rp_php_layout_t *L = php->layout;
+    uint64_t generation = rp_script_table_generation(table);
+    int freed_when_done = (c->info & (L->call_code | L->call_closure)) != 0;
+    known_function_t *k = known_slot(sc, c->func);
+    if (!freed_when_done && k->func == c->func && k->generation == generation) {
+        *user = k->user;
+        return k->word;
+    }
+    unsigned char header[HEADER_MAX];
+    size_t got = rp_script_read(php->pid, header, c->func, L->fn_user_size);
+    php_function_t f;
+    if (!parse_function(L, header, got, c->func, &f)) {
+        return 0;
+    }
+    int top = (c->info & L->call_top) != 0;
+    int code = f.name == 0 && (c->info & L->call_code) != 0;
+    uintptr_t word = intern_function(php, table, &f, code && top);
+    if (!freed_when_done) {
+        k->func = c->func;
+        k->word = word;
+        k->user = f.user;
+        k->generation = generation;
+    }
+    *user = f.user;
+    return word;
+}
+
+int rp_php_read(const rp_php_t *php, rp_script_table_t *table,
+                rp_script_raw_t *out, int max)
+{
+    const rp_php_layout_t *L = php->layout;
+    if (L == NULL || L->ex_size > 256 || L->fn_user_size > HEADER_MAX ||
+        !rp_php_running(php)) {
+        return 0;
+    }
+    php_scratch_t *sc = rp_script_table_scratch(table);
+    const volatile uintptr_t *current =
+        (const volatile uintptr_t *)(php->executor_globals +
+                                     L->eg_current_execute_data);
+    int n = walk_chain(php, sc, *current,
+                       max < MAX_PHP_FRAMES ? max : MAX_PHP_FRAMES);
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        const chain_frame_t *c = &sc->chain[i];
+        int user = 0;
+        uintptr_t word = frame_word(php, table, sc, c, &user);
+        if (word == 0) {
+            break; /* a torn frame: the chain ends inside it */
+        }
+        int top = (c->info & L->call_top) != 0;
+        out[count].word = word;
+        out[count].run_start = c->ends_run ? RP_SCRIPT_RUN_ENTERED
+                               : !top      ? 0
+                               : user      ? RP_SCRIPT_RUN_ENTERED
+                                           : RP_SCRIPT_RUN_CALLED;
+        count++;
+    }
+    return count;
 }
 
 int rp_php_running(const rp_php_t *php)

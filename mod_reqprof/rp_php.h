@@ -28,8 +28,9 @@ typedef struct rp_php_layout {
     uint32_t fn_user_size; /* enough for a user function's fields */
     uint32_t ce_name;
     uint32_t str_len, str_val;
-    uint32_t call_top;  /* ZEND_CALL_TOP in the call info */
-    uint32_t call_code; /* ZEND_CALL_CODE: a file's or eval's code */
+    uint32_t call_top;     /* ZEND_CALL_TOP in the call info */
+    uint32_t call_code;    /* ZEND_CALL_CODE: a file's or eval's code */
+    uint32_t call_closure; /* ZEND_CALL_CLOSURE: a closure's call */
     uint8_t internal_function, user_function;
 } rp_php_layout_t;
 

@@ -38,6 +38,7 @@ const rp_php_layout_t rp_php_layout = {
     .str_val = offsetof(zend_string, val),
     .call_top = ZEND_CALL_TOP,
     .call_code = ZEND_CALL_CODE,
+    .call_closure = ZEND_CALL_CLOSURE,
     .internal_function = ZEND_INTERNAL_FUNCTION,
     .user_function = ZEND_USER_FUNCTION,
 };

@@ -25,6 +25,7 @@ typedef struct entry {
 
 struct rp_script_table {
     unsigned id;
+    uint64_t generation;
     uint32_t used;      /* entries */
     uint32_t text_used; /* bytes */
     /* Entry index + 1, or 0. A slot whose index is not below used is empty:
@@ -34,7 +35,13 @@ struct rp_script_table {
     uint32_t slots[TABLE_SLOTS];
     entry_t entries[TABLE_ENTRIES];
     char text[TABLE_TEXT];
+    _Alignas(16) unsigned char scratch[RP_SCRIPT_SCRATCH];
 };
+
+void *rp_script_table_scratch(rp_script_table_t *table)
+{
+    return table->scratch;
+}
 
 const char *rp_script_object(int engine)
 {
@@ -76,6 +83,12 @@ static void add_full_entry(rp_script_table_t *t)
 void rp_script_table_reset(rp_script_table_t *table)
 {
     add_full_entry(table);
+    table->generation++;
+}
+
+uint64_t rp_script_table_generation(const rp_script_table_t *table)
+{
+    return table->generation;
 }
 
 static uintptr_t word_of(const rp_script_table_t *t, uint32_t index)

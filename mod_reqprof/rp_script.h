@@ -57,6 +57,10 @@ void rp_script_table_destroy(rp_script_table_t *table);
  * no longer valid. O(1). */
 void rp_script_table_reset(rp_script_table_t *table);
 
+/* Counts the table's resets: what a reader caches alongside the table is
+ * valid while this stays the same. */
+uint64_t rp_script_table_generation(const rp_script_table_t *table);
+
 /* What identifies a frame's function to the engine: the addresses it was
  * read from. Equal keys mean the same function within a session. */
 typedef struct rp_script_key {
@@ -78,6 +82,11 @@ uintptr_t rp_script_table_add(rp_script_table_t *table,
                               const rp_script_key_t *key, int engine,
                               int internal, const char *name, size_t name_len,
                               const char *file, size_t file_len, int line);
+
+/* Scratch memory for the table's one writer (the engine's reader), so
+ * that a signal handler keeps its own stack small. */
+#define RP_SCRIPT_SCRATCH (64 * 1024)
+void *rp_script_table_scratch(rp_script_table_t *table);
 
 /* The frame a word stands for; 0 if the word is not one of this table's
  * (another table's, or from before a reset). */

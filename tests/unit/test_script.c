@@ -7,21 +7,28 @@
 #include <unistd.h>
 
 #include "rp_php.h"
+#include "php_image.h"
 #include "rp_script.h"
 #include "unit_suites.h"
 
 static rp_script_table_t *table;
 
+static php_image_t *img;
+
 static void setup(void)
 {
     table = rp_script_table_create(0);
     ck_assert_ptr_nonnull(table);
+    img = php_image_create();
+    ck_assert_ptr_nonnull(img);
 }
 
 static void teardown(void)
 {
     rp_script_table_destroy(table);
     table = NULL;
+    php_image_destroy(img);
+    img = NULL;
 }
 
 static rp_script_key_t key_of(uintptr_t a)
@@ -236,96 +243,35 @@ END_TEST
  * An engine's globals, execute data, functions, classes and strings, built
  * in this process's memory with the layout the module was built with. */
 
-typedef struct fake_engine {
-    unsigned char *globals;
-    unsigned char *blocks[64];
-    int nblocks;
-} fake_engine_t;
-
-static fake_engine_t fake;
-
-static unsigned char *block(size_t n)
-{
-    unsigned char *b = calloc(1, n < 512 ? 512 : n);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_int_lt(fake.nblocks, 64);
-    fake.blocks[fake.nblocks++] = b;
-    return b;
-}
-
-static void put_word(unsigned char *at, uint32_t off, uintptr_t v)
-{
-    memcpy(at + off, &v, sizeof(v));
-}
-
-static void put_u32(unsigned char *at, uint32_t off, uint32_t v)
-{
-    memcpy(at + off, &v, sizeof(v));
-}
-
-static uintptr_t zstring(const char *s)
-{
-    const rp_php_layout_t *L = &rp_php_layout;
-    unsigned char *b = block(L->str_val + strlen(s) + 1);
-    put_word(b, L->str_len, strlen(s));
-    memcpy(b + L->str_val, s, strlen(s) + 1);
-    return (uintptr_t)b;
-}
-
 static uintptr_t user_function(const char *name, const char *class_name,
                                const char *file, uint32_t line)
 {
-    const rp_php_layout_t *L = &rp_php_layout;
-    unsigned char *f = block(L->fn_user_size);
-    f[L->fn_type] = L->user_function;
-    put_word(f, L->fn_name, name ? zstring(name) : 0);
-    if (class_name != NULL) {
-        unsigned char *ce = block(L->ce_name + 8);
-        put_word(ce, L->ce_name, zstring(class_name));
-        put_word(f, L->fn_scope, (uintptr_t)ce);
-    }
-    put_word(f, L->fn_filename, zstring(file));
-    put_u32(f, L->fn_line_start, line);
-    return (uintptr_t)f;
+    return php_image_user_function(img, name, class_name, file, line);
 }
 
 static uintptr_t internal_function(const char *name)
 {
-    const rp_php_layout_t *L = &rp_php_layout;
-    unsigned char *f = block(L->fn_user_size);
-    f[L->fn_type] = L->internal_function;
-    put_word(f, L->fn_name, zstring(name));
-    return (uintptr_t)f;
+    return php_image_internal_function(img, name);
 }
 
 static uintptr_t frame(uintptr_t func, uint32_t call_info, uintptr_t prev)
 {
-    const rp_php_layout_t *L = &rp_php_layout;
-    unsigned char *ex = block(L->ex_size);
-    put_word(ex, L->ex_func, func);
-    put_u32(ex, L->ex_call_info, call_info);
-    put_word(ex, L->ex_prev, prev);
-    return (uintptr_t)ex;
+    return php_image_frame(img, func, call_info, prev);
 }
 
 static rp_php_t fake_php(uintptr_t current)
 {
-    const rp_php_layout_t *L = &rp_php_layout;
-    fake.globals = block(L->eg_current_execute_data + 8);
-    put_word(fake.globals, L->eg_current_execute_data, current);
-    rp_php_t php = {.layout = L,
-                    .pid = getpid(),
-                    .executor_globals = (uintptr_t)fake.globals,
-                    .anchors = anchors};
-    return php;
+    return php_image_engine(img, current, &anchors);
 }
 
-static void free_fake(void)
+static unsigned char *block(size_t n)
 {
-    for (int i = 0; i < fake.nblocks; i++) {
-        free(fake.blocks[i]);
-    }
-    memset(&fake, 0, sizeof(fake));
+    return php_image_block(img, n);
+}
+
+static void put_word(unsigned char *at, uint32_t off, uintptr_t v)
+{
+    php_image_put_word(at, off, v);
 }
 
 static const char *name_of(const rp_script_raw_t *raw)
@@ -368,7 +314,6 @@ START_TEST(php_chain_is_read_innermost_first)
     rp_script_raw_t again[8];
     ck_assert_int_eq(rp_php_read(&php, table, again, 8), 3);
     ck_assert_uint_eq(again[1].word, out[1].word);
-    free_fake();
 }
 END_TEST
 
@@ -396,7 +341,6 @@ START_TEST(php_runs_entered_from_c_are_marked)
     ck_assert_int_eq(out[2].run_start, RP_SCRIPT_RUN_ENTERED);
     ck_assert_int_eq(out[3].run_start, 0);
     ck_assert_str_eq(name_of(&out[4]), "{main}");
-    free_fake();
 }
 END_TEST
 
@@ -451,7 +395,43 @@ START_TEST(php_torn_frames_end_the_chain)
     uintptr_t ips[4] = {0x9000, 0x1801};
     int cut = 0;
     ck_assert_int_eq(rp_php_splice(&php, table, ips, 2, 4, &cut), 2);
-    free_fake();
+}
+END_TEST
+
+/* The address of a closure's copy of its function, or of an included
+ * file's code, may be taken by the next one within a request: read anew
+ * each time. Other functions live until the request ends: named by their
+ * address within a session, read anew in the next. */
+START_TEST(php_reused_addresses_are_named_anew)
+{
+    if (!rp_php_layout.available) {
+        return;
+    }
+    const rp_php_layout_t *L = &rp_php_layout;
+    uintptr_t closure = user_function("{closure}", NULL, "/srv/a.php", 5);
+    uintptr_t plain = user_function("plain", NULL, "/srv/a.php", 9);
+    uintptr_t main_ex = frame(user_function(NULL, NULL, "/srv/a.php", 1),
+                              L->call_top | L->call_code, 0);
+    uintptr_t plain_ex = frame(plain, 0, main_ex);
+    uintptr_t closure_ex = frame(closure, L->call_closure, plain_ex);
+    rp_php_t php = fake_php(closure_ex);
+    rp_script_raw_t out[8];
+    ck_assert_int_eq(rp_php_read(&php, table, out, 8), 3);
+    ck_assert_str_eq(name_of(&out[0]), "{closure}");
+    ck_assert_str_eq(name_of(&out[1]), "plain");
+    /* Both addresses now hold other functions. */
+    rp_script_frame_t f;
+    put_word((unsigned char *)closure, L->fn_filename,
+             php_image_string(img, "/srv/b.php"));
+    put_word((unsigned char *)plain, L->fn_name,
+             php_image_string(img, "renamed"));
+    ck_assert_int_eq(rp_php_read(&php, table, out, 8), 3);
+    rp_script_table_get(table, out[0].word, &f);
+    ck_assert_str_eq(f.file, "/srv/b.php");
+    ck_assert_str_eq(name_of(&out[1]), "plain");
+    rp_script_table_reset(table);
+    ck_assert_int_eq(rp_php_read(&php, table, out, 8), 3);
+    ck_assert_str_eq(name_of(&out[1]), "renamed");
 }
 END_TEST
 
@@ -496,6 +476,7 @@ Suite *script_suite(void)
     tcase_add_test(tc, php_chain_is_read_innermost_first);
     tcase_add_test(tc, php_runs_entered_from_c_are_marked);
     tcase_add_test(tc, php_torn_frames_end_the_chain);
+    tcase_add_test(tc, php_reused_addresses_are_named_anew);
     tcase_add_test(tc, php_absent_from_this_process);
     tcase_add_test(tc, read_reports_unmapped_memory);
     suite_add_tcase(s, tc);

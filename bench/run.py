@@ -1670,7 +1670,8 @@ def machine_state_text(m):
 PROFILING_TARGETS = {1000: 1.02, 100: 1.5}
 MODES = ("not dumpable", "dumpable")
 SECTION_OF = {"idle": "1", "prof": "2", "waits": "2", "acc": "5", "render": "6",
-              "conc": "7", "sampler": "8", "store": "9", "routes": "10", "log": "11"}
+              "conc": "7", "sampler": "8", "store": "9", "routes": "10", "log": "11",
+              "script": "12"}
 
 
 def target_list():
@@ -1709,6 +1710,8 @@ def target_list():
     t.append(("log:" + LOG_COST_WORKLOADS[0][0],
               "11. Log mode, added per logged request, " + LOG_COST_WORKLOADS[0][0],
               "≤ %.0f µs" % LOG_COST_TARGET_US))
+    t.append(("script:20", "12. PHP frames, added per sample at 20 PHP frames",
+              "≤ %.0f µs (bench)" % SCRIPT_TARGET_US))
     return t
 
 
@@ -2377,6 +2380,40 @@ def render_markdown(res=None, crash_list=None):
                              "requests/s with it", "ratio", "added per request"], rows))
         sec.append("")
 
+    # 12
+    if "script_frames" in results:
+        sf = results["script_frames"]
+        sec.append("### 12. PHP frames")
+        sec.append("")
+        sec.append(
+            "What reading a PHP engine's frames adds to each sample (mod_php: the functions "
+            "spliced into the native stack). `bench/sample_cost.c` runs its spin loop %d frames "
+            "deep under `rp_sampler` at %d µs, interleaved %d rounds: with no engine in the "
+            "process, and with a PHP engine whose code is N user functions deep (an image of "
+            "PHP 8.2's data in memory, laid out by the PHP headers the module is built with, "
+            "read by the same code as in a mod_php child: one read of the VM stack and, per "
+            "session, one of each function's header). Added time per sample = the run's wall "
+            "time over the unsampled run's, divided by its samples." % (
+                sf["native_depth"], sf["interval_us"], sf["runs"]))
+        sec.append("")
+        rows = []
+        for depth in SCRIPT_DEPTHS:
+            e = sf["depths"].get(str(depth))
+            if e is None:
+                continue
+            added = F(e["added_us_per_sample"])
+            rows.append(["%d" % depth, "%d" % e["sampled_frames"],
+                         fmt_abs(F(e["native_us_per_sample"]), "%.1f", "µs"),
+                         fmt_abs(F(e["script_us_per_sample"]), "%.1f", "µs"),
+                         fmt_abs(added, "%.1f", "µs")])
+            if depth == 20:
+                judge("script:20", fmt_abs(added, "%.1f", "µs"),
+                      verdict_abs(added.median, lambda x: x <= SCRIPT_TARGET_US))
+        sec.append(md_table(["PHP frames", "frames per sample (native + PHP)",
+                             "per sample, no engine", "per sample, PHP engine",
+                             "added by the PHP frames"], rows))
+        sec.append("")
+
     out.append("### Targets")
     out.append("")
     out.append("Targets marked *(bench)* are the bench's own reading of the README's claims; "
@@ -2552,6 +2589,44 @@ def section_log_cost():
                            "interval_us": 1000, "records": records}
 
 
+# ---- 12. PHP frames -------------------------------------------------------------------------
+
+# What reading a PHP engine's frames adds to a sample: sample_cost's sampler
+# mode with a fourth variant, the same sampler with a PHP engine in the
+# process (an image of its data laid out with the layout the module was
+# built with: tests/unit/php_image.c), SCRIPT_DEPTHS user functions deep.
+SCRIPT_DEPTHS = (20, 60)
+SCRIPT_NATIVE_DEPTH = 30
+SCRIPT_INTERVAL_US = 100
+SCRIPT_TARGET_US = 10.0  # added per sample at 20 PHP frames (bench)
+
+
+def section_script_frames():
+    prog = os.path.join(OUT, "sample_cost")
+    kiter = results.get("kiter_200ms", 185000)
+    data = {}
+    for depth in SCRIPT_DEPTHS:
+        samp, _ = run_json([prog, "sampler", str(SCRIPT_NATIVE_DEPTH), str(kiter),
+                            str(SCRIPT_INTERVAL_US), str(SAMPLE_RUNS), str(depth)])
+        plain_w = [x["wall_us"] for x in samp["plain"]]
+
+        def per_sample(kind):
+            return Fig([(x["wall_us"] - p) / max(x["samples"], 1)
+                        for x, p in zip(samp[kind], plain_w)])
+        native, script = per_sample("sampler"), per_sample("script")
+        data[str(depth)] = {
+            "native_us_per_sample": native.as_json(),
+            "script_us_per_sample": script.as_json(),
+            "added_us_per_sample": Fig([s - n for s, n in zip(script.values, native.values)]
+                                       ).as_json(),
+            "sampled_frames": samp["sampled_frames"],
+            "raw": samp,
+        }
+    results["script_frames"] = {"native_depth": SCRIPT_NATIVE_DEPTH, "kiter": kiter,
+                                "interval_us": SCRIPT_INTERVAL_US, "runs": SAMPLE_RUNS,
+                                "depths": data}
+
+
 # ---- main ----------------------------------------------------------------------------------
 
 
@@ -2567,6 +2642,7 @@ SECTIONS = [
     ("9", "saving to the store", section_store),
     ("10", "route views", section_routes),
     ("11", "log mode", section_log_cost),
+    ("12", "PHP frames", section_script_frames),
 ]
 
 

@@ -282,7 +282,8 @@ static void sampler_bottom(void)
                 floor_stop = 0;
                 pthread_create(&sender, NULL, floor_sender, NULL);
             } else if (kind == RUN_SAMPLER || kind == RUN_SCRIPT) {
-                rp_script_set_engine(kind == RUN_SCRIPT ? rp_php_splice : NULL,
+                rp_script_set_engine(RP_SCRIPT_SLOT_PHP,
+                                     kind == RUN_SCRIPT ? rp_php_splice : NULL,
                                      &script_engine);
                 if (rp_sampler_start(s, RP_CLOCK_WALL, interval_us, &session) !=
                     APR_SUCCESS) {

@@ -170,9 +170,9 @@ static int attach_php(char *why_buf, size_t why_len, const char **why)
 {
     int status = rp_php_attach(&process_php, why_buf, why_len, why);
     if (status == RP_PHP_READY) {
-        rp_script_set_engine(rp_php_splice, &process_php);
+        rp_script_set_engine(RP_SCRIPT_SLOT_PHP, rp_php_splice, &process_php);
     } else {
-        rp_script_set_engine(NULL, NULL);
+        rp_script_set_engine(RP_SCRIPT_SLOT_PHP, NULL, NULL);
     }
     return status;
 }

@@ -80,12 +80,12 @@ int rp_php_attach(rp_php_t *php, char *why_buf, size_t why_len,
     }
     rp_script_anchors_t a;
     memset(&a, 0, sizeof(a));
-    if (!function_range("execute_ex", &a.executor_lo, &a.executor_hi)) {
+    if (!function_range("execute_ex", &a.executor[0].lo, &a.executor[0].hi)) {
         *why = "its executor (execute_ex) was not found";
         return RP_PHP_UNSUPPORTED;
     }
     /* Without it, runs PHP calls from C land on the executor outside. */
-    function_range("zend_call_function", &a.call_lo, &a.call_hi);
+    function_range("zend_call_function", &a.call[0].lo, &a.call[0].hi);
     php->layout = &rp_php_layout;
     php->pid = getpid();
     php->executor_globals = (uintptr_t)globals;
@@ -403,9 +403,11 @@ int rp_php_running(const rp_php_t *php)
     return *current != 0;
 }
 
-int rp_php_splice(const void *engine, rp_script_table_t *table, uintptr_t *ips,
-                  int depth, int max, int *truncated)
+int rp_php_splice(const void *engine, rp_script_table_t *table,
+                  uintptr_t context, uintptr_t *ips, int depth, int max,
+                  int *truncated)
 {
+    (void)context; /* PHP's state is the engine's globals */
     const rp_php_t *php = engine;
     rp_script_raw_t frames[MAX_PHP_FRAMES];
     if (!rp_php_running(php)) {

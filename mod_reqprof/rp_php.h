@@ -71,7 +71,7 @@ int rp_php_running(const rp_php_t *php);
 
 /* rp_script_splicer for PHP: while PHP code runs, reads its frames and
  * splices them into the native stack (rp_script_splice). */
-int rp_php_splice(const void *php, rp_script_table_t *table, uintptr_t *ips,
-                  int depth, int max, int *truncated);
+int rp_php_splice(const void *php, rp_script_table_t *table, uintptr_t context,
+                  uintptr_t *ips, int depth, int max, int *truncated);
 
 #endif

@@ -79,6 +79,7 @@ struct rp_sampler {
     apr_interval_time_t interval_us;
     uint64_t interval_ns;
     uint64_t start_ns, next_due_ns;
+    uint64_t last_tick_ns; /* when the sampler thread last ticked it */
     uint64_t last_cpu_ns, cpu_carry_ns;
     unsigned max_samples;
     uint64_t max_duration_ns;
@@ -130,6 +131,9 @@ struct rp_sampler {
      * the signal handler, [1] by the sampler thread for blocked stacks.
      * Mapped at the first session of a process with a script engine. */
     rp_script_table_t *script[2];
+    /* What the owning thread last announced for a script engine (the Lua
+     * state it runs: rp_sampler_set_script_context). */
+    uintptr_t script_context;
 
     /* Samples, appended by the sampler thread (or by stop), under lock. */
     uintptr_t *arena;
@@ -368,8 +372,9 @@ static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc,
         s->mailbox_ips[i] = (uintptr_t)frames[first + i];
     }
     int cut = 0;
-    depth = rp_script_splice_stack(s->script[0], s->mailbox_ips, depth,
-                                   RP_MAX_DEPTH, &cut);
+    depth = rp_script_splice_stack(
+        s->script[0], __atomic_load_n(&s->script_context, __ATOMIC_RELAXED),
+        s->mailbox_ips, depth, RP_MAX_DEPTH, &cut);
     truncated |= (uint16_t)cut;
     s->mailbox_depth = (uint16_t)depth;
     s->mailbox_truncated = truncated;
@@ -658,8 +663,9 @@ static int unwind_blocked(rp_sampler_t *s, const rp_thread_status_t *st,
         return -1;
     }
     int cut = depth == RP_MAX_DEPTH;
-    depth =
-        rp_script_splice_stack(s->script[1], w->ips, depth, RP_MAX_DEPTH, &cut);
+    depth = rp_script_splice_stack(
+        s->script[1], __atomic_load_n(&s->script_context, __ATOMIC_RELAXED),
+        w->ips, depth, RP_MAX_DEPTH, &cut);
     w->valid = 1;
     w->from_proc = 1;
     w->from_signal = 0;
@@ -783,6 +789,7 @@ static void tick(rp_sampler_t *s, uint64_t now)
     s->next_due_ns += intervals * s->interval_ns; /* absolute: no drift */
     s->stats.late_intervals += (unsigned)(intervals - 1);
     uint64_t t_ns = now - s->start_ns;
+    s->last_tick_ns = now;
     __atomic_store_n(&s->ticked, 1, __ATOMIC_RELAXED);
     adopt_known_stack(s); /* before the mailbox, which may be newer */
     collect_mailbox(s);
@@ -1174,6 +1181,7 @@ static void reset_session(rp_sampler_t *s, rp_clock_e clock,
     s->stats.clock = clock;
     s->stats.proc_readable = s->proc.syscall_fd >= 0;
     s->cpu_carry_ns = 0;
+    s->last_tick_ns = 0;
     s->seen_blocked = 0;
     s->no_wait_signals = 0;
     s->wait.valid = 0;
@@ -1305,6 +1313,12 @@ void rp_sampler_stop(rp_sampler_t *s, uint64_t session)
     collect_mailbox(s);
     /* An unanswered request is dropped: the handler ignores a late signal. */
     __atomic_store_n(&s->mailbox_state, MAILBOX_IDLE, __ATOMIC_RELEASE);
+    /* The clock was read before the lock: a tick that came in between
+     * belongs to the session, which then lasted until it. */
+    if (s->last_tick_ns > ts_ns(&stop_wall)) {
+        stop_wall.tv_sec = (time_t)(s->last_tick_ns / 1000000000u);
+        stop_wall.tv_nsec = (long)(s->last_tick_ns % 1000000000u);
+    }
     s->stop_wall = stop_wall;
     s->stop_cpu = stop_cpu;
     uint64_t sampler_cpu =
@@ -1376,6 +1390,13 @@ uint64_t rp_sampler_session(const rp_sampler_t *s)
 {
     return s == NULL ? 0
                      : __atomic_load_n(&s->active_session, __ATOMIC_ACQUIRE);
+}
+
+void rp_sampler_set_script_context(rp_sampler_t *s, uintptr_t context)
+{
+    if (s != NULL) {
+        __atomic_store_n(&s->script_context, context, __ATOMIC_RELAXED);
+    }
 }
 
 int rp_sampler_script_frame(const rp_sampler_t *s, uintptr_t word,

@@ -140,6 +140,11 @@ pid_t rp_sampler_thread_id(const rp_sampler_t *s);
 
 int rp_sampler_is_active(const rp_sampler_t *s);
 
+/* What the owning thread runs in a script engine, for its splicer: Lua's
+ * state as mod_lua announces it before each call (0: none). Cheap; call on
+ * the sampler's own thread, whether a session runs or not. */
+void rp_sampler_set_script_context(rp_sampler_t *s, uintptr_t context);
+
 /* The script frame a word of a sample of the last session stands for
  * (rp_script_is_frame); 0 if it is none of this sampler's. */
 int rp_sampler_script_frame(const rp_sampler_t *s, uintptr_t word,

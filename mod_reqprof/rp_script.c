@@ -45,7 +45,9 @@ void *rp_script_table_scratch(rp_script_table_t *table)
 
 const char *rp_script_object(int engine)
 {
-    return engine == RP_SCRIPT_PHP ? "[php]" : "[script]";
+    return engine == RP_SCRIPT_PHP   ? "[php]"
+           : engine == RP_SCRIPT_LUA ? "[lua]"
+                                     : "[script]";
 }
 
 rp_script_table_t *rp_script_table_create(unsigned id)
@@ -210,16 +212,27 @@ static int in_range(uintptr_t ip, int is_return, uintptr_t lo, uintptr_t hi)
     return lo != 0 && at >= lo && at < hi;
 }
 
+static int in_ranges(const rp_script_range_t *ranges, const uintptr_t *ips,
+                     int i)
+{
+    for (int r = 0; r < RP_SCRIPT_RANGES; r++) {
+        if (in_range(ips[i], i > 0, ranges[r].lo, ranges[r].hi)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int is_executor(const rp_script_anchors_t *a, const uintptr_t *ips,
                        int i)
 {
-    return in_range(ips[i], i > 0, a->executor_lo, a->executor_hi);
+    return in_ranges(a->executor, ips, i);
 }
 
 static int is_call_entry(const rp_script_anchors_t *a, const uintptr_t *ips,
                          int i)
 {
-    return in_range(ips[i], i > 0, a->call_lo, a->call_hi);
+    return in_ranges(a->call, ips, i);
 }
 
 int rp_script_stack_has_executor(const rp_script_anchors_t *anchors,
@@ -309,27 +322,43 @@ int rp_script_splice(const rp_script_anchors_t *anchors, uintptr_t *ips,
 
 /* ---- the process's engine ------------------------------------------------ */
 
-static rp_script_splicer_fn engine_splicer;
-static const void *engine_state;
+static struct {
+    rp_script_splicer_fn splicer;
+    const void *state;
+} engines[RP_SCRIPT_SLOTS];
 
-void rp_script_set_engine(rp_script_splicer_fn splicer, const void *engine)
+void rp_script_set_engine(int slot, rp_script_splicer_fn splicer,
+                          const void *engine)
 {
-    engine_state = engine;
-    engine_splicer = splicer;
+    if (slot >= 0 && slot < RP_SCRIPT_SLOTS) {
+        engines[slot].state = engine;
+        engines[slot].splicer = splicer;
+    }
 }
 
 int rp_script_engine_present(void)
 {
-    return engine_splicer != NULL;
+    for (int i = 0; i < RP_SCRIPT_SLOTS; i++) {
+        if (engines[i].splicer != NULL) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
-int rp_script_splice_stack(rp_script_table_t *table, uintptr_t *ips, int depth,
-                           int max, int *truncated)
+int rp_script_splice_stack(rp_script_table_t *table, uintptr_t context,
+                           uintptr_t *ips, int depth, int max, int *truncated)
 {
-    if (engine_splicer == NULL || table == NULL) {
+    if (table == NULL) {
         return depth;
     }
-    return engine_splicer(engine_state, table, ips, depth, max, truncated);
+    for (int i = 0; i < RP_SCRIPT_SLOTS; i++) {
+        if (engines[i].splicer != NULL) {
+            depth = engines[i].splicer(engines[i].state, table, context, ips,
+                                       depth, max, truncated);
+        }
+    }
+    return depth;
 }
 
 /* ---- reading ------------------------------------------------------------- */

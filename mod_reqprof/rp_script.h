@@ -30,7 +30,7 @@ static inline int rp_script_is_frame(uintptr_t word)
     return (word & RP_SCRIPT_TAG) != 0;
 }
 
-typedef enum { RP_SCRIPT_PHP = 1 } rp_script_engine_e;
+typedef enum { RP_SCRIPT_PHP = 1, RP_SCRIPT_LUA = 2 } rp_script_engine_e;
 
 /* A script frame as the report shows it. */
 typedef struct rp_script_frame {
@@ -41,7 +41,8 @@ typedef struct rp_script_frame {
     int line;         /* where the function begins, or 0 */
 } rp_script_frame_t;
 
-/* The object name frames of an engine carry in the report ("[php]"). */
+/* The object name frames of an engine carry in the report ("[php]",
+ * "[lua]"). */
 const char *rp_script_object(int engine);
 
 /* ---- the frame table -------------------------------------------------- */
@@ -109,15 +110,21 @@ typedef struct rp_script_raw {
 #define RP_SCRIPT_RUN_CALLED 2
 
 /* Native code ranges [lo, hi) of the engine's frames that runs sit on: its
- * executor (every run of script functions executes under one) and the C
- * entry that calls an engine function directly. */
+ * executor or the C entries that enter it (every run of script functions
+ * executes under one), and the C entries that call an engine function
+ * directly. Unused ranges are {0, 0}. */
+#define RP_SCRIPT_RANGES 4
+typedef struct rp_script_range {
+    uintptr_t lo, hi;
+} rp_script_range_t;
+
 typedef struct rp_script_anchors {
-    uintptr_t executor_lo, executor_hi;
-    uintptr_t call_lo, call_hi;
+    rp_script_range_t executor[RP_SCRIPT_RANGES];
+    rp_script_range_t call[RP_SCRIPT_RANGES];
 } rp_script_anchors_t;
 
 /* 1 if a native stack (ips[0] the interrupted instruction, the rest return
- * addresses) passes through the executor. */
+ * addresses) passes through one of the executor ranges. */
 int rp_script_stack_has_executor(const rp_script_anchors_t *anchors,
                                  const uintptr_t *ips, int depth);
 
@@ -134,24 +141,30 @@ int rp_script_splice(const rp_script_anchors_t *anchors, uintptr_t *ips,
                      int depth, int max, const rp_script_raw_t *frames,
                      int count, int *truncated);
 
-/* ---- the process's engine ------------------------------------------------ */
+/* ---- the process's engines ----------------------------------------------- */
 
-/* Splices the engine's frames into a native stack (rp_php_splice). */
+/* Splices an engine's frames into a native stack (rp_php_splice). context
+ * is what the thread last announced for its engine
+ * (rp_sampler_set_script_context), or 0. */
 typedef int (*rp_script_splicer_fn)(const void *engine,
-                                    rp_script_table_t *table, uintptr_t *ips,
-                                    int depth, int max, int *truncated);
+                                    rp_script_table_t *table, uintptr_t context,
+                                    uintptr_t *ips, int depth, int max,
+                                    int *truncated);
 
-/* Names the engine of this process (at its start, before any sampling);
- * NULL splicer: none. */
-void rp_script_set_engine(rp_script_splicer_fn splicer, const void *engine);
+/* The engines of this process, one per slot (set at its start, before any
+ * sampling); a NULL splicer empties the slot. */
+enum { RP_SCRIPT_SLOT_PHP = 0, RP_SCRIPT_SLOT_LUA = 1, RP_SCRIPT_SLOTS = 2 };
+void rp_script_set_engine(int slot, rp_script_splicer_fn splicer,
+                          const void *engine);
 
 /* 1 once an engine was set: samplers then map their tables. */
 int rp_script_engine_present(void);
 
-/* What the sampler calls on every stack it captures: the engine's splicer,
- * or the stack as it is. Async-signal-safe. */
-int rp_script_splice_stack(rp_script_table_t *table, uintptr_t *ips, int depth,
-                           int max, int *truncated);
+/* What the sampler calls on every stack it captures: each engine's
+ * splicer in turn (one that is not running leaves the stack alone).
+ * Async-signal-safe. */
+int rp_script_splice_stack(rp_script_table_t *table, uintptr_t context,
+                           uintptr_t *ips, int depth, int max, int *truncated);
 
 /* ---- reading memory that may not be there ------------------------------ */
 

@@ -129,7 +129,8 @@ END_TEST
 
 /* Native code: the executor at [0x1000, 0x2000), the C call entry at
  * [0x3000, 0x4000); anything else is other C. */
-static const rp_script_anchors_t anchors = {0x1000, 0x2000, 0x3000, 0x4000};
+static const rp_script_anchors_t anchors = {{{0x1000, 0x2000}},
+                                            {{0x3000, 0x4000}}};
 #define S(n) (RP_SCRIPT_TAG | (n)) /* a script frame's word */
 
 static void assert_stack(const uintptr_t *got, int depth, const uintptr_t *want,
@@ -394,7 +395,7 @@ START_TEST(php_torn_frames_end_the_chain)
     ck_assert_int_eq(rp_php_read(&php, table, out, 8), 0);
     uintptr_t ips[4] = {0x9000, 0x1801};
     int cut = 0;
-    ck_assert_int_eq(rp_php_splice(&php, table, ips, 2, 4, &cut), 2);
+    ck_assert_int_eq(rp_php_splice(&php, table, 0, ips, 2, 4, &cut), 2);
 }
 END_TEST
 

@@ -41,8 +41,8 @@ CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_format.c rp_trig
              rp_sampler.c rp_syscall_site.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
              rp_html_data.c rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c \
              rp_pprof.c rp_collapse.c)
-# Script frames: PHP's functions spliced into the native stacks.
-CORE_SRC  += $(addprefix mod_reqprof/,rp_script.c rp_php.c)
+# Script frames: PHP's and Lua's functions spliced into the native stacks.
+CORE_SRC  += $(addprefix mod_reqprof/,rp_script.c rp_php.c rp_lua.c)
 # Log mode and saved profiles: logfmt records, sidecars, the profile store, the
 # index.
 CORE_SRC  += $(addprefix mod_reqprof/,rp_logfmt.c rp_record.c rp_sidecar.c rp_store.c \
@@ -114,7 +114,8 @@ GLUE_OBJ  := $(OUT)/mod_reqprof.o $(OUT)/mod_reqprof_config.o \
              $(OUT)/mod_reqprof_decide.o $(OUT)/mod_reqprof_capture.o \
              $(OUT)/mod_reqprof_output.o
 GLUE_OBJ  += $(OUT)/mod_reqprof_log.o $(OUT)/mod_reqprof_index.o \
-             $(OUT)/mod_reqprof_cache.o $(OUT)/mod_reqprof_store.o
+             $(OUT)/mod_reqprof_cache.o $(OUT)/mod_reqprof_store.o \
+             $(OUT)/mod_reqprof_engines.o
 
 $(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(CORE_LIBS)

@@ -10,6 +10,7 @@
 
 #include "mod_reqprof_cache.h"
 #include "mod_reqprof_config.h"
+#include "mod_reqprof_engines.h"
 #include "mod_reqprof_index.h"
 #include "mod_reqprof_log.h"
 #include "mod_reqprof_output.h"
@@ -27,6 +28,7 @@ static void register_hooks(apr_pool_t *p)
     rp_request_register();
     rp_output_register();
     rp_cache_register();
+    rp_engines_register();
 }
 
 AP_DECLARE_MODULE(reqprof) = {STANDARD20_MODULE_STUFF, rp_create_dir_conf,

@@ -2,6 +2,8 @@
  * build the tree, restore, discard the samples. */
 #include "mod_reqprof_capture.h"
 
+#include "mod_reqprof_engines.h"
+
 #include "mod_reqprof_config.h"
 #include "mod_reqprof_process.h"
 
@@ -36,7 +38,7 @@ static void fill_profile(rp_profile_t *p, request_rec *r,
     p->started = rp_request_started(state);
     rp_request_phases(state, p->phases);
     p->modules = rp_process_modules(&p->module_count);
-    p->script_note = rp_process_script_note();
+    p->script_note = rp_engines_note();
     p->collapse = rp_conf_collapse(rp_dir_conf(r), &p->collapse_count);
     rp_sampler_stats(rp_request_sampler(state), &p->stats);
 }

@@ -4,6 +4,7 @@
 #include "mod_reqprof_process.h"
 
 #include "mod_reqprof_config.h"
+#include "mod_reqprof_engines.h"
 
 #include "ap_mpm.h"
 #include "http_core.h"
@@ -16,7 +17,6 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "rp_php.h"
 #include "rp_proc.h"
 #include "rp_sampler.h"
 
@@ -158,66 +158,6 @@ static void map_module_objects(apr_pool_t *pool)
     process_module_count = map->nelts;
 }
 
-/* ---- script engines ------------------------------------------------------
- * A PHP engine loaded in the server (mod_php) has its functions spliced
- * into the stacks. Checked once in the parent, where a version this module
- * cannot read is logged, and again in each child, which reads it. */
-
-static rp_php_t process_php;
-static char script_note[256];
-
-static int attach_php(char *why_buf, size_t why_len, const char **why)
-{
-    int status = rp_php_attach(&process_php, why_buf, why_len, why);
-    if (status == RP_PHP_READY) {
-        rp_script_set_engine(RP_SCRIPT_SLOT_PHP, rp_php_splice, &process_php);
-    } else {
-        rp_script_set_engine(RP_SCRIPT_SLOT_PHP, NULL, NULL);
-    }
-    return status;
-}
-
-static int reqprof_check_engines(apr_pool_t *pconf, apr_pool_t *plog,
-                                 apr_pool_t *ptemp, server_rec *s)
-{
-    (void)pconf;
-    (void)plog;
-    (void)ptemp;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK; /* the configuration test pass: said at the real one */
-    }
-    char buf[200];
-    const char *why;
-    int status = attach_php(buf, sizeof(buf), &why);
-    if (status == RP_PHP_UNSUPPORTED) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     RP_LOG_TAG "PHP requests are profiled without their PHP "
-                                "functions: %s",
-                     why);
-    } else if (status == RP_PHP_READY) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     RP_LOG_TAG "PHP functions are read into the profiles "
-                                "(Zend Engine %s layout)",
-                     rp_php_layout.zend_version);
-    }
-    return OK;
-}
-
-const char *rp_process_script_note(void)
-{
-    return script_note[0] ? script_note : NULL;
-}
-
-static void attach_engines_in_child(void)
-{
-    char buf[200];
-    const char *why;
-    if (attach_php(buf, sizeof(buf), &why) == RP_PHP_UNSUPPORTED) {
-        snprintf(script_note, sizeof(script_note), "PHP functions not read: %s",
-                 why);
-    }
-}
-
 static void init_child(apr_pool_t *pchild, server_rec *s)
 {
     (void)rp_process_node(); /* read once, before any thread asks */
@@ -256,7 +196,7 @@ static void init_child(apr_pool_t *pchild, server_rec *s)
                      signo);
         return;
     }
-    attach_engines_in_child();
+    rp_engines_attach_child();
     apr_pool_cleanup_register(pchild, NULL, shutdown_sampler,
                               apr_pool_cleanup_null);
     /* Runs before the pools of requests still in progress are destroyed. */
@@ -326,5 +266,4 @@ void rp_process_register(void)
     ap_hook_drop_privileges(reqprof_drop_privileges, NULL, NULL,
                             APR_HOOK_REALLY_FIRST);
     ap_hook_child_init(reqprof_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(reqprof_check_engines, NULL, NULL, APR_HOOK_LAST);
 }

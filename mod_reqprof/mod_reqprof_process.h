@@ -11,7 +11,7 @@
 #include "rp_profile.h"
 #include "rp_symbols.h"
 
-/* Hooks drop_privileges, child_init and post_config (script engines). */
+/* Hooks drop_privileges and child_init. */
 void rp_process_register(void);
 
 /* The process's symbol table; NULL: profiling is off in this process. */
@@ -22,9 +22,6 @@ const char *rp_process_node(void);
 pid_t rp_process_pid(void);
 /* Which shared object holds which module; *count receives how many. */
 const rp_object_module_t *rp_process_modules(int *count);
-/* Why a script engine present in this process is not read (for the
- * report), or NULL. */
-const char *rp_process_script_note(void);
 /* The child's pool is going away (prefork's exit signal handler): cleanups
  * must wait on nothing. */
 int rp_process_exiting(void);

@@ -2,13 +2,14 @@
 
 #include <string.h>
 
-/* PHP's engine (libphp, mod_php's own object) folds too: its script
- * frames ([php]) stay, so a PHP request's view starts at the script's
- * functions, with the C frames of PHP's functions folded under them. */
+/* PHP's engine (libphp, mod_php's own object) and Lua's fold too: their
+ * script frames ([php], [lua]) stay, so the view of a PHP page or a Lua
+ * handler starts at the script's functions, with the engine's C (its
+ * interpreter, the C behind its functions) folded under them. */
 const char *const rp_collapse_default[] = {
-    "libc.so*",     "libpthread.so*",   "ld-linux*", "[vdso]",
-    "libapr-1.so*", "libaprutil-1.so*", "apache2",   "httpd",
-    "mod_mpm_*.so", "libphp*.so"};
+    "libc.so*",     "libpthread.so*",   "ld-linux*",  "[vdso]",
+    "libapr-1.so*", "libaprutil-1.so*", "apache2",    "httpd",
+    "mod_mpm_*.so", "libphp*.so",       "liblua*.so*"};
 const int rp_collapse_default_count =
     (int)(sizeof(rp_collapse_default) / sizeof(rp_collapse_default[0]));
 

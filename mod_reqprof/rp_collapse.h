@@ -19,7 +19,8 @@
 #define RP_COLLAPSE_MAX_PATTERN 128
 
 /* The rule without a ReqProfileCollapse directive: the C library, the
- * loader, the vDSO, APR, httpd's own binary, its MPMs and PHP's engine. */
+ * loader, the vDSO, APR, httpd's own binary, its MPMs, and PHP's and Lua's
+ * engines. */
 extern const char *const rp_collapse_default[];
 extern const int rp_collapse_default_count;
 

@@ -1328,6 +1328,8 @@ void rp_sampler_stop(rp_sampler_t *s, uint64_t session)
                                   : 0;
     pthread_mutex_unlock(&s->lock);
     if (owner) {
+        /* What the thread ran is announced anew in each session. */
+        __atomic_store_n(&s->script_context, 0, __ATOMIC_RELAXED);
         restore_signal_mask(s);
     }
 }

@@ -221,7 +221,7 @@ def test_default_rule_in_report_data(server):
     data = report_data(server, "/work/" + MIXED)
     assert_module_decided(data, ["libc.so*", "libpthread.so*", "ld-linux*", "[vdso]",
                                  "libapr-1.so*", "libaprutil-1.so*", "apache2", "httpd",
-                                 "mod_mpm_*.so", "libphp*.so"])
+                                 "mod_mpm_*.so", "libphp*.so", "liblua*.so*"])
     objects = [data["objects"][i] for i in data["folded"]]
     assert "libc.so.6" in objects and mpm_object(server) in objects
 

@@ -179,18 +179,14 @@ START_TEST(default_rule_folds_libraries)
                                          "mod_mpm_worker.so",
                                          "mod_mpm_prefork.so",
                                          "libphp8.2.so",
-                                         "libphp.so"};
-    static const char *const kept[] = {"mod_rpwork.so",
-                                       "[php]",
-                                       "mod_proxy.so",
-                                       "[kernel]",
-                                       "[unknown]",
-                                       "libcrypto.so.3",
-                                       "xlibc.so.6",
-                                       "[vdso]x",
-                                       "apache2.so",
-                                       "",
-                                       NULL};
+                                         "libphp.so",
+                                         "liblua5.3.so.0.0.0",
+                                         "liblua5.4.so.0"};
+    static const char *const kept[] = {
+        "mod_rpwork.so",  "[php]",      "[lua]",
+        "mod_proxy.so",   "[kernel]",   "[unknown]",
+        "libcrypto.so.3", "xlibc.so.6", "[vdso]x",
+        "apache2.so",     "",           NULL};
     for (size_t i = 0; i < sizeof(folded) / sizeof(folded[0]); i++) {
         ck_assert_msg(rp_collapse_folds(rp_collapse_default,
                                         rp_collapse_default_count, folded[i]),

@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include "rp_php.h"
+#include <dlfcn.h>
+
 #include "php_image.h"
+#include "rp_lua.h"
 #include "rp_script.h"
 #include "unit_suites.h"
 
@@ -447,6 +450,43 @@ START_TEST(php_absent_from_this_process)
 }
 END_TEST
 
+/* Debian's Lua 5.3 (mod_lua's): the layout check reads a chunk's own
+ * stack and must find it as it is; hostile states give no frames or a
+ * bounded number, never a fault. */
+START_TEST(lua_layout_check_and_hostile_states)
+{
+    void *lib = dlopen("liblua5.3.so.0", RTLD_NOW | RTLD_GLOBAL);
+    ck_assert_msg(lib != NULL, "liblua5.3.so.0 is missing (liblua5.3-0, "
+                               "which apache2-bin's mod_lua needs)");
+    rp_lua_t lua;
+    char buf[200];
+    const char *why;
+    ck_assert_int_eq(rp_lua_attach(&lua, buf, sizeof(buf), &why), RP_LUA_READY);
+    ck_assert_ptr_null(why);
+    rp_script_raw_t out[8];
+    ck_assert_int_eq(rp_lua_read(&lua, table, 8, out, 8), 0);
+    unsigned char *state = block(512);
+    ck_assert_int_eq(rp_lua_read(&lua, table, (uintptr_t)state, out, 8), 0);
+    /* A call info that is its own caller, running a C function: bounded. */
+    unsigned char *ci = block(512);
+    unsigned char *slot = block(512);
+    put_word(slot, 0, (uintptr_t)0x1234);
+    uint32_t light_c = 6 | (1 << 4);
+    memcpy(slot + 8, &light_c, sizeof(light_c));
+    put_word(ci, 0, (uintptr_t)slot);
+    put_word(ci, 16, (uintptr_t)ci);
+    put_word(state, 32, (uintptr_t)ci);
+    ck_assert_int_eq(rp_lua_read(&lua, table, (uintptr_t)state, out, 8), 8);
+    ck_assert_str_eq(name_of(&out[0]), "[C function]");
+    /* The splicer reads nothing outside a call into Lua. */
+    uintptr_t ips[4] = {0x9000, 0x1801};
+    int cut = 0;
+    ck_assert_int_eq(
+        rp_lua_splice(&lua, table, (uintptr_t)state, ips, 2, 4, &cut), 2);
+    ck_assert_int_eq(cut, 0);
+}
+END_TEST
+
 START_TEST(read_reports_unmapped_memory)
 {
     char buf[16];
@@ -479,6 +519,7 @@ Suite *script_suite(void)
     tcase_add_test(tc, php_torn_frames_end_the_chain);
     tcase_add_test(tc, php_reused_addresses_are_named_anew);
     tcase_add_test(tc, php_absent_from_this_process);
+    tcase_add_test(tc, lua_layout_check_and_hostile_states);
     tcase_add_test(tc, read_reports_unmapped_memory);
     suite_add_tcase(s, tc);
     return s;

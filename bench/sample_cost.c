@@ -1,7 +1,7 @@
 /* sample_cost: what one captured stack costs, for `make bench`.
  *
  *   sample_cost capture DEPTH SAMPLES
- *   sample_cost sampler DEPTH KITER INTERVAL_US ROUNDS [SCRIPT_DEPTH]
+ *   sample_cost sampler DEPTH KITER INTERVAL_US ROUNDS [SCRIPT_DEPTH [php|lua]]
  *
  * Linked against mod_reqprof's core (build/out/rp_*.o).
  *
@@ -26,7 +26,11 @@
  *     script  (with SCRIPT_DEPTH) the same with a PHP engine in the process
  *             whose code is SCRIPT_DEPTH user functions deep (rp_php on an
  *             engine image, tests/unit/php_image.c): every sample reads
- *             and splices those frames, as in a mod_php child.
+ *             and splices those frames, as in a mod_php child. With "lua",
+ *             every variant runs the loop from a C function that Lua code
+ *             SCRIPT_DEPTH functions deep calls (Debian's liblua5.3, loaded
+ *             at run time), and the script variant reads those frames
+ *             (rp_lua), as in a mod_lua request.
  *   Prints every run's wall and thread CPU time and how many samples or
  *   signals it took; the caller computes the added time per sample.
  *
@@ -50,7 +54,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+
 #include "php_image.h"
+#include "rp_lua.h"
 #include "rp_php.h"
 #include "rp_sampler.h"
 
@@ -215,7 +222,14 @@ enum { RUN_PLAIN = 0, RUN_FLOOR = 1, RUN_SAMPLER = 2, RUN_SCRIPT = 3 };
 static const char *const run_names[] = {"plain", "floor", "sampler", "script"};
 static int kinds = 3;    /* 4 with a script engine */
 static int script_depth; /* its frames */
+static int script_lua;   /* the engine is Lua, not PHP */
 static rp_php_t script_engine;
+static rp_lua_t lua_engine;
+static void *lua_state;
+static void run_work(void); /* spin_fixed, from Lua where asked */
+static void (*lua_getglobal_fn)(void *, const char *);
+static void (*lua_pushinteger_fn)(void *, long long);
+static int (*lua_pcallk_fn)(void *, int, int, int, intptr_t, void *);
 
 typedef struct {
     double wall_us, cpu_us;
@@ -282,18 +296,24 @@ static void sampler_bottom(void)
                 floor_stop = 0;
                 pthread_create(&sender, NULL, floor_sender, NULL);
             } else if (kind == RUN_SAMPLER || kind == RUN_SCRIPT) {
+                int with = kind == RUN_SCRIPT;
                 rp_script_set_engine(RP_SCRIPT_SLOT_PHP,
-                                     kind == RUN_SCRIPT ? rp_php_splice : NULL,
+                                     with && !script_lua ? rp_php_splice : NULL,
                                      &script_engine);
+                rp_script_set_engine(RP_SCRIPT_SLOT_LUA,
+                                     with && script_lua ? rp_lua_splice : NULL,
+                                     &lua_engine);
                 if (rp_sampler_start(s, RP_CLOCK_WALL, interval_us, &session) !=
                     APR_SUCCESS) {
                     fprintf(stderr, "rp_sampler_start failed\n");
                     exit(1);
                 }
+                /* As mod_lua announces the state it runs. */
+                rp_sampler_set_script_context(s, (uintptr_t)lua_state);
             }
             uint64_t w0 = now_ns(CLOCK_MONOTONIC);
             uint64_t c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
-            spin_fixed(kiter);
+            run_work();
             uint64_t w1 = now_ns(CLOCK_MONOTONIC);
             uint64_t c1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
             if (kind == RUN_FLOOR) {
@@ -328,6 +348,70 @@ static void *sampler_main(void *arg)
     int extra = depth_wanted - here - 2; /* as in capture_main */
     recurse(extra < 0 ? 0 : extra, sampler_bottom);
     return NULL;
+}
+
+/* The loop, called from Lua script_depth functions deep. */
+static int lua_spin(void *L)
+{
+    (void)L;
+    spin_fixed(kiter);
+    return 0;
+}
+
+static void run_work(void)
+{
+    if (lua_state == NULL) {
+        spin_fixed(kiter);
+        return;
+    }
+    lua_getglobal_fn(lua_state, "down");
+    lua_pushinteger_fn(lua_state, script_depth - 1);
+    if (lua_pcallk_fn(lua_state, 1, 0, 0, 0, NULL) != 0) {
+        fprintf(stderr, "the Lua chunk failed\n");
+        exit(1);
+    }
+}
+
+/* Lua, with a function that recurses n deep, then calls the loop. */
+static void start_lua(void)
+{
+    static const char chunk[] = "function down(n)\n"
+                                "  if n == 0 then return (spin()) end\n"
+                                "  return (down(n - 1))\n"
+                                "end\n";
+    char why_buf[200];
+    const char *why;
+    if (dlopen("liblua5.3.so.0", RTLD_NOW | RTLD_GLOBAL) == NULL ||
+        rp_lua_attach(&lua_engine, why_buf, sizeof(why_buf), &why) !=
+            RP_LUA_READY) {
+        fprintf(stderr, "Lua 5.3 is not usable here\n");
+        exit(1);
+    }
+    void *(*newstate)(void) =
+        (void *(*)(void))dlsym(RTLD_DEFAULT, "luaL_newstate");
+    int (*dostring)(void *, const char *, size_t, const char *, const char *) =
+        (int (*)(void *, const char *, size_t, const char *,
+                 const char *))dlsym(RTLD_DEFAULT, "luaL_loadbufferx");
+    void (*push)(void *, int (*)(void *), int) =
+        (void (*)(void *, int (*)(void *), int))dlsym(RTLD_DEFAULT,
+                                                      "lua_pushcclosure");
+    void (*setglobal)(void *, const char *) =
+        (void (*)(void *, const char *))dlsym(RTLD_DEFAULT, "lua_setglobal");
+    lua_getglobal_fn =
+        (void (*)(void *, const char *))dlsym(RTLD_DEFAULT, "lua_getglobal");
+    lua_pushinteger_fn =
+        (void (*)(void *, long long))dlsym(RTLD_DEFAULT, "lua_pushinteger");
+    lua_pcallk_fn = (int (*)(void *, int, int, int, intptr_t, void *))dlsym(
+        RTLD_DEFAULT, "lua_pcallk");
+    lua_state = newstate();
+    push(lua_state, lua_spin, 0);
+    setglobal(lua_state, "spin");
+    if (dostring(lua_state, chunk, sizeof(chunk) - 1, "@bench.lua", NULL) !=
+            0 ||
+        lua_pcallk_fn(lua_state, 0, 0, 0, 0, NULL) != 0) {
+        fprintf(stderr, "the Lua chunk did not load\n");
+        exit(1);
+    }
 }
 
 /* A PHP engine running script_depth user functions, each in its own
@@ -412,21 +496,27 @@ int main(int argc, char **argv)
         printf("}\n");
         return 0;
     }
-    if (strcmp(argv[1], "sampler") == 0 && (argc == 6 || argc == 7)) {
+    if (strcmp(argv[1], "sampler") == 0 && argc >= 6 && argc <= 8) {
         depth_wanted = atoi(argv[2]);
         kiter = atol(argv[3]);
         interval_us = atol(argv[4]);
         rounds = atoi(argv[5]);
-        script_depth = argc == 7 ? atoi(argv[6]) : 0;
+        script_depth = argc >= 7 ? atoi(argv[6]) : 0;
+        script_lua = argc == 8 && strcmp(argv[7], "lua") == 0;
         if (depth_wanted < 4 || depth_wanted > RP_MAX_DEPTH || kiter <= 0 ||
             interval_us <= 0 || rounds <= 0 || script_depth < 0 ||
             script_depth > 100 ||
-            (script_depth > 0 && !rp_php_layout.available)) {
+            (argc == 8 && !script_lua && strcmp(argv[7], "php") != 0) ||
+            (script_depth > 0 && !script_lua && !rp_php_layout.available)) {
             goto usage;
         }
         php_image_t *img = NULL;
         if (script_depth > 0) {
-            img = script_image(&script_engine);
+            if (script_lua) {
+                start_lua();
+            } else {
+                img = script_image(&script_engine);
+            }
             kinds = 4;
         }
         for (int k = 0; k < kinds; k++) {
@@ -444,7 +534,8 @@ int main(int argc, char **argv)
                "\"sampled_frames\": %u, \"interval_us\": %ld, "
                "\"kiter\": %ld",
                depth_wanted, captured_depth, sample_depth, interval_us, kiter);
-        printf(", \"script_depth\": %d", script_depth);
+        printf(", \"script_depth\": %d, \"script\": \"%s\"", script_depth,
+               script_lua ? "lua" : "php");
         for (int k = 0; k < kinds; k++) {
             printf(", \"%s\": [", run_names[k]);
             for (int r = 0; r < rounds; r++) {
@@ -467,7 +558,7 @@ usage:
     fprintf(stderr,
             "usage: %s capture DEPTH SAMPLES\n"
             "       %s sampler DEPTH KITER INTERVAL_US ROUNDS "
-            "[SCRIPT_DEPTH]\n",
+            "[SCRIPT_DEPTH [php|lua]]\n",
             argv[0], argv[0]);
     return 2;
 }

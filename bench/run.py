@@ -1710,7 +1710,7 @@ def target_list():
     t.append(("log:" + LOG_COST_WORKLOADS[0][0],
               "11. Log mode, added per logged request, " + LOG_COST_WORKLOADS[0][0],
               "≤ %.0f µs" % LOG_COST_TARGET_US))
-    t.append(("script:20", "12. PHP frames, added per sample at 20 PHP frames",
+    t.append(("script:20", "12. Script frames, added per sample at 20 PHP frames",
               "≤ %.0f µs (bench)" % SCRIPT_TARGET_US))
     return t
 
@@ -2383,35 +2383,38 @@ def render_markdown(res=None, crash_list=None):
     # 12
     if "script_frames" in results:
         sf = results["script_frames"]
-        sec.append("### 12. PHP frames")
+        sec.append("### 12. Script frames")
         sec.append("")
         sec.append(
-            "What reading a PHP engine's frames adds to each sample (mod_php: the functions "
-            "spliced into the native stack). `bench/sample_cost.c` runs its spin loop %d frames "
-            "deep under `rp_sampler` at %d µs, interleaved %d rounds: with no engine in the "
-            "process, and with a PHP engine whose code is N user functions deep (an image of "
-            "PHP 8.2's data in memory, laid out by the PHP headers the module is built with, "
-            "read by the same code as in a mod_php child: one read of the VM stack and, per "
-            "session, one of each function's header). Added time per sample = the run's wall "
-            "time over the unsampled run's, divided by its samples." % (
+            "What reading a script engine's frames adds to each sample (the functions of a "
+            "PHP page or a Lua handler spliced into the native stack). `bench/sample_cost.c` "
+            "runs its spin loop %d frames deep under `rp_sampler` at %d µs, interleaved %d "
+            "rounds: with no engine read, and with the engine's N frames read at every sample. "
+            "PHP: an image of PHP 8.2's data in memory, laid out by the PHP headers the module "
+            "is built with, read by the same code as in a mod_php child (one read of the VM "
+            "stack and, per session, one of each function's header). Lua: Debian's liblua5.3, "
+            "the loop called from Lua code N functions deep in every variant (one read per "
+            "call info, one of the stack, one of many pieces for the closures). Added time per "
+            "sample = the run's wall time over the unsampled run's, divided by its samples." % (
                 sf["native_depth"], sf["interval_us"], sf["runs"]))
         sec.append("")
         rows = []
-        for depth in SCRIPT_DEPTHS:
-            e = sf["depths"].get(str(depth))
+        for engine, depth in SCRIPT_CASES:
+            e = sf["depths"].get("%s:%d" % (engine, depth))
             if e is None:
                 continue
             added = F(e["added_us_per_sample"])
-            rows.append(["%d" % depth, "%d" % e["sampled_frames"],
+            rows.append(["%s, %d" % ({"php": "PHP", "lua": "Lua"}[engine], depth),
+                         "%d" % e["sampled_frames"],
                          fmt_abs(F(e["native_us_per_sample"]), "%.1f", "µs"),
                          fmt_abs(F(e["script_us_per_sample"]), "%.1f", "µs"),
                          fmt_abs(added, "%.1f", "µs")])
-            if depth == 20:
+            if (engine, depth) == ("php", 20):
                 judge("script:20", fmt_abs(added, "%.1f", "µs"),
                       verdict_abs(added.median, lambda x: x <= SCRIPT_TARGET_US))
-        sec.append(md_table(["PHP frames", "frames per sample (native + PHP)",
-                             "per sample, no engine", "per sample, PHP engine",
-                             "added by the PHP frames"], rows))
+        sec.append(md_table(["engine, script frames", "frames per sample (native + script)",
+                             "per sample, engine not read", "per sample, engine read",
+                             "added by the script frames"], rows))
         sec.append("")
 
     out.append("### Targets")
@@ -2589,13 +2592,14 @@ def section_log_cost():
                            "interval_us": 1000, "records": records}
 
 
-# ---- 12. PHP frames -------------------------------------------------------------------------
+# ---- 12. script frames ----------------------------------------------------------------------
 
-# What reading a PHP engine's frames adds to a sample: sample_cost's sampler
-# mode with a fourth variant, the same sampler with a PHP engine in the
-# process (an image of its data laid out with the layout the module was
-# built with: tests/unit/php_image.c), SCRIPT_DEPTHS user functions deep.
-SCRIPT_DEPTHS = (20, 60)
+# What reading a script engine's frames adds to a sample: sample_cost's
+# sampler mode with a fourth variant, the same sampler reading the engine's
+# frames: PHP (an image of its data laid out with the layout the module was
+# built with: tests/unit/php_image.c) or Lua (Debian's liblua5.3, the loop
+# called from Lua), as many script frames deep as SCRIPT_CASES say.
+SCRIPT_CASES = (("php", 20), ("php", 60), ("lua", 5), ("lua", 20))
 SCRIPT_NATIVE_DEPTH = 30
 SCRIPT_INTERVAL_US = 100
 SCRIPT_TARGET_US = 10.0  # added per sample at 20 PHP frames (bench)
@@ -2605,16 +2609,16 @@ def section_script_frames():
     prog = os.path.join(OUT, "sample_cost")
     kiter = results.get("kiter_200ms", 185000)
     data = {}
-    for depth in SCRIPT_DEPTHS:
+    for engine, depth in SCRIPT_CASES:
         samp, _ = run_json([prog, "sampler", str(SCRIPT_NATIVE_DEPTH), str(kiter),
-                            str(SCRIPT_INTERVAL_US), str(SAMPLE_RUNS), str(depth)])
+                            str(SCRIPT_INTERVAL_US), str(SAMPLE_RUNS), str(depth), engine])
         plain_w = [x["wall_us"] for x in samp["plain"]]
 
         def per_sample(kind):
             return Fig([(x["wall_us"] - p) / max(x["samples"], 1)
                         for x, p in zip(samp[kind], plain_w)])
         native, script = per_sample("sampler"), per_sample("script")
-        data[str(depth)] = {
+        data["%s:%d" % (engine, depth)] = {
             "native_us_per_sample": native.as_json(),
             "script_us_per_sample": script.as_json(),
             "added_us_per_sample": Fig([s - n for s, n in zip(script.values, native.values)]
@@ -2642,7 +2646,7 @@ SECTIONS = [
     ("9", "saving to the store", section_store),
     ("10", "route views", section_routes),
     ("11", "log mode", section_log_cost),
-    ("12", "PHP frames", section_script_frames),
+    ("12", "script frames", section_script_frames),
 ]
 
 

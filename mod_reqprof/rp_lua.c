@@ -92,7 +92,7 @@ static const unsigned char sets_a[OP_COUNT] = {
     1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0};
 
 #define MAX_LUA_FRAMES 100
-#define MAX_CODE 4096   /* instructions searched for a register's origin */
+#define MAX_CODE 2048   /* instructions searched for a register's origin */
 #define MAX_LOCVARS 256 /* local variables looked through for a name */
 
 /* ---- reading ----------------------------------------------------------------
@@ -147,43 +147,134 @@ static int read_string(const rp_lua_t *lua, uintptr_t ts, char *out)
 typedef struct lua_frame {
     uint16_t status;
     uintptr_t savedpc;
-    int is_lua;                  /* a Lua function (else C) */
-    uintptr_t fn;                /* its Proto, or the C function */
-    unsigned char proto[P_READ]; /* the Proto's header, for Lua functions */
+    uintptr_t slot;             /* the called value's stack slot */
+    int is_lua;                 /* a Lua function (else C) */
+    uintptr_t fn;               /* its Proto, or the C function */
+    const unsigned char *proto; /* the Proto's header, for Lua functions */
 } lua_frame_t;
 
-static int read_frame(const rp_lua_t *lua, uintptr_t ci, lua_frame_t *f,
-                      uintptr_t *previous)
+#define STACK_WINDOW 16384 /* bytes of the Lua stack read at once */
+#define KNOWN_PROTOS 128   /* Proto headers kept: a power of 2 */
+
+typedef struct known_proto {
+    uintptr_t proto;
+    uint64_t generation; /* of the table, when it was read */
+    unsigned char header[P_READ];
+} known_proto_t;
+
+/* Scratch: the frames, the stack read at once, the Proto headers read this
+ * session, and the instructions searched for names. */
+typedef struct lua_scratch {
+    lua_frame_t frames[MAX_LUA_FRAMES];
+    unsigned char stack[STACK_WINDOW];
+    uintptr_t closure_fn[MAX_LUA_FRAMES];
+    known_proto_t protos[KNOWN_PROTOS];
+    uint32_t code[MAX_CODE];
+} lua_scratch_t;
+
+_Static_assert(sizeof(lua_scratch_t) <= RP_SCRIPT_SCRATCH,
+               "the Lua reader's scratch must fit the table's");
+
+/* The chain of call infos, innermost first, without the outermost (C's own
+ * entry, base_ci): one read each. */
+static int read_call_infos(const rp_lua_t *lua, lua_scratch_t *sc, uintptr_t ci,
+                           int max)
 {
     unsigned char buf[CI_SIZE];
-    unsigned char tv[TV_SIZE];
-    if (rp_script_read(lua->pid, buf, ci, sizeof(buf)) != sizeof(buf) ||
-        rp_script_read(lua->pid, tv, word_at(buf, CI_FUNC), sizeof(tv)) !=
-            sizeof(tv)) {
-        return 0;
+    int n = 0;
+    while (ci != 0 && n < max &&
+           rp_script_read(lua->pid, buf, ci, sizeof(buf)) == sizeof(buf)) {
+        uintptr_t previous = word_at(buf, CI_PREVIOUS);
+        if (previous == 0 || previous == ci) {
+            break;
+        }
+        lua_frame_t *f = &sc->frames[n++];
+        memcpy(&f->status, buf + CI_CALLSTATUS, sizeof(f->status));
+        f->savedpc = word_at(buf, CI_SAVEDPC);
+        f->slot = word_at(buf, CI_FUNC);
+        ci = previous;
     }
-    *previous = word_at(buf, CI_PREVIOUS);
-    memcpy(&f->status, buf + CI_CALLSTATUS, sizeof(f->status));
-    f->savedpc = word_at(buf, CI_SAVEDPC);
-    int tt = (int)u32_at(tv, TV_TT);
-    uintptr_t value = word_at(tv, 0);
-    if (tt == TT_LIGHT_C) {
-        f->is_lua = 0;
-        f->fn = value;
-        return 1;
+    return n;
+}
+
+/* The called values: from one read of the stack around their slots where
+ * it is small enough, else one by one. Returns how many frames hold a
+ * function (the chain ends at the first that does not). */
+static int read_called_values(const rp_lua_t *lua, lua_scratch_t *sc, int n,
+                              uintptr_t *values)
+{
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < n; i++) {
+        lo = sc->frames[i].slot < lo ? sc->frames[i].slot : lo;
+        hi = sc->frames[i].slot > hi ? sc->frames[i].slot : hi;
     }
-    if (tt != TT_LUA_CLOSURE && tt != TT_C_CLOSURE) {
-        return 0;
+    size_t got = 0;
+    if (n > 0 && hi + TV_SIZE - lo <= STACK_WINDOW) {
+        got = rp_script_read(lua->pid, sc->stack, lo, hi + TV_SIZE - lo);
     }
-    if (!read_word(lua, value + CLOSURE_FN, &f->fn)) {
-        return 0;
+    for (int i = 0; i < n; i++) {
+        lua_frame_t *f = &sc->frames[i];
+        unsigned char one[TV_SIZE];
+        const unsigned char *tv = one;
+        if (f->slot >= lo && f->slot + TV_SIZE <= lo + got) {
+            tv = sc->stack + (f->slot - lo);
+        } else if (rp_script_read(lua->pid, one, f->slot, TV_SIZE) != TV_SIZE) {
+            return i;
+        }
+        int tt = (int)u32_at(tv, TV_TT);
+        if (tt != TT_LIGHT_C && tt != TT_LUA_CLOSURE && tt != TT_C_CLOSURE) {
+            return i;
+        }
+        f->is_lua = tt == TT_LUA_CLOSURE;
+        values[i] = tt == TT_LIGHT_C ? 0 : word_at(tv, 0);
+        f->fn = tt == TT_LIGHT_C ? word_at(tv, 0) : 0;
     }
-    f->is_lua = tt == TT_LUA_CLOSURE;
-    if (f->is_lua &&
-        rp_script_read(lua->pid, f->proto, f->fn, P_READ) != P_READ) {
-        return 0;
+    return n;
+}
+
+/* Each closure's function (Proto or C function), in one call of many
+ * pieces; a piece that fails ends the chain there. */
+static int read_closures(const rp_lua_t *lua, lua_scratch_t *sc, int n,
+                         const uintptr_t *values)
+{
+    void *dst[MAX_LUA_FRAMES];
+    uintptr_t src[MAX_LUA_FRAMES];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (values[i] != 0) {
+            dst[k] = &sc->closure_fn[k];
+            src[k] = values[i] + CLOSURE_FN;
+            k++;
+        }
     }
-    return 1;
+    size_t got = rp_script_read_many(lua->pid, dst, src, sizeof(uintptr_t), k);
+    int whole = (int)(got / sizeof(uintptr_t));
+    for (int i = 0, j = 0; i < n; i++) {
+        if (values[i] != 0) {
+            if (j >= whole) {
+                return i;
+            }
+            sc->frames[i].fn = sc->closure_fn[j++];
+        }
+    }
+    return n;
+}
+
+/* A Proto's header, read once per session: a function on the stack keeps
+ * its Proto alive, and Lua frees one only when its chunk is unloaded. */
+static const unsigned char *proto_header(const rp_lua_t *lua, lua_scratch_t *sc,
+                                         uintptr_t proto, uint64_t generation)
+{
+    known_proto_t *k = &sc->protos[(proto >> 4) & (KNOWN_PROTOS - 1)];
+    if (k->proto != proto || k->generation != generation) {
+        if (rp_script_read(lua->pid, k->header, proto, P_READ) != P_READ) {
+            k->proto = 0;
+            return NULL;
+        }
+        k->proto = proto;
+        k->generation = generation;
+    }
+    return k->header;
 }
 
 /* ---- names, as Lua's debug library finds them (ldebug.c) ----------------- */
@@ -429,15 +520,6 @@ static uintptr_t intern_frame(const rp_lua_t *lua, rp_script_table_t *table,
                                file_len >= 0 ? (size_t)file_len : 0, line);
 }
 
-/* Scratch: the frames and the instructions searched for names. */
-typedef struct lua_scratch {
-    lua_frame_t frames[MAX_LUA_FRAMES];
-    uint32_t code[MAX_CODE];
-} lua_scratch_t;
-
-_Static_assert(sizeof(lua_scratch_t) <= RP_SCRIPT_SCRATCH,
-               "the Lua reader's scratch must fit the table's");
-
 int rp_lua_read(const rp_lua_t *lua, rp_script_table_t *table, uintptr_t L,
                 rp_script_raw_t *out, int max)
 {
@@ -446,16 +528,20 @@ int rp_lua_read(const rp_lua_t *lua, rp_script_table_t *table, uintptr_t L,
         return 0;
     }
     lua_scratch_t *sc = rp_script_table_scratch(table);
-    if (max > MAX_LUA_FRAMES) {
-        max = MAX_LUA_FRAMES;
-    }
-    int n = 0;
-    uintptr_t previous = 0;
-    /* The outermost call info (base_ci) is C's own entry, no function. */
-    while (ci != 0 && n < max &&
-           read_frame(lua, ci, &sc->frames[n], &previous) && previous != 0) {
-        n++;
-        ci = previous;
+    uintptr_t values[MAX_LUA_FRAMES];
+    int n = read_call_infos(lua, sc, ci,
+                            max < MAX_LUA_FRAMES ? max : MAX_LUA_FRAMES);
+    n = read_called_values(lua, sc, n, values);
+    n = read_closures(lua, sc, n, values);
+    uint64_t generation = rp_script_table_generation(table);
+    for (int i = 0; i < n; i++) {
+        lua_frame_t *f = &sc->frames[i];
+        f->proto = NULL;
+        if (f->is_lua &&
+            (f->proto = proto_header(lua, sc, f->fn, generation)) == NULL) {
+            n = i; /* a torn frame: the chain ends inside it */
+            break;
+        }
     }
     for (int i = 0; i < n; i++) {
         const lua_frame_t *f = &sc->frames[i];

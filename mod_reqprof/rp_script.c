@@ -363,6 +363,25 @@ int rp_script_splice_stack(rp_script_table_t *table, uintptr_t context,
 
 /* ---- reading ------------------------------------------------------------- */
 
+size_t rp_script_read_many(pid_t pid, void *const *dst, const uintptr_t *src,
+                           size_t each, int count)
+{
+    enum { BATCH = 128 };
+    struct iovec local[BATCH], remote[BATCH];
+    if (count <= 0 || count > BATCH) {
+        return 0;
+    }
+    for (int i = 0; i < count; i++) {
+        local[i].iov_base = dst[i];
+        local[i].iov_len = each;
+        remote[i].iov_base = (void *)src[i];
+        remote[i].iov_len = each;
+    }
+    ssize_t got = process_vm_readv(pid, local, (unsigned long)count, remote,
+                                   (unsigned long)count, 0);
+    return got > 0 ? (size_t)got : 0;
+}
+
 size_t rp_script_read(pid_t pid, void *dst, uintptr_t src, size_t n)
 {
     if (src == 0 || n == 0) {

@@ -175,4 +175,11 @@ int rp_script_splice_stack(rp_script_table_t *table, uintptr_t context,
  * Async-signal-safe. */
 size_t rp_script_read(pid_t pid, void *dst, uintptr_t src, size_t n);
 
+/* count (at most 128) reads of each bytes, src[i] into dst[i], in one
+ * system call (cheaper than count calls for small reads, though each piece
+ * still costs). They are done in order and stop at the first that fails:
+ * returns the bytes copied, count * each when all succeeded. */
+size_t rp_script_read_many(pid_t pid, void *const *dst, const uintptr_t *src,
+                           size_t each, int count);
+
 #endif

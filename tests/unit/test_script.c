@@ -467,17 +467,23 @@ START_TEST(lua_layout_check_and_hostile_states)
     ck_assert_int_eq(rp_lua_read(&lua, table, 8, out, 8), 0);
     unsigned char *state = block(512);
     ck_assert_int_eq(rp_lua_read(&lua, table, (uintptr_t)state, out, 8), 0);
-    /* A call info that is its own caller, running a C function: bounded. */
+    /* Two call infos, each the other's caller, running a C function:
+     * bounded; one that is its own caller: nothing. */
     unsigned char *ci = block(512);
+    unsigned char *other = block(512);
     unsigned char *slot = block(512);
     put_word(slot, 0, (uintptr_t)0x1234);
     uint32_t light_c = 6 | (1 << 4);
     memcpy(slot + 8, &light_c, sizeof(light_c));
     put_word(ci, 0, (uintptr_t)slot);
-    put_word(ci, 16, (uintptr_t)ci);
+    put_word(ci, 16, (uintptr_t)other);
+    put_word(other, 0, (uintptr_t)slot);
+    put_word(other, 16, (uintptr_t)ci);
     put_word(state, 32, (uintptr_t)ci);
     ck_assert_int_eq(rp_lua_read(&lua, table, (uintptr_t)state, out, 8), 8);
     ck_assert_str_eq(name_of(&out[0]), "[C function]");
+    put_word(ci, 16, (uintptr_t)ci);
+    ck_assert_int_eq(rp_lua_read(&lua, table, (uintptr_t)state, out, 8), 0);
     /* The splicer reads nothing outside a call into Lua. */
     uintptr_t ips[4] = {0x9000, 0x1801};
     int cut = 0;

@@ -339,9 +339,9 @@ function hash(s) {
     return h >>> 0;
 }
 
-// A frame's colour: warm hues for the code being profiled, green for a
-// script's functions (PHP), cool greys for folded (library) objects, violet
-// for the kernel.
+// A frame's colour: warm hues for the code being profiled, greens for a
+// script's functions (PHP, Lua), cool greys for folded (library) objects,
+// violet for the kernel.
 function frameColour(V, v, A) {
     var f = V.frame[v];
     var n0 = hash(vName(V, v));
@@ -360,8 +360,9 @@ function frameColour(V, v, A) {
     if (obj === '[kernel]') {
         return 'hsl(265,45%,' + (76 + n % 8) + '%)';
     }
-    if (obj === '[php]') {
-        return 'hsl(' + (128 + n % 24) + ',48%,' + (66 + n % 10) + '%)';
+    if (obj === '[php]' || obj === '[lua]') {
+        var hue = obj === '[php]' ? 128 : 160;
+        return 'hsl(' + (hue + n % 20) + ',48%,' + (66 + n % 10) + '%)';
     }
     if (objFolded[fObj[f]]) {
         return 'hsl(' + (195 + h % 30) + ',22%,' + (74 + n % 10) + '%)';

@@ -1,8 +1,6 @@
-#define _GNU_SOURCE 1 /* dladdr1 */
 #include "rp_lua.h"
 
 #include <dlfcn.h>
-#include <link.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,20 +96,6 @@ static const unsigned char sets_a[OP_COUNT] = {
 /* ---- reading ----------------------------------------------------------------
  */
 
-static uintptr_t word_at(const unsigned char *buf, uint32_t off)
-{
-    uintptr_t v;
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
-
-static uint32_t u32_at(const unsigned char *buf, uint32_t off)
-{
-    uint32_t v;
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
-
 static int read_word(const rp_lua_t *lua, uintptr_t at, uintptr_t *out)
 {
     return rp_script_read(lua->pid, out, at, sizeof(*out)) == sizeof(*out);
@@ -129,7 +113,7 @@ static int read_string(const rp_lua_t *lua, uintptr_t ts, char *out)
     if (buf[TS_TT] == TS_SHORT) {
         len = buf[TS_SHRLEN];
     } else if (buf[TS_TT] == TS_LONG) {
-        len = word_at(buf, TS_LNGLEN);
+        len = rp_script_word_at(buf, TS_LNGLEN);
     } else {
         return -1;
     }
@@ -184,14 +168,14 @@ static int read_call_infos(const rp_lua_t *lua, lua_scratch_t *sc, uintptr_t ci,
     int n = 0;
     while (ci != 0 && n < max &&
            rp_script_read(lua->pid, buf, ci, sizeof(buf)) == sizeof(buf)) {
-        uintptr_t previous = word_at(buf, CI_PREVIOUS);
+        uintptr_t previous = rp_script_word_at(buf, CI_PREVIOUS);
         if (previous == 0 || previous == ci) {
             break;
         }
         lua_frame_t *f = &sc->frames[n++];
         memcpy(&f->status, buf + CI_CALLSTATUS, sizeof(f->status));
-        f->savedpc = word_at(buf, CI_SAVEDPC);
-        f->slot = word_at(buf, CI_FUNC);
+        f->savedpc = rp_script_word_at(buf, CI_SAVEDPC);
+        f->slot = rp_script_word_at(buf, CI_FUNC);
         ci = previous;
     }
     return n;
@@ -221,13 +205,13 @@ static int read_called_values(const rp_lua_t *lua, lua_scratch_t *sc, int n,
         } else if (rp_script_read(lua->pid, one, f->slot, TV_SIZE) != TV_SIZE) {
             return i;
         }
-        int tt = (int)u32_at(tv, TV_TT);
+        int tt = (int)rp_script_u32_at(tv, TV_TT);
         if (tt != TT_LIGHT_C && tt != TT_LUA_CLOSURE && tt != TT_C_CLOSURE) {
             return i;
         }
         f->is_lua = tt == TT_LUA_CLOSURE;
-        values[i] = tt == TT_LIGHT_C ? 0 : word_at(tv, 0);
-        f->fn = tt == TT_LIGHT_C ? word_at(tv, 0) : 0;
+        values[i] = tt == TT_LIGHT_C ? 0 : rp_script_word_at(tv, 0);
+        f->fn = tt == TT_LIGHT_C ? rp_script_word_at(tv, 0) : 0;
     }
     return n;
 }
@@ -290,16 +274,16 @@ typedef struct name_search {
 static int constant_name(const name_search_t *ns, int k, char *out)
 {
     unsigned char tv[TV_SIZE];
-    uintptr_t at = word_at(ns->proto, P_K) + (uintptr_t)k * TV_SIZE;
+    uintptr_t at = rp_script_word_at(ns->proto, P_K) + (uintptr_t)k * TV_SIZE;
     if (k < 0 ||
         rp_script_read(ns->lua->pid, tv, at, sizeof(tv)) != sizeof(tv)) {
         return -1;
     }
-    int tt = (int)u32_at(tv, TV_TT);
+    int tt = (int)rp_script_u32_at(tv, TV_TT);
     if (tt != TT_SHORT_STRING_VALUE && tt != TT_LONG_STRING_VALUE) {
         return -1;
     }
-    return read_string(ns->lua, word_at(tv, 0), out);
+    return read_string(ns->lua, rp_script_word_at(tv, 0), out);
 }
 
 static int rk_name(const name_search_t *ns, int c, char *out)
@@ -310,23 +294,24 @@ static int rk_name(const name_search_t *ns, int c, char *out)
 /* The n-th local variable active at pc (luaF_getlocalname). */
 static int local_name(const name_search_t *ns, int n, int pc, char *out)
 {
-    int count = (int)u32_at(ns->proto, P_SIZELOCVARS);
+    int count = (int)rp_script_u32_at(ns->proto, P_SIZELOCVARS);
     if (count > MAX_LOCVARS) {
         count = MAX_LOCVARS;
     }
     unsigned char var[LOCVAR_SIZE];
-    uintptr_t base = word_at(ns->proto, P_LOCVARS);
+    uintptr_t base = rp_script_word_at(ns->proto, P_LOCVARS);
     for (int i = 0; i < count; i++) {
         if (rp_script_read(ns->lua->pid, var, base + (uintptr_t)i * LOCVAR_SIZE,
                            sizeof(var)) != sizeof(var)) {
             return -1;
         }
-        int startpc = (int)u32_at(var, 8), endpc = (int)u32_at(var, 12);
+        int startpc = (int)rp_script_u32_at(var, 8),
+            endpc = (int)rp_script_u32_at(var, 12);
         if (startpc > pc) {
             break;
         }
         if (pc < endpc && --n == 0) {
-            return read_string(ns->lua, word_at(var, 0), out);
+            return read_string(ns->lua, rp_script_word_at(var, 0), out);
         }
     }
     return -1;
@@ -335,9 +320,10 @@ static int local_name(const name_search_t *ns, int n, int pc, char *out)
 static int upvalue_name(const name_search_t *ns, int index, char *out)
 {
     uintptr_t name;
-    if (index < 0 || index >= (int)u32_at(ns->proto, P_SIZEUPVALUES) ||
+    if (index < 0 ||
+        index >= (int)rp_script_u32_at(ns->proto, P_SIZEUPVALUES) ||
         !read_word(ns->lua,
-                   word_at(ns->proto, P_UPVALUES) +
+                   rp_script_word_at(ns->proto, P_UPVALUES) +
                        (uintptr_t)index * UPVALDESC_SIZE,
                    &name)) {
         return -1;
@@ -443,8 +429,8 @@ static int metamethod_name(int op, char *out)
 static int called_name(const rp_lua_t *lua, const lua_frame_t *caller,
                        uint32_t *code_buf, char *out)
 {
-    uintptr_t code = word_at(caller->proto, P_CODE);
-    int size = (int)u32_at(caller->proto, P_SIZECODE);
+    uintptr_t code = rp_script_word_at(caller->proto, P_CODE);
+    int size = (int)rp_script_u32_at(caller->proto, P_SIZECODE);
     if (caller->savedpc <= code) {
         return -1;
     }
@@ -469,7 +455,7 @@ static int source_name(const rp_lua_t *lua, const unsigned char *proto,
                        char *out)
 {
     char raw[RP_SCRIPT_MAX_NAME + 1];
-    int len = read_string(lua, word_at(proto, P_SOURCE), raw);
+    int len = read_string(lua, rp_script_word_at(proto, P_SOURCE), raw);
     if (len <= 0) {
         return -1;
     }
@@ -487,16 +473,17 @@ static uintptr_t intern_frame(const rp_lua_t *lua, rp_script_table_t *table,
 {
     int named_by_caller =
         caller != NULL && caller->is_lua && !(f->status & CIST_TAIL);
-    rp_script_key_t key = {{f->fn, f->is_lua ? word_at(f->proto, P_SOURCE) : 0,
-                            named_by_caller ? caller->fn : 0,
-                            named_by_caller ? caller->savedpc : 0}};
+    rp_script_key_t key = {
+        {f->fn, f->is_lua ? rp_script_word_at(f->proto, P_SOURCE) : 0,
+         named_by_caller ? caller->fn : 0,
+         named_by_caller ? caller->savedpc : 0}};
     uintptr_t word = rp_script_table_find(table, &key);
     if (word != 0) {
         return word;
     }
     char name[RP_SCRIPT_MAX_NAME + 1];
     char file[RP_SCRIPT_MAX_NAME + 1];
-    int line = f->is_lua ? (int)u32_at(f->proto, P_LINEDEFINED) : 0;
+    int line = f->is_lua ? (int)rp_script_u32_at(f->proto, P_LINEDEFINED) : 0;
     int file_len = f->is_lua ? source_name(lua, f->proto, file) : -1;
     int name_len =
         named_by_caller ? called_name(lua, caller, code_buf, name) : -1;
@@ -568,21 +555,6 @@ int rp_lua_splice(const void *engine, rp_script_table_t *table,
 }
 
 /* ---- attaching ----------------------------------------------------------- */
-
-static int function_range(const char *name, rp_script_range_t *range)
-{
-    void *start = dlsym(RTLD_DEFAULT, name);
-    Dl_info info;
-    const ElfW(Sym) *sym = NULL;
-    if (start == NULL ||
-        dladdr1(start, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 ||
-        sym == NULL || sym->st_size == 0) {
-        return 0;
-    }
-    range->lo = (uintptr_t)start;
-    range->hi = (uintptr_t)start + sym->st_size;
-    return 1;
-}
 
 /* The layout check: a chunk whose C function reads the stack it runs on. */
 static const char check_chunk[] =
@@ -690,7 +662,7 @@ int rp_lua_attach(rp_lua_t *lua, char *why_buf, size_t why_len,
     static const char *const entries[] = {"lua_pcallk", "lua_callk",
                                           "lua_resume"};
     for (int i = 0; i < 3; i++) {
-        if (!function_range(entries[i], &lua->anchors.executor[i])) {
+        if (!rp_script_function_range(entries[i], &lua->anchors.executor[i])) {
             *why = "its entry points (lua_pcallk, lua_callk, lua_resume) "
                    "were not found";
             return RP_LUA_UNSUPPORTED;

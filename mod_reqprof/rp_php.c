@@ -1,8 +1,6 @@
-#define _GNU_SOURCE 1 /* dladdr1 */
 #include "rp_php.h"
 
 #include <dlfcn.h>
-#include <link.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,22 +12,6 @@
 
 /* ---- attaching ------------------------------------------------------------
  */
-
-/* [start, end) of a function found by name in the loaded objects. */
-static int function_range(const char *name, uintptr_t *lo, uintptr_t *hi)
-{
-    void *start = dlsym(RTLD_DEFAULT, name);
-    Dl_info info;
-    const ElfW(Sym) *sym = NULL;
-    if (start == NULL ||
-        dladdr1(start, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 ||
-        sym == NULL || sym->st_size == 0) {
-        return 0;
-    }
-    *lo = (uintptr_t)start;
-    *hi = (uintptr_t)start + sym->st_size;
-    return 1;
-}
 
 /* "Zend Engine v4.2.36, Copyright ..." against "4.2.36": the major and
  * minor versions fix the layout. */
@@ -80,12 +62,12 @@ int rp_php_attach(rp_php_t *php, char *why_buf, size_t why_len,
     }
     rp_script_anchors_t a;
     memset(&a, 0, sizeof(a));
-    if (!function_range("execute_ex", &a.executor[0].lo, &a.executor[0].hi)) {
+    if (!rp_script_function_range("execute_ex", &a.executor[0])) {
         *why = "its executor (execute_ex) was not found";
         return RP_PHP_UNSUPPORTED;
     }
     /* Without it, runs PHP calls from C land on the executor outside. */
-    function_range("zend_call_function", &a.call[0].lo, &a.call[0].hi);
+    rp_script_function_range("zend_call_function", &a.call[0]);
     php->layout = &rp_php_layout;
     php->pid = getpid();
     php->executor_globals = (uintptr_t)globals;
@@ -95,20 +77,6 @@ int rp_php_attach(rp_php_t *php, char *why_buf, size_t why_len,
 
 /* ---- reading --------------------------------------------------------------
  */
-
-static uintptr_t word_at(const unsigned char *buf, uint32_t off)
-{
-    uintptr_t v;
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
-
-static uint32_t u32_at(const unsigned char *buf, uint32_t off)
-{
-    uint32_t v;
-    memcpy(&v, buf + off, sizeof(v));
-    return v;
-}
 
 /* A zend_string's bytes, up to RP_SCRIPT_MAX_NAME; -1 if unreadable. */
 static int read_string(const rp_php_t *php, uintptr_t str, char *out)
@@ -123,7 +91,7 @@ static int read_string(const rp_php_t *php, uintptr_t str, char *out)
     if (got < L->str_val) {
         return -1;
     }
-    size_t len = word_at(buf, L->str_len);
+    size_t len = rp_script_word_at(buf, L->str_len);
     if (len > MAX_STRING) {
         return -1;
     }
@@ -145,7 +113,7 @@ static int read_class_name(const rp_php_t *php, uintptr_t scope, char *out)
                        sizeof(buf)) != sizeof(buf)) {
         return -1;
     }
-    return read_string(php, word_at(buf, 0), out);
+    return read_string(php, rp_script_word_at(buf, 0), out);
 }
 
 /* What one function needs to be named. */
@@ -169,16 +137,16 @@ static int parse_function(const rp_php_layout_t *L, const unsigned char *buf,
     }
     out->address = func;
     out->user = type == L->user_function;
-    out->name = word_at(buf, L->fn_name);
-    out->scope = word_at(buf, L->fn_scope);
+    out->name = rp_script_word_at(buf, L->fn_name);
+    out->scope = rp_script_word_at(buf, L->fn_scope);
     out->filename = 0;
     out->line = 0;
     if (out->user) {
         if (got < L->fn_user_size) {
             return 0;
         }
-        out->filename = word_at(buf, L->fn_filename);
-        out->line = (int)u32_at(buf, L->fn_line_start);
+        out->filename = rp_script_word_at(buf, L->fn_filename);
+        out->line = (int)rp_script_u32_at(buf, L->fn_line_start);
     }
     return 1;
 }
@@ -298,9 +266,9 @@ static int walk_chain(const rp_php_t *php, php_scratch_t *sc, uintptr_t at,
         } else {
             break;
         }
-        uintptr_t func = word_at(ex, L->ex_func);
-        uint32_t info = u32_at(ex, L->ex_call_info);
-        uintptr_t prev = word_at(ex, L->ex_prev);
+        uintptr_t func = rp_script_word_at(ex, L->ex_func);
+        uint32_t info = rp_script_u32_at(ex, L->ex_call_info);
+        uintptr_t prev = rp_script_word_at(ex, L->ex_prev);
         if (func != 0) {
             sc->chain[n].func = func;
             sc->chain[n].info = info;

@@ -1,6 +1,8 @@
-#define _GNU_SOURCE 1 /* process_vm_readv */
+#define _GNU_SOURCE 1 /* process_vm_readv, dladdr1 */
 #include "rp_script.h"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -362,6 +364,21 @@ int rp_script_splice_stack(rp_script_table_t *table, uintptr_t context,
 }
 
 /* ---- reading ------------------------------------------------------------- */
+
+int rp_script_function_range(const char *name, rp_script_range_t *range)
+{
+    void *start = dlsym(RTLD_DEFAULT, name);
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (start == NULL ||
+        dladdr1(start, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 ||
+        sym == NULL || sym->st_size == 0) {
+        return 0;
+    }
+    range->lo = (uintptr_t)start;
+    range->hi = (uintptr_t)start + sym->st_size;
+    return 1;
+}
 
 size_t rp_script_read_many(pid_t pid, void *const *dst, const uintptr_t *src,
                            size_t each, int count)

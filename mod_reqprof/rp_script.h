@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define RP_SCRIPT_TAG (UINT64_C(1) << 63)
@@ -174,6 +175,27 @@ int rp_script_splice_stack(rp_script_table_t *table, uintptr_t context,
  * than n where the range runs into unmapped memory), 0 on failure.
  * Async-signal-safe. */
 size_t rp_script_read(pid_t pid, void *dst, uintptr_t src, size_t n);
+
+/* A pointer-sized word or a 32-bit value at offset off of what was read
+ * (unaligned reads of an engine's structures). */
+static inline uintptr_t rp_script_word_at(const unsigned char *buf,
+                                          uint32_t off)
+{
+    uintptr_t v;
+    memcpy(&v, buf + off, sizeof(v));
+    return v;
+}
+
+static inline uint32_t rp_script_u32_at(const unsigned char *buf, uint32_t off)
+{
+    uint32_t v;
+    memcpy(&v, buf + off, sizeof(v));
+    return v;
+}
+
+/* [start, end) of a function found by name among the loaded objects'
+ * dynamic symbols: 0 if it is not there. Not async-signal-safe. */
+int rp_script_function_range(const char *name, rp_script_range_t *range);
 
 /* count (at most 128) reads of each bytes, src[i] into dst[i], in one
  * system call (cheaper than count calls for small reads, though each piece

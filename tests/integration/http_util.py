@@ -26,3 +26,37 @@ def raw_request(server, raw, timeout=60):
                 break
             chunks.append(data)
     return b"".join(chunks)
+
+
+def soak(server, paths, total, expect, clients=8):
+    """Sends total requests, paths in turn, from clients threads. Returns
+    (failures, sampled, unsampled): the (path, status) of requests whose
+    status was not expect(path); and, of the JSON reports of requests that
+    ran five intervals or more, the sampling sections of those that have
+    samples and of those that have none."""
+    import json
+    import threading
+    failures, sampled, unsampled = [], [], []
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def client():
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            path = paths[i % len(paths)]
+            status, _, body = request(server, path)
+            if status != expect(path):
+                failures.append((path, status))
+            elif "profile=json" in path:
+                sampling = json.loads(body)["sampling"]
+                if sampling["wall_ms"] >= 5 * sampling["interval_us"] / 1000:
+                    (sampled if sampling["intervals"] else unsampled).append(sampling)
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return failures, sampled, unsampled

@@ -12,12 +12,11 @@ import json
 import os
 import re
 import shutil
-import threading
 
 import pytest
 
 from conftest import start_checked
-from http_util import request
+from http_util import request, soak
 from httpd_harness import Httpd
 
 LUA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -172,29 +171,9 @@ def test_soak_lua_with_and_without_profiling():
         cases = [HANDLER + "?case=shares&ms=6&profile=json", HANDLER + "?case=sleep&ms=2",
                  HANDLER + "?case=pcall&profile=text", HANDLER + "?case=error",
                  HANDLER + "?case=recursion&ms=2&profile=collapsed", "/work/cpu?ms=2"]
-        failures, lock, counter = [], threading.Lock(), iter(range(600))
-        sampled, unsampled = [], []
-
-        def worker():
-            while True:
-                with lock:
-                    i = next(counter, None)
-                if i is None:
-                    return
-                path = cases[i % len(cases)]
-                status, _, body = request(server, path)
-                want = 500 if "error" in path and "profile=" not in path else 200
-                if status != want:
-                    failures.append((path, status))
-                elif "profile=json" in path:
-                    sampling = json.loads(body)["sampling"]
-                    if sampling["wall_ms"] >= 5 * sampling["interval_us"] / 1000:
-                        (sampled if sampling["intervals"] else unsampled).append(sampling)
-        threads = [threading.Thread(target=worker) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        failures, sampled, unsampled = soak(
+            server, cases, 600,
+            lambda path: 500 if "error" in path and "profile=" not in path else 200)
         assert not failures, failures[:5]
         # As in test_php.py's soak: nearly every request of five intervals
         # or more is sampled (a sampler thread may get no CPU for a short

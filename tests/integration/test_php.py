@@ -14,13 +14,12 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import start_checked
-from http_util import request
+from http_util import request, soak
 from httpd_harness import OUT, Httpd
 from test_formats import parse_pprof_raw, run_pprof
 
@@ -276,31 +275,9 @@ def test_soak_php_with_and_without_profiling(php):
              SCRIPT + "?case=fatal&profile=1",
              SCRIPT + "?case=recursion&ms=2&profile=collapsed",
              "/logged/profile_me.php?case=include&ms=2"]
-    failures, sampled, unsampled = [], [], []
-    lock = threading.Lock()
-    counter = iter(range(2000))
-
-    def worker():
-        while True:
-            with lock:
-                i = next(counter, None)
-            if i is None:
-                return
-            path = paths[i % len(paths)]
-            status, _, body = request(php, path)
-            want = 200 if "profile=" in path or "fatal" not in path else 500
-            if status != want:
-                failures.append((path, status))
-            elif "profile=json" in path:
-                sampling = json.loads(body)["sampling"]
-                if sampling["wall_ms"] >= 5 * sampling["interval_us"] / 1000:
-                    (sampled if sampling["intervals"] else unsampled).append(sampling)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    failures, sampled, unsampled = soak(
+        php, paths, 2000,
+        lambda path: 200 if "profile=" in path or "fatal" not in path else 500)
     assert not failures, failures[:10]
     # Eight busy requests share two CPUs with their children's sampler
     # threads: now and then a sampler thread gets no CPU for a whole short

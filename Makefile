@@ -233,7 +233,7 @@ clean:
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 20
 TEST_FUZZ_SECONDS ?= 8
-FUZZ_TARGETS  := trigger duration proc buf render stacks
+FUZZ_TARGETS  := trigger duration proc buf render stacks script
 FUZZ_OUT      := $(OUT)/fuzz
 FUZZ_SAN      := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                  -fno-sanitize-recover=all

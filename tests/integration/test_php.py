@@ -309,41 +309,46 @@ def test_another_engine_version_is_said_once_and_profiled_natively():
     assert "Zend Engine v4.1.99" in lines[0] and "4.2." in lines[0], lines
 
 
-def test_report_in_the_browser_colours_php_frames():
-    # The HTML report of a PHP request in headless Chromium: no console
-    # error; the folded view starts at the script ({main} at the top of the
-    # flame graph: the engine's frames fold); PHP frames drawn in green.
+def flame_of_report(url, screenshot):
+    """Renders the report at url in headless Chromium, fails on any console
+    error, saves a screenshot and returns the flame graph's frames as
+    (function, object, (red, green, blue))."""
     from browser_util import Chromium, find_chromium
     from test_browser import check_png, load, switch
     assert find_chromium(), "Chromium is not installed (apt-get install chromium)"
+    with Chromium() as browser:
+        page = browser.page()
+        page.enable_error_collection()
+        page.send("Emulation.setDeviceMetricsOverride", {
+            "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        problems, _, _ = load(page, url)
+        assert not problems, problems
+        switch(page, "flame")
+        rows = page.evaluate(
+            "Array.from(document.querySelectorAll('#rp-flame .rp-fl')).map(function(b){"
+            "return [b.dataset.func, b.dataset.obj, getComputedStyle(b).backgroundColor];})")
+        path = os.path.join(OUT, screenshot)
+        page.screenshot(path)
+        check_png(path)
+        problems, _ = page.problems(since=0)
+        assert not problems, problems
+    return [(f, o, tuple(int(x) for x in re.findall(r"\d+", c)[:3])) for f, o, c in rows]
+
+
+def test_report_in_the_browser_colours_php_frames():
+    # The folded view starts at the script ({main} at the top of the flame
+    # graph: the engine's frames fold); PHP frames drawn in green.
     server = start_checked(php_server())
     try:
-        with Chromium() as browser:
-            page = browser.page()
-            page.enable_error_collection()
-            page.send("Emulation.setDeviceMetricsOverride", {
-                "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
-            url = server.url + SCRIPT + "?case=shares&ms=300&profile=1"
-            problems, _, _ = load(page, url)
-            assert not problems, problems
-            switch(page, "flame")
-            rows = page.evaluate(
-                "Array.from(document.querySelectorAll('#rp-flame .rp-fl')).map(function(b){"
-                "return [b.dataset.func, b.dataset.obj, parseFloat(b.style.top), "
-                "getComputedStyle(b).backgroundColor];})")
-            php_rows = [r for r in rows if r[1] == "[php]"]
-            assert {"{main}", "work_seventy", "work_thirty", "spin_for"} <= \
-                {r[0] for r in php_rows}, rows
-            assert not [r for r in rows if r[1] == "libphp8.2.so"], "engine frames not folded"
-            for _, _, _, colour in php_rows:
-                red, green, blue = [int(x) for x in re.findall(r"\d+", colour)[:3]]
-                assert green > red and green > blue, colour
-            path = os.path.join(OUT, "report-php.png")
-            page.screenshot(path)
-            check_png(path)
-            problems, _ = page.problems(since=0)
-            assert not problems, problems
+        rows = flame_of_report(server.url + SCRIPT + "?case=shares&ms=300&profile=1",
+                               "report-php.png")
     finally:
         crashes = server.crash_lines()
         server.cleanup()
     assert not crashes, crashes
+    php_rows = [r for r in rows if r[1] == "[php]"]
+    assert {"{main}", "work_seventy", "work_thirty", "spin_for"} <= \
+        {r[0] for r in php_rows}, rows
+    assert not [r for r in rows if r[1] == "libphp8.2.so"], "engine frames not folded"
+    for _, _, (red, green, blue) in php_rows:
+        assert green > red and green > blue, (red, green, blue)

@@ -1,8 +1,8 @@
 """PHP functions inside the native profile, through a real httpd with Debian's
 mod_php 8.2 (prefork, the non-thread-safe engine): tests/workload/php's
 script has functions with known call paths and shares. Children run as
-httpd's default has them (privileges dropped, not dumpable) first, and
-dumpable (CoreDumpDirectory) second.
+httpd's default has them (privileges dropped, not dumpable, PHP's opcache
+on) first, and dumpable (CoreDumpDirectory) without opcache second.
 
 What a user sees is checked in every format: the PHP functions sit where
 they ran in httpd's request cycle (under ap_run_handler and the engine's
@@ -20,6 +20,7 @@ import pytest
 
 from conftest import start_checked
 from http_util import request, soak
+from http_util import request as request_plain
 from httpd_harness import OUT, Httpd
 from test_formats import parse_pprof_raw, run_pprof
 
@@ -42,7 +43,11 @@ ReqProfileLogFile logs/reqprof.log
 Alias /logged %s
 """ % (LIBPHP, "%(docroot)s")
 
-CONFIGS = {"not-dumpable": "", "dumpable": "CoreDumpDirectory /tmp\n"}
+# Debian's mod_php runs with opcache (its functions in shared memory, kept
+# across requests); the second server runs without it (a request's
+# functions and included files compiled and freed within the request).
+CONFIGS = {"not-dumpable": "",
+           "dumpable-no-opcache": "CoreDumpDirectory /tmp\nphp_admin_flag opcache.enable off\n"}
 
 
 def php_server(extra=""):
@@ -51,8 +56,12 @@ def php_server(extra=""):
     server = Httpd("prefork", extra="")
     conf = PHP_CONF % {"docroot": server.docroot} + extra
     server.write_config(conf, True, (), 8)
+    # Older than opcache's file_update_protection (2 s), or opcache would
+    # leave them out of its cache for the first requests.
+    an_hour_ago = time.time() - 3600
     for name in os.listdir(PHP_DIR):
-        shutil.copy(os.path.join(PHP_DIR, name), server.docroot)
+        copy = shutil.copy(os.path.join(PHP_DIR, name), server.docroot)
+        os.utime(copy, (an_hour_ago, an_hour_ago))
     return server
 
 
@@ -116,6 +125,12 @@ class Tree:
 
 def php_frames(tree):
     return [f for f in tree.frames if f["object"] == "[php]"]
+
+
+def test_opcache_as_configured(php, request):
+    status, _, body = request_plain(php, SCRIPT + "?case=opcache")
+    want = b"opcache 0" if "no-opcache" in request.node.callspec.id else b"opcache 1"
+    assert status == 200 and body.startswith(want), (request.node.callspec.id, body)
 
 
 def test_shares_names_files_and_lines(php):

@@ -95,6 +95,11 @@ case 'fatal':
     spin_for(30);
     undefined_function_called_here();
     break;
+case 'opcache':
+    // Whether this very script came from opcache's shared memory.
+    $on = function_exists('opcache_is_script_cached') && opcache_is_script_cached(__FILE__);
+    echo 'opcache ', $on ? 1 : 0, ' ', ini_get('opcache.enable'), "\n";
+    break;
 case 'callback':
     array_map(function ($v) use ($ms) { return spin_for($ms); }, [1]);
     break;

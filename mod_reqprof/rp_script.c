@@ -12,8 +12,12 @@
  * RP_SCRIPT_FULL_FRAME. */
 #define TABLE_ENTRIES 8192
 #define TABLE_SLOTS 16384 /* a power of two, twice the entries */
+_Static_assert(TABLE_ENTRIES < (1 << 14), "entry index + 1 fits a slot");
 #define TABLE_TEXT (512 * 1024)
 #define FULL_INDEX 0 /* entry 0 is the full-table frame */
+/* A slot holds its session's tag above the entry index + 1. */
+#define SLOT_INDEX_BITS 14 /* TABLE_ENTRIES < 2^14 */
+#define SLOT_TAG(generation) ((uint32_t)((generation)&0x3ffff))
 
 typedef struct entry {
     rp_script_key_t key;
@@ -30,10 +34,9 @@ struct rp_script_table {
     uint64_t generation;
     uint32_t used;      /* entries */
     uint32_t text_used; /* bytes */
-    /* Entry index + 1, or 0. A slot whose index is not below used is empty:
-     * a reset leaves the slots as they are. Within a session a slot that
-     * was in use stays in use, so no key is ever stored past an empty slot
-     * its search would stop at. */
+    /* The session's tag (SLOT_TAG of the generation) and entry index + 1,
+     * or 0. A slot of another session is empty, so a reset leaves the slots
+     * as they are and earlier sessions' slots never fill the table. */
     uint32_t slots[TABLE_SLOTS];
     entry_t entries[TABLE_ENTRIES];
     char text[TABLE_TEXT];
@@ -111,32 +114,43 @@ static uint32_t hash_key(const rp_script_key_t *key)
     return (uint32_t)h;
 }
 
-/* The slot holding key, or the empty slot where it would go. */
-static uint32_t *slot_for(const rp_script_table_t *t,
-                          const rp_script_key_t *key, int *found)
+/* The entry a slot holds in this session, or -1 if it is empty. */
+static int slot_entry(const rp_script_table_t *t, uint32_t v)
+{
+    uint32_t index = v & ((1u << SLOT_INDEX_BITS) - 1);
+    if (index == 0 || (v >> SLOT_INDEX_BITS) != SLOT_TAG(t->generation) ||
+        index - 1 >= t->used) {
+        return -1;
+    }
+    return (int)index - 1;
+}
+
+/* The slot holding key (*entry set to its entry), or the empty slot where
+ * it would go (*entry -1); -1 if there is none (the search is bounded: it
+ * runs in a signal handler). */
+static int slot_for(const rp_script_table_t *t, const rp_script_key_t *key,
+                    int *entry)
 {
     uint32_t mask = TABLE_SLOTS - 1;
     uint32_t i = hash_key(key) & mask;
-    for (;;) {
-        uint32_t v = t->slots[i];
-        if (v == 0 || v - 1 >= t->used) {
-            *found = 0;
-            return (uint32_t *)&t->slots[i];
-        }
-        if (memcmp(&t->entries[v - 1].key, key, sizeof(*key)) == 0) {
-            *found = 1;
-            return (uint32_t *)&t->slots[i];
+    for (int probes = 0; probes < TABLE_SLOTS; probes++) {
+        *entry = slot_entry(t, t->slots[i]);
+        if (*entry < 0 ||
+            memcmp(&t->entries[*entry].key, key, sizeof(*key)) == 0) {
+            return (int)i;
         }
         i = (i + 1) & mask;
     }
+    *entry = -1;
+    return -1;
 }
 
 uintptr_t rp_script_table_find(const rp_script_table_t *table,
                                const rp_script_key_t *key)
 {
-    int found;
-    uint32_t *slot = slot_for(table, key, &found);
-    return found ? word_of(table, *slot - 1) : 0;
+    int entry;
+    slot_for(table, key, &entry);
+    return entry >= 0 ? word_of(table, (uint32_t)entry) : 0;
 }
 
 static uint32_t copy_text(rp_script_table_t *t, const char *s, size_t *len)
@@ -156,12 +170,12 @@ uintptr_t rp_script_table_add(rp_script_table_t *table,
                               int internal, const char *name, size_t name_len,
                               const char *file, size_t file_len, int line)
 {
-    int found;
-    uint32_t *slot = slot_for(table, key, &found);
-    if (found) {
-        return word_of(table, *slot - 1);
+    int entry;
+    int slot = slot_for(table, key, &entry);
+    if (entry >= 0) {
+        return word_of(table, (uint32_t)entry);
     }
-    if (table->used >= TABLE_ENTRIES ||
+    if (slot < 0 || table->used >= TABLE_ENTRIES ||
         table->text_used + 2 * (RP_SCRIPT_MAX_NAME + 1) > TABLE_TEXT) {
         return word_of(table, FULL_INDEX);
     }
@@ -180,7 +194,8 @@ uintptr_t rp_script_table_add(rp_script_table_t *table,
         e->file_len = (uint16_t)file_len;
     }
     table->used = index + 1;
-    *slot = index + 1;
+    table->slots[slot] =
+        (SLOT_TAG(table->generation) << SLOT_INDEX_BITS) | (index + 1);
     return word_of(table, index);
 }
 

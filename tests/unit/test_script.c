@@ -102,6 +102,25 @@ START_TEST(table_reset_forgets_every_word)
 }
 END_TEST
 
+/* Sessions of many distinct functions, one after another: the slots of
+ * earlier sessions never fill the table (a search for a new key must find
+ * a free slot, in a signal handler). */
+START_TEST(earlier_sessions_leave_the_table_usable)
+{
+    for (uintptr_t session = 0; session < 6; session++) {
+        rp_script_table_reset(table);
+        for (uintptr_t a = 0; a < 8000; a++) {
+            uintptr_t w = add_named(0x1000000 * (session + 1) + a * 16, "f");
+            rp_script_frame_t f;
+            ck_assert_int_eq(rp_script_table_get(table, w, &f), 1);
+            ck_assert_str_eq(f.name, "f");
+        }
+        rp_script_key_t k = key_of(0x1000000 * (session + 1));
+        ck_assert_uint_ne(rp_script_table_find(table, &k), 0);
+    }
+}
+END_TEST
+
 START_TEST(table_full_names_further_frames_so)
 {
     uintptr_t last = 0;
@@ -512,6 +531,7 @@ Suite *script_suite(void)
     tcase_add_test(tc, table_interns_and_names_frames);
     tcase_add_test(tc, table_cuts_long_names_and_keeps_internal_without_file);
     tcase_add_test(tc, table_reset_forgets_every_word);
+    tcase_add_test(tc, earlier_sessions_leave_the_table_usable);
     tcase_add_test(tc, table_full_names_further_frames_so);
     tcase_add_test(tc, words_of_another_table_are_not_read);
     tcase_add_test(tc, one_run_sits_inside_the_executor);

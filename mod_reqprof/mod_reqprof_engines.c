@@ -19,27 +19,29 @@ static rp_php_t process_php;
 static rp_lua_t process_lua;
 static char engines_note[512];
 
-typedef struct attach_result {
-    int php, lua; /* rp_php_status_e, rp_lua_status_e */
-    const char *php_why, *lua_why;
-    char php_buf[200], lua_buf[200];
-} attach_result_t;
-
-/* Looks for both engines and sets the ones that can be read. */
-static void attach_engines(attach_result_t *a)
+/* One engine's result (why: why it is not read, or NULL), said once in the
+ * error log and kept for reports; the children inherit both. */
+static void say_engine(server_rec *s, const char *engine, const char *served,
+                       int ready, const char *why, const char *read)
 {
-    a->php = rp_php_attach(&process_php, a->php_buf, sizeof(a->php_buf),
-                           &a->php_why);
-    rp_script_set_engine(RP_SCRIPT_SLOT_PHP,
-                         a->php == RP_PHP_READY ? rp_php_splice : NULL,
-                         &process_php);
-    a->lua = rp_lua_attach(&process_lua, a->lua_buf, sizeof(a->lua_buf),
-                           &a->lua_why);
-    rp_script_set_engine(RP_SCRIPT_SLOT_LUA,
-                         a->lua == RP_LUA_READY ? rp_lua_splice : NULL,
-                         &process_lua);
+    if (why != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     RP_LOG_TAG "%s are profiled without their %s functions: "
+                                "%s",
+                     served, engine, why);
+        size_t used = strlen(engines_note);
+        snprintf(engines_note + used, sizeof(engines_note) - used,
+                 "%s%s functions not read: %s", used ? "; " : "", engine, why);
+    } else if (ready) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     RP_LOG_TAG "%s functions are read into the profiles (%s)",
+                     engine, read);
+    }
 }
 
+/* In the parent, once per configuration: the engines are found and checked
+ * here (Lua's check runs a chunk), and the children forked afterwards
+ * inherit the result (rp_engines_attach_child). */
 static int reqprof_check_engines(apr_pool_t *pconf, apr_pool_t *plog,
                                  apr_pool_t *ptemp, server_rec *s)
 {
@@ -49,46 +51,29 @@ static int reqprof_check_engines(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the configuration test pass: said at the real one */
     }
-    attach_result_t a;
-    attach_engines(&a);
-    if (a.php == RP_PHP_UNSUPPORTED) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     RP_LOG_TAG "PHP requests are profiled without their PHP "
-                                "functions: %s",
-                     a.php_why);
-    } else if (a.php == RP_PHP_READY) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     RP_LOG_TAG "PHP functions are read into the profiles "
-                                "(Zend Engine %s layout)",
-                     rp_php_layout.zend_version);
-    }
-    if (a.lua == RP_LUA_UNSUPPORTED) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     RP_LOG_TAG "Lua handlers are profiled without their Lua "
-                                "functions: %s",
-                     a.lua_why);
-    } else if (a.lua == RP_LUA_READY) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     RP_LOG_TAG "Lua functions are read into the profiles "
-                                "(Lua 5.3, layout checked)");
-    }
+    char php_buf[200], lua_buf[200], layout[64];
+    const char *php_why, *lua_why;
+    int php = rp_php_attach(&process_php, php_buf, sizeof(php_buf), &php_why);
+    int lua = rp_lua_attach(&process_lua, lua_buf, sizeof(lua_buf), &lua_why);
+    rp_script_set_engine(RP_SCRIPT_SLOT_PHP,
+                         php == RP_PHP_READY ? rp_php_splice : NULL,
+                         &process_php);
+    rp_script_set_engine(RP_SCRIPT_SLOT_LUA,
+                         lua == RP_LUA_READY ? rp_lua_splice : NULL,
+                         &process_lua);
+    engines_note[0] = '\0';
+    snprintf(layout, sizeof(layout), "Zend Engine %s layout",
+             rp_php_layout.available ? rp_php_layout.zend_version : "-");
+    say_engine(s, "PHP", "PHP requests", php == RP_PHP_READY, php_why, layout);
+    say_engine(s, "Lua", "Lua handlers", lua == RP_LUA_READY, lua_why,
+               "Lua 5.3, layout checked");
     return OK;
 }
 
 void rp_engines_attach_child(void)
 {
-    attach_result_t a;
-    attach_engines(&a);
-    engines_note[0] = '\0';
-    if (a.php == RP_PHP_UNSUPPORTED) {
-        snprintf(engines_note, sizeof(engines_note),
-                 "PHP functions not read: %s", a.php_why);
-    }
-    if (a.lua == RP_LUA_UNSUPPORTED) {
-        size_t used = strlen(engines_note);
-        snprintf(engines_note + used, sizeof(engines_note) - used,
-                 "%sLua functions not read: %s", used ? "; " : "", a.lua_why);
-    }
+    rp_php_adopt(&process_php);
+    rp_lua_adopt(&process_lua);
 }
 
 const char *rp_engines_note(void)

@@ -639,6 +639,11 @@ static int run_layout_check(const rp_lua_t *lua)
     return ok;
 }
 
+void rp_lua_adopt(rp_lua_t *lua)
+{
+    lua->pid = getpid();
+}
+
 int rp_lua_attach(rp_lua_t *lua, char *why_buf, size_t why_len,
                   const char **why)
 {

@@ -42,6 +42,10 @@ typedef enum {
 int rp_lua_attach(rp_lua_t *lua, char *why_buf, size_t why_len,
                   const char **why);
 
+/* In a process forked after attaching (httpd's children): reads go to
+ * this process from now on. */
+void rp_lua_adopt(rp_lua_t *lua);
+
 /* Reads the frames of the Lua state L (a lua_State *), innermost first, up
  * to max, into out (names interned in table). Returns how many; 0 if none
  * or unreadable. Only meaningful on the thread that runs L, or while it is

@@ -75,6 +75,11 @@ int rp_php_attach(rp_php_t *php, char *why_buf, size_t why_len,
     return RP_PHP_READY;
 }
 
+void rp_php_adopt(rp_php_t *php)
+{
+    php->pid = getpid();
+}
+
 /* ---- reading --------------------------------------------------------------
  */
 

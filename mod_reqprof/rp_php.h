@@ -58,6 +58,10 @@ typedef enum {
 int rp_php_attach(rp_php_t *php, char *why_buf, size_t why_len,
                   const char **why);
 
+/* In a process forked after attaching (httpd's children): reads go to
+ * this process from now on. */
+void rp_php_adopt(rp_php_t *php);
+
 /* Reads the thread's running PHP frames, innermost first, up to max, into
  * out (their names interned in table). Returns how many; 0 if none or
  * unreadable. Only meaningful on the thread that runs PHP, or while it is

@@ -38,10 +38,21 @@ static const rp_func_t *syscall_frame(apr_hash_t *known, apr_pool_t *pool,
     return f;
 }
 
-/* A script frame as a function of the tree: one per name, file and line. */
-static const rp_func_t *script_func(apr_hash_t *known, apr_pool_t *pool,
+/* A script frame as a function of the tree: one per name, file and line
+ * (an engine may hand out several words for one function). A word is
+ * resolved once, not at every sample it appears in. */
+typedef struct script_funcs {
+    apr_hash_t *by_word; /* uintptr_t -> rp_func_t */
+    apr_hash_t *by_name; /* "engine\nname\nfile\nline" -> rp_func_t */
+} script_funcs_t;
+
+static const rp_func_t *script_func(script_funcs_t *known, apr_pool_t *pool,
                                     const rp_sampler_t *sampler, uintptr_t word)
 {
+    rp_func_t *f = apr_hash_get(known->by_word, &word, sizeof(word));
+    if (f != NULL) {
+        return f;
+    }
     rp_script_frame_t sf;
     if (!rp_sampler_script_frame(sampler, word, &sf)) {
         sf.engine = 0;
@@ -52,7 +63,7 @@ static const rp_func_t *script_func(apr_hash_t *known, apr_pool_t *pool,
     }
     const char *key = apr_psprintf(pool, "%d\n%s\n%s\n%d", sf.engine, sf.name,
                                    sf.file ? sf.file : "", sf.line);
-    rp_func_t *f = apr_hash_get(known, key, APR_HASH_KEY_STRING);
+    f = apr_hash_get(known->by_name, key, APR_HASH_KEY_STRING);
     if (f == NULL) {
         f = apr_pcalloc(pool, sizeof(*f));
         f->name = apr_pstrdup(pool, sf.name);
@@ -60,8 +71,10 @@ static const rp_func_t *script_func(apr_hash_t *known, apr_pool_t *pool,
         f->file = sf.file ? apr_pstrdup(pool, sf.file) : NULL;
         f->line = sf.line;
         f->resolved = 1;
-        apr_hash_set(known, key, APR_HASH_KEY_STRING, f);
+        apr_hash_set(known->by_name, key, APR_HASH_KEY_STRING, f);
     }
+    apr_hash_set(known->by_word, apr_pmemdup(pool, &word, sizeof(word)),
+                 sizeof(word), f);
     return f;
 }
 
@@ -70,7 +83,7 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
 {
     const rp_func_t *frames[RP_MAX_DEPTH + 2];
     apr_hash_t *syscalls = apr_hash_make(pool);
-    apr_hash_t *scripts = apr_hash_make(pool);
+    script_funcs_t scripts = {apr_hash_make(pool), apr_hash_make(pool)};
     rp_sampler_stats_t stats;
     rp_sampler_stats(sampler, &stats);
     /* The statistics are the sampler's, as the caller filled them in, not
@@ -94,7 +107,7 @@ void rp_profile_build_tree(rp_profile_t *profile, const rp_sampler_t *sampler,
          * is the interrupted instruction itself, the rest return addresses. */
         for (int i = (int)s->depth - 1; i >= 0; i--) {
             frames[n++] = rp_script_is_frame(s->ips[i])
-                              ? script_func(scripts, pool, sampler, s->ips[i])
+                              ? script_func(&scripts, pool, sampler, s->ips[i])
                               : rp_symbols_lookup(symbols, s->ips[i], i > 0);
         }
         int waiting = (s->flags & RP_SAMPLE_WAITING) != 0;

@@ -188,15 +188,9 @@ def test_soak_lua_with_and_without_profiling():
 def test_report_in_the_browser_colours_lua_frames():
     # Headless Chromium, no console error; the engine folded (no liblua
     # frame in the flame graph), Lua frames drawn in blue-greens.
-    from test_php import flame_of_report
-    server = start_checked(lua_server("event"))
-    try:
-        rows = flame_of_report(server.url + HANDLER + "?case=shares&ms=300&profile=1",
-                               "report-lua.png")
-    finally:
-        crashes = server.crash_lines()
-        server.cleanup()
-    assert not crashes, crashes
+    from test_php import flame_of_server
+    rows = flame_of_server(lua_server("event"), HANDLER + "?case=shares&ms=300&profile=1",
+                           "report-lua.png")
     lua_rows = [r for r in rows if r[1] == "[lua]"]
     assert {"work_seventy", "work_thirty", "spin_for"} <= {r[0] for r in lua_rows}, rows
     assert not [r for r in rows if r[1].startswith("liblua")], "engine frames not folded"

@@ -350,17 +350,24 @@ def flame_of_report(url, screenshot):
     return [(f, o, tuple(int(x) for x in re.findall(r"\d+", c)[:3])) for f, o, c in rows]
 
 
-def test_report_in_the_browser_colours_php_frames():
-    # The folded view starts at the script ({main} at the top of the flame
-    # graph: the engine's frames fold); PHP frames drawn in green.
-    server = start_checked(php_server())
+def flame_of_server(server, path, screenshot):
+    """flame_of_report for path on server, which is started for it and
+    stopped after; fails if a child crashed."""
+    start_checked(server)
     try:
-        rows = flame_of_report(server.url + SCRIPT + "?case=shares&ms=300&profile=1",
-                               "report-php.png")
+        rows = flame_of_report(server.url + path, screenshot)
     finally:
         crashes = server.crash_lines()
         server.cleanup()
     assert not crashes, crashes
+    return rows
+
+
+def test_report_in_the_browser_colours_php_frames():
+    # The folded view starts at the script ({main} at the top of the flame
+    # graph: the engine's frames fold); PHP frames drawn in green.
+    rows = flame_of_server(php_server(), SCRIPT + "?case=shares&ms=300&profile=1",
+                           "report-php.png")
     php_rows = [r for r in rows if r[1] == "[php]"]
     assert {"{main}", "work_seventy", "work_thirty", "spin_for"} <= \
         {r[0] for r in php_rows}, rows

@@ -117,8 +117,9 @@ GLUE_OBJ  += $(OUT)/mod_reqprof_log.o $(OUT)/mod_reqprof_index.o \
              $(OUT)/mod_reqprof_cache.o $(OUT)/mod_reqprof_store.o \
              $(OUT)/mod_reqprof_engines.o
 
-$(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(CORE_LIBS)
+$(MODULE): $(CORE_OBJ) $(GLUE_OBJ) build/mod_reqprof.map
+	$(CC) $(LDFLAGS) -shared -Wl,--version-script=build/mod_reqprof.map \
+	  -o $@ $(CORE_OBJ) $(GLUE_OBJ) $(CORE_LIBS)
 
 # The module alone (what the Debian package builds and ships).
 module: $(MODULE)

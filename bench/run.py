@@ -426,6 +426,87 @@ IDLE_WORKLOADS = [("static 1 KiB, keep-alive", "/static-1k.txt", True),
                   ("/work/spin?kiter=1, new connection", "/work/spin?kiter=1", False)]
 
 
+# Instructions per request, counted by callgrind: the same for the same
+# binaries and requests whatever else the machine does, so the module's own
+# per-request cost shows where throughput's noise hides it.
+INSTR_WORKLOADS = [("static 1 KiB, keep-alive", "/static-1k.txt"),
+                   ("/work/spin?kiter=1, keep-alive", "/work/spin?kiter=1")]
+INSTR_REQUESTS = (150, 450)
+
+
+def callgrind_total(server, path, requests):
+    """Instructions run inside ap_run_process_connection while one httpd
+    process (-X) serves `requests` keep-alive GETs of path."""
+    outdir = os.path.join(server.root, "callgrind")
+    os.makedirs(outdir, exist_ok=True)
+    os.chmod(outdir, 0o777)  # the process writes its counts as the User
+    out = os.path.join(outdir, "%d.out" % requests)
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+           "--toggle-collect=ap_run_process_connection",
+           "/usr/sbin/apache2", "-f", server.conf_path, "-X"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError("httpd under callgrind did not start")
+                time.sleep(0.2)
+        # valgrind made the file as root at start; the process, now the User,
+        # writes its own when it exits.
+        if os.path.exists(out):
+            os.unlink(out)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        for _ in range(requests):
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                raise RuntimeError("%s answered %d under callgrind" % (path, resp.status))
+        conn.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    with open(out) as f:
+        m = re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M)
+    if m is None:
+        raise RuntimeError("no callgrind totals for " + path)
+    return int(m.group(1))
+
+
+def instructions_per_request(server, path):
+    """The difference between two runs of different lengths: what starting
+    up and the first requests cost cancels out."""
+    few, many = INSTR_REQUESTS
+    return (callgrind_total(server, path, many) -
+            callgrind_total(server, path, few)) / (many - few)
+
+
+def idle_instructions(common):
+    if shutil.which("valgrind") is None:
+        return None
+    variants = (("without", dict(load_reqprof=False, extra=common)),
+                ("loaded", dict(extra=common + "ReqProfile On\n")),
+                ("present", dict(extra=common)))
+    data = {}
+    for name, path in INSTR_WORKLOADS:
+        row = {}
+        for v, kw in variants:
+            server = Httpd("event", threads=2 * IDLE_CONCURRENCY, overrides="None", **kw)
+            try:
+                with open(os.path.join(server.docroot, "static-1k.txt"), "w") as f:
+                    f.write("0123456789abcde\n" * 64)
+                row[v] = instructions_per_request(server, path)
+            finally:
+                server.cleanup()
+        data[name] = row
+    return data
+
+
 def section_idle():
     workloads = IDLE_WORKLOADS
     # ab counts a keep-alive connection the server closes as a failed
@@ -434,14 +515,17 @@ def section_idle():
     # when every worker is busy).
     common = "MaxKeepAliveRequests 0\n"
     threads = 2 * IDLE_CONCURRENCY
-    without = Httpd("event", extra=common, load_reqprof=False, threads=threads)
-    loaded = Httpd("event", extra=common + "ReqProfile On\n", threads=threads)
+    # AllowOverride None, Debian's default: no .htaccess file could switch
+    # the module on, so where no context uses it its hooks return at once.
+    idle = dict(threads=threads, overrides="None")
+    without = Httpd("event", extra=common, load_reqprof=False, **idle)
+    loaded = Httpd("event", extra=common + "ReqProfile On\n", **idle)
     # Loaded but not switched on anywhere: what the module's presence costs
     # (its libraries, its per-child symbol table, its hooks' early returns).
-    present = Httpd("event", extra=common, threads=threads)
+    present = Httpd("event", extra=common, **idle)
     # A second server without the module, the same as the first: its ratio
     # to the first is the noise floor the other ratios are read against.
-    again = Httpd("event", extra=common, load_reqprof=False, threads=threads)
+    again = Httpd("event", extra=common, load_reqprof=False, **idle)
     for s in (without, loaded, present, again):
         with open(os.path.join(s.docroot, "static-1k.txt"), "w") as f:
             f.write(("0123456789abcde\n" * 64))
@@ -477,7 +561,7 @@ def section_idle():
     results["idle"] = {"workloads": data, "concurrency": IDLE_CONCURRENCY,
                        "threads": threads, "pinned": pinned,
                        "seconds_per_run": IDLE_SECONDS, "rounds": IDLE_ROUNDS,
-                       "client": "ab"}
+                       "client": "ab", "instructions": idle_instructions(common)}
 
 
 # ---- 2. profiling cost (and 8b: waits interrupted) ----------------------------
@@ -1795,9 +1879,12 @@ def render_markdown(res=None, crash_list=None):
             "Requests/s of an event-MPM httpd with mod_reqprof loaded and `ReqProfile On` "
             "but no trigger, against the same httpd without the module (%d threads per "
             "child); `ab -c %d`, %d s per run, %d rounds. The column *loaded, not On* is the "
-            "same httpd with the module loaded but `ReqProfile` set nowhere: the part of the "
-            "cost that comes with the module's presence (its libraries and per-child symbol "
-            "table), not with its per-request checks. The column *A/A* is a second httpd "
+            "same httpd with the module loaded but used nowhere (no `ReqProfile On`, log mode "
+            "or Server-Timing, and no .htaccess file allowed to switch it on): its request "
+            "hooks return at once, so what is left is httpd calling them and what the "
+            "module's presence brings (its libraries, its per-child symbol table). Every "
+            "server here has `AllowOverride None`, Debian's default. The column *A/A* is a "
+            "second httpd "
             "without the module, the same as the first: its ratio to the first is what this "
             "machine's noise alone gives, the floor the other ratios are read against.%s" % (
                 idle["threads"], idle["concurrency"], idle["seconds_per_run"], idle["rounds"],
@@ -1808,6 +1895,28 @@ def render_markdown(res=None, crash_list=None):
                              "ratio", "loaded, not On: ratio", "A/A: ratio", "target",
                              "verdict"], rows))
         sec.append("")
+        instr = idle.get("instructions")
+        if instr:
+            sec.append(
+                "**Instructions per request.** Counted by callgrind in one httpd process "
+                "(`-X`, the same configurations with 1 client and keep-alive): user-space "
+                "instructions inside `ap_run_process_connection` (reading the request, every "
+                "hook, the handler, logging), per request, from the difference between %d and "
+                "%d requests so that start-up cancels out. The count is the same from run to "
+                "run, so it shows the module's own per-request work where throughput's noise "
+                "hides it; the kernel's share of a request (the network stack), which "
+                "throughput includes, is not in it." % INSTR_REQUESTS)
+            sec.append("")
+            irows = []
+            for name, row in instr.items():
+                base = row["without"]
+                cells = [name, "%.0f" % base]
+                for v in ("loaded", "present"):
+                    cells.append("%+.0f (%.3fx)" % (row[v] - base, row[v] / base))
+                irows.append(cells)
+            sec.append(md_table(["workload", "without module", "loaded, On: added",
+                                 "loaded, not On: added"], irows))
+            sec.append("")
 
     # 2
     if "profiling" in results:

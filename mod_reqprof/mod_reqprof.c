@@ -10,6 +10,7 @@
 
 #include "mod_reqprof_cache.h"
 #include "mod_reqprof_config.h"
+#include "mod_reqprof_decide.h"
 #include "mod_reqprof_engines.h"
 #include "mod_reqprof_index.h"
 #include "mod_reqprof_log.h"
@@ -21,10 +22,12 @@
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
+    rp_config_register();
     rp_process_register();
     rp_storage_register();
     rp_log_register();
     rp_index_register();
+    rp_decide_register();
     rp_request_register();
     rp_output_register();
     rp_cache_register();

@@ -21,6 +21,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 
 extern module AP_MODULE_DECLARE_DATA reqprof_module;
 
@@ -29,5 +30,18 @@ extern module AP_MODULE_DECLARE_DATA reqprof_module;
 
 /* The handler that lists saved profiles (SetHandler reqprof-index). */
 #define RP_INDEX_HANDLER "reqprof-index"
+
+/* The slot of request note `note` (ap_register_request_note) on the request
+ * that began this one: an internal redirect or ErrorDocument continues it and
+ * finds what earlier phases left there. NULL if httpd keeps no notes for the
+ * request. An array slot: much cheaper than the pool's user data, which the
+ * hooks of every request would otherwise hash their way into. */
+static inline void **rp_initial_note(const request_rec *r, apr_size_t note)
+{
+    while (r->prev != NULL) {
+        r = r->prev;
+    }
+    return ap_get_request_note((request_rec *)r, note);
+}
 
 #endif

@@ -19,7 +19,6 @@
 
 #include <apr_strings.h>
 
-#define MASK_KEY "mod_reqprof.cache_mask"
 #define CACHE_CONTROL "Cache-Control"
 
 typedef enum { STAGE_QUICK = 1, STAGE_HANDLER = 2 } mask_stage_e;
@@ -30,11 +29,13 @@ typedef struct {
     apr_array_header_t *saved; /* the client's Cache-Control values */
 } cache_mask_t;
 
+/* The request note that holds the mask (rp_cache_register). */
+static apr_size_t mask_note;
+
 static cache_mask_t *find_mask(const request_rec *r)
 {
-    void *mask = NULL;
-    apr_pool_userdata_get(&mask, MASK_KEY, r->pool);
-    return mask;
+    void **note = rp_initial_note(r, mask_note);
+    return note != NULL ? *note : NULL;
 }
 
 static int save_value(void *saved, const char *key, const char *value)
@@ -46,10 +47,14 @@ static int save_value(void *saved, const char *key, const char *value)
 
 static void hide(request_rec *r, mask_stage_e stage)
 {
-    cache_mask_t *mask = find_mask(r);
+    void **note = rp_initial_note(r, mask_note);
+    if (note == NULL) {
+        return; /* nowhere to keep what it would put back */
+    }
+    cache_mask_t *mask = *note;
     if (mask == NULL) {
         mask = apr_pcalloc(r->pool, sizeof(*mask));
-        apr_pool_userdata_setn(mask, MASK_KEY, NULL, r->pool);
+        *note = mask;
     }
     if (mask->active) {
         return;
@@ -64,6 +69,9 @@ static void hide(request_rec *r, mask_stage_e stage)
 /* Puts the client's Cache-Control back. 1 if it had been hidden. */
 static int unhide(request_rec *r, mask_stage_e stage)
 {
+    if (!rp_conf_requests_wanted()) {
+        return 0; /* nothing was hidden */
+    }
     cache_mask_t *mask = find_mask(r);
     if (mask == NULL || !mask->active || mask->stage != stage) {
         return 0;
@@ -85,7 +93,8 @@ static int unhide(request_rec *r, mask_stage_e stage)
  * is decided later, by its directory's configuration. */
 static int hide_before_quick_handler(request_rec *r, int lookup)
 {
-    if (lookup || r->main != NULL || !rp_conf_enabled_somewhere(r->server)) {
+    if (lookup || r->main != NULL || !rp_conf_requests_wanted() ||
+        !rp_conf_enabled_somewhere(r->server)) {
         return DECLINED;
     }
     const rp_dir_conf_t *server_conf = rp_dir_conf(r);
@@ -120,6 +129,7 @@ int rp_cache_answering(request_rec *r)
 
 void rp_cache_register(void)
 {
+    mask_note = ap_register_request_note();
     static const char *const cache[] = {"mod_cache.c", NULL};
     ap_hook_quick_handler(hide_before_quick_handler, NULL, cache,
                           APR_HOOK_REALLY_FIRST);

@@ -131,9 +131,26 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base_v, void *add_v)
     return c;
 }
 
+/* A directive read at startup (not from an .htaccess file at request time)
+ * gave requests something to do: a context profiles, logs or times them. */
+static int requests_used;
+
+static void note_requests_used(const cmd_parms *cmd)
+{
+    if (cmd->pool == cmd->server->process->pconf) {
+        requests_used = 1;
+    }
+}
+
+/* See rp_conf_requests_wanted. */
+static int requests_wanted = 1;
+
 static const char *set_server_timing(cmd_parms *cmd, void *dconf, int on)
 {
     (void)dconf;
+    if (on) {
+        note_requests_used(cmd);
+    }
     rp_server_conf_t *sc =
         ap_get_module_config(cmd->server->module_config, &reqprof_module);
     sc->server_timing = on;
@@ -143,6 +160,9 @@ static const char *set_server_timing(cmd_parms *cmd, void *dconf, int on)
 static const char *set_enabled(cmd_parms *cmd, void *dconf, int on)
 {
     ((rp_dir_conf_t *)dconf)->enabled = on;
+    if (on) {
+        note_requests_used(cmd);
+    }
     /* Read at startup, not from .htaccess files at request time. */
     if (on && cmd->pool == cmd->server->process->pconf) {
         rp_server_conf_t *sc =
@@ -370,6 +390,7 @@ static const char *set_log(cmd_parms *cmd, void *dconf, const char *mode,
         }
         c->log_mode = RP_LOG_SLOW;
         c->log_slow_us = us;
+        note_requests_used(cmd);
         return NULL;
     }
     int on = strcasecmp(mode, "on") == 0;
@@ -386,6 +407,9 @@ static const char *set_log(cmd_parms *cmd, void *dconf, const char *mode,
     }
     c->log_mode = on ? RP_LOG_ON : RP_LOG_OFF;
     c->log_slow_us = 0;
+    if (on) {
+        note_requests_used(cmd);
+    }
     return NULL;
 }
 
@@ -902,4 +926,66 @@ void rp_conf_set_log_fd(server_rec *s, apr_file_t *fd)
     rp_server_conf_t *sc =
         ap_get_module_config(s->module_config, &reqprof_module);
     sc->log_fd = fd;
+}
+
+/* ---- whether requests have anything to do ------------------------------ */
+
+/* An .htaccess file read under dir may hold ReqProfile (AllowOverride
+ * Options, or AllowOverrideList naming it). */
+static int htaccess_may_enable(const ap_conf_vector_t *dir)
+{
+    const core_dir_config *d = ap_get_core_module_config(dir);
+    return d != NULL &&
+           ((!(d->override & OR_UNSET) && (d->override & OR_OPTIONS)) ||
+            (d->override_list != NULL &&
+             apr_table_get(d->override_list, "ReqProfile") != NULL));
+}
+
+static int server_htaccess_may_enable(const server_rec *s)
+{
+    if (htaccess_may_enable(s->lookup_defaults)) {
+        return 1;
+    }
+    const core_server_config *core =
+        ap_get_core_module_config(s->module_config);
+    const apr_array_header_t *sections = core->sec_dir;
+    for (int i = 0; sections != NULL && i < sections->nelts; i++) {
+        if (htaccess_may_enable(
+                APR_ARRAY_IDX(sections, i, const ap_conf_vector_t *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int reset_requests_used(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp)
+{
+    (void)pconf, (void)plog, (void)ptemp;
+    requests_used = 0;
+    return OK;
+}
+
+static int decide_requests_wanted(apr_pool_t *pconf, apr_pool_t *plog,
+                                  apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf, (void)plog, (void)ptemp;
+    int wanted = requests_used;
+    for (const server_rec *v = s; v != NULL && !wanted; v = v->next) {
+        wanted = server_htaccess_may_enable(v);
+    }
+    requests_wanted = wanted;
+    return OK;
+}
+
+int rp_conf_requests_wanted(void)
+{
+    return requests_wanted;
+}
+
+void rp_config_register(void)
+{
+    ap_hook_pre_config(reset_requests_used, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(decide_requests_wanted, NULL, NULL,
+                        APR_HOOK_REALLY_FIRST);
 }

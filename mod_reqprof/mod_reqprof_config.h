@@ -76,6 +76,16 @@ apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf);
 rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf);
 int rp_conf_signal(const server_rec *s);
 int rp_conf_server_timing(const server_rec *s);
+/* Whether any request can have something to do with the module, decided
+ * at post_config: ReqProfile On, ReqProfileLog or ReqProfileServerTiming
+ * in some context of the configuration files, or an .htaccess file allowed
+ * to hold ReqProfile. When not, every request hook returns at once: a
+ * server that loads the module without using it runs as without it. */
+int rp_conf_requests_wanted(void);
+
+/* Registers the hooks that decide rp_conf_requests_wanted. */
+void rp_config_register(void);
+
 /* ReqProfile On appears somewhere in s's configuration files. */
 int rp_conf_enabled_somewhere(const server_rec *s);
 unsigned rp_conf_max_samples(const rp_dir_conf_t *conf);

@@ -65,7 +65,41 @@ typedef struct {
     const char *refusal;
 } default_verdict_t;
 
-#define DEFAULT_VERDICT_KEY "mod_reqprof.default_rule"
+/* The request note that keeps the verdict (rp_decide_register). */
+static apr_size_t verdict_note;
+
+/* Bit n set: some forwarding header's name is n characters long. */
+static uint32_t forwarding_lengths;
+
+/* The forwarding header the request carries that comes first in
+ * forwarding_headers, or NULL. One pass over the request's headers, most
+ * of which no listed name is as long as: a lookup per listed header would
+ * walk them all fifteen times. */
+static const char *first_forwarding_header(const request_rec *r)
+{
+    const size_t listed =
+        sizeof(forwarding_headers) / sizeof(forwarding_headers[0]);
+    size_t first = listed;
+    const apr_array_header_t *headers = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)headers->elts;
+    for (int i = 0; i < headers->nelts; i++) {
+        size_t len = e[i].key != NULL ? strlen(e[i].key) : 0;
+        if (len >= 32 || !(forwarding_lengths >> len & 1)) {
+            continue;
+        }
+        for (size_t k = 0; k < first; k++) {
+            const char *name = forwarding_headers[k];
+            /* Header names are ASCII: | 0x20 folds a letter's case. */
+            if (((unsigned char)e[i].key[0] | 0x20) ==
+                    ((unsigned char)name[0] | 0x20) &&
+                strcasecmp(e[i].key, name) == 0) {
+                first = k;
+                break;
+            }
+        }
+    }
+    return first < listed ? forwarding_headers[first] : NULL;
+}
 
 /* The default rule (no ReqProfileRequire): a loopback client. Where a module
  * (mod_remoteip, from a header or the PROXY protocol) has set the real
@@ -74,35 +108,31 @@ typedef struct {
  *
  * Judged once per request, on the headers as they arrived (after
  * mod_remoteip): reqprof_post_read_request asks first, and later phases,
- * internal redirects and ErrorDocuments (which share the request's pool)
- * get the same answer whatever has changed the headers since. */
+ * internal redirects and ErrorDocuments (which continue the request) get
+ * the same answer whatever has changed the headers since. */
 static const char *default_rule_refusal(request_rec *r)
 {
-    void *memo = NULL;
-    apr_pool_userdata_get(&memo, DEFAULT_VERDICT_KEY, r->pool);
-    if (memo != NULL) {
-        return ((const default_verdict_t *)memo)->refusal;
+    void **note = rp_initial_note(r, verdict_note);
+    if (note != NULL && *note != NULL) {
+        return ((const default_verdict_t *)*note)->refusal;
     }
     default_verdict_t *verdict = apr_pcalloc(r->pool, sizeof(*verdict));
     if (!client_is_loopback(r)) {
         verdict->refusal = "the client is not loopback";
     } else if (r->useragent_addr == r->connection->client_addr) {
         /* httpd was not told who the real client is: the headers tell. */
-        for (size_t i = 0;
-             i < sizeof(forwarding_headers) / sizeof(forwarding_headers[0]);
-             i++) {
-            if (apr_table_get(r->headers_in, forwarding_headers[i]) != NULL) {
-                verdict->refusal = apr_pstrcat(
-                    r->pool, "the loopback request carries ",
-                    forwarding_headers[i],
-                    ", so it came through a proxy (ReqProfileRequire or "
-                    "mod_remoteip can admit it)",
-                    NULL);
-                break;
-            }
+        const char *header = first_forwarding_header(r);
+        if (header != NULL) {
+            verdict->refusal = apr_pstrcat(
+                r->pool, "the loopback request carries ", header,
+                ", so it came through a proxy (ReqProfileRequire or "
+                "mod_remoteip can admit it)",
+                NULL);
         }
     }
-    apr_pool_userdata_setn(verdict, DEFAULT_VERDICT_KEY, NULL, r->pool);
+    if (note != NULL) {
+        *note = verdict;
+    }
     return verdict->refusal;
 }
 
@@ -213,11 +243,13 @@ rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                              : RP_FORMAT_NONE;
     /* The default rule is judged here, on the headers as they arrived, for
      * every later phase (see default_rule_refusal). Only a request whose
-     * client sent a query or the store header can carry a trigger
-     * (rp_client_query): the others, most requests, skip the header scan. */
-    if ((r->args != NULL ||
-         apr_table_get(r->headers_in, RP_STORE_HEADER) != NULL) &&
-        rp_conf_enabled_somewhere(r->server)) {
+     * client sent a query, or the store header to a server with a store,
+     * can carry a trigger (rp_client_query): the others, most requests,
+     * skip the header scan. */
+    if (rp_conf_enabled_somewhere(r->server) &&
+        (r->args != NULL ||
+         (rp_conf_store(r->server) != NULL &&
+          apr_table_get(r->headers_in, RP_STORE_HEADER) != NULL))) {
         (void)default_rule_refusal(r);
     }
     /* Only the default rule can be judged this early. An expression may
@@ -230,6 +262,17 @@ rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
     d.store = d.report == RP_FORMAT_NONE && wanted_store(r, conf, stage);
     d.log = d.report == RP_FORMAT_NONE && !d.store && rp_decide_log(r, conf);
     return d;
+}
+
+void rp_decide_register(void)
+{
+    verdict_note = ap_register_request_note();
+    for (size_t k = 0;
+         k < sizeof(forwarding_headers) / sizeof(forwarding_headers[0]); k++) {
+        size_t len = strlen(forwarding_headers[k]);
+        ap_assert(len > 0 && len < 32);
+        forwarding_lengths |= (uint32_t)1 << len;
+    }
 }
 
 int rp_decide_trigger_admitted(request_rec *r, const rp_dir_conf_t *conf)

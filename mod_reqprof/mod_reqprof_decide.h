@@ -34,6 +34,10 @@ typedef struct rp_decision {
 /* The trigger's value that stores instead of replacing. */
 #define RP_STORE_VALUE "store"
 
+/* Reserves the request note the default rule's verdict is kept in
+ * (register_hooks). */
+void rp_decide_register(void);
+
 rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                         rp_decide_stage_e stage);
 

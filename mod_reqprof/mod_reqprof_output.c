@@ -276,6 +276,9 @@ static void add_once(request_rec *r, ap_filter_rec_t *frec)
  * the filters it needs, if any, once. */
 static void insert_filters(request_rec *r)
 {
+    if (!rp_conf_requests_wanted()) {
+        return;
+    }
     rp_request_t *state = rp_request_settle(r);
     if (state == NULL || rp_request_state(state) == RP_STATE_FINISHED) {
         return;

@@ -205,6 +205,9 @@ static void init_child(apr_pool_t *pchild, server_rec *s)
 
 static void reqprof_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    if (!rp_conf_requests_wanted()) {
+        return; /* no signal handler, no sampler: nothing will profile */
+    }
     /* As in reqprof_drop_privileges: no exit handler inside our set-up. */
     sigset_t signals;
     rp_exit_signals_hold(&signals);
@@ -251,6 +254,9 @@ static void prepare_before_drop(apr_pool_t *pchild, server_rec *s)
 /* Returns DECLINED so that mod_unixd still drops privileges. */
 static int reqprof_drop_privileges(apr_pool_t *pchild, server_rec *s)
 {
+    if (!rp_conf_requests_wanted()) {
+        return DECLINED; /* no request will need the symbol table */
+    }
     /* prefork's exit handler (a restart's SIGHUP) can already run here, and
      * it frees pchild: it must not land inside libdwfl's allocations. */
     sigset_t signals;

@@ -455,6 +455,9 @@ static int rate_chosen(rp_request_t *state, const rp_dir_conf_t *conf,
  * now, so the phases before the handler are sampled too. */
 static int reqprof_post_read_request(request_rec *r)
 {
+    if (!rp_conf_requests_wanted()) {
+        return DECLINED;
+    }
     if (r->main == NULL && rp_request_find(r) == NULL) {
         const rp_dir_conf_t *conf = rp_dir_conf(r); /* server level, here */
         rp_decision_t d = rp_decide(r, conf, RP_DECIDE_EARLY);
@@ -534,7 +537,7 @@ static void confirm_sampling(request_rec *r, rp_request_t *state,
  * checks have passed, and the handler is next. */
 static int reqprof_fixups(request_rec *r)
 {
-    if (r->main != NULL) {
+    if (r->main != NULL || !rp_conf_requests_wanted()) {
         return DECLINED;
     }
     rp_request_t *state = rp_request_find(r);
@@ -620,10 +623,20 @@ rp_request_t *rp_request_settle(request_rec *r)
     return state;
 }
 
+/* Whether r may have a state (rp_request_find): most requests have none,
+ * which their phase marks see from two loads. */
+static inline int maybe_profiled(const request_rec *r)
+{
+    return r->prev != NULL ||
+           ap_get_module_config(r->request_config, &reqprof_module) != NULL;
+}
+
 #define PHASE_MARK(hook, phase)                                                \
     static int mark_##hook(request_rec *r)                                     \
     {                                                                          \
-        enter_phase(r, phase);                                                 \
+        if (rp_conf_requests_wanted() && maybe_profiled(r)) {                  \
+            enter_phase(r, phase);                                             \
+        }                                                                      \
         return DECLINED;                                                       \
     }
 PHASE_MARK(translate_name, RP_PHASE_TRANSLATE_NAME)

@@ -36,13 +36,11 @@ rp_format_e rp_trigger_format(const char *value)
     return rp_format_by_name(value);
 }
 
-int rp_trigger_value(const char *args, const char *param,
-                     char value[RP_TRIGGER_MAX_FIELD + 1])
+/* rp_trigger_value past its quick refusal. */
+static int scan_for_value(const char *args, const char *param,
+                          char value[RP_TRIGGER_MAX_FIELD + 1])
 {
     char name[RP_TRIGGER_MAX_FIELD + 1];
-    if (args == NULL || param == NULL) {
-        return 0;
-    }
     const char *pair = args;
     while (*pair) {
         const char *pair_end = pair + strcspn(pair, "&;");
@@ -56,8 +54,25 @@ int rp_trigger_value(const char *args, const char *param,
     return 0;
 }
 
+int rp_trigger_value(const char *args, const char *param,
+                     char value[RP_TRIGGER_MAX_FIELD + 1])
+{
+    /* Every request asks, and most queries are not triggers: a name that
+     * decodes to param is param itself unless it is percent-encoded (a '+'
+     * only makes spaces, which no usable parameter name holds). */
+    if (args == NULL || param == NULL ||
+        (strchr(args, '%') == NULL && strchr(param, ' ') == NULL &&
+         strstr(args, param) == NULL)) {
+        return 0;
+    }
+    return scan_for_value(args, param, value);
+}
+
 rp_format_e rp_trigger_find(const char *args, const char *param)
 {
+    if (args == NULL) {
+        return RP_FORMAT_NONE; /* most requests: no query at all */
+    }
     char value[RP_TRIGGER_MAX_FIELD + 1];
     if (!rp_trigger_value(args, param, value)) {
         return RP_FORMAT_NONE;

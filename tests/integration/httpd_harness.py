@@ -53,11 +53,13 @@ def unprivileged_user():
 class Httpd:
     """One httpd instance. `extra` is appended to the generated config;
     `reqprof_so` and `rpwork_so` load the modules from other paths than
-    build/out, and `env` adds to the server's environment."""
+    build/out, `env` adds to the server's environment, and `overrides` is
+    the document root's AllowOverride (All, so that tests can use .htaccess
+    files; Debian's default is None)."""
 
     def __init__(self, mpm="event", extra="", load_reqprof=True, modules=(),
                  threads=8, port=None, reqprof_so=REQPROF_SO, rpwork_so=RPWORK_SO,
-                 env=None):
+                 env=None, overrides="All"):
         assert mpm in MPMS
         self.mpm = mpm
         self.reqprof_so = reqprof_so
@@ -72,6 +74,7 @@ class Httpd:
         self.error_log = os.path.join(self.root, "logs", "error.log")
         self.conf_path = os.path.join(self.root, "httpd.conf")
         self.proc = None
+        self.overrides = overrides
         self.write_config(extra, load_reqprof, modules, threads)
 
     @property
@@ -103,7 +106,7 @@ class Httpd:
             "GracefulShutdownTimeout 3",
             "<Directory %s>" % self.docroot,
             "  Require all granted",
-            "  AllowOverride All",
+            "  AllowOverride %s" % self.overrides,
             "</Directory>",
             "<Location /work>",
             "  SetHandler rpwork",
@@ -150,6 +153,37 @@ class Httpd:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("httpd did not start listening:\n" + self.read_error_log())
+
+    def process_cpu_ticks(self):
+        """CPU time (clock ticks) used so far by the server's processes."""
+        total = 0
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % p) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                # fields[3] is the process group: setsid made it the parent's pid
+                if int(fields[3]) == self.proc.pid:
+                    total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                continue
+        return total
+
+    def wait_settled(self, timeout=10):
+        """Waits until the server's processes stop using CPU: children still
+        setting up (symbol tables, 10 prefork children on 2 CPUs) would
+        otherwise slow the first requests, which tests that compare
+        durations must not see."""
+        deadline = time.time() + timeout
+        last = self.process_cpu_ticks()
+        while time.time() < deadline:
+            time.sleep(0.15)
+            now = self.process_cpu_ticks()
+            if now == last:
+                return self
+            last = now
+        return self
 
     def stop(self):
         """Stops httpd. worker and event get a graceful stop first: their

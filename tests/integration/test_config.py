@@ -103,3 +103,132 @@ def test_profiling_is_off_by_default():
     with Httpd("event", extra="") as server:
         _, _, body = request(server, "/work/cpu?ms=5&profile=1")
         assert body == b"rpwork cpu done, poll interrupted 0 times\n"
+
+
+# ---- a server where no context uses the module -------------------------------
+#
+# Where nothing in the configuration files uses mod_reqprof (no ReqProfile On,
+# ReqProfileLog or ReqProfileServerTiming) and no .htaccess file may switch it
+# on, its request hooks return at once. Each case below runs without the
+# harness's "AllowOverride All", so that only what it configures decides.
+
+def closed_server(extra, mpm="event"):
+    return Httpd(mpm, extra=extra, overrides="None")
+
+
+def write_sub(server, htaccess):
+    import os
+    sub = os.path.join(server.docroot, "sub")
+    os.makedirs(sub, exist_ok=True)
+    with open(os.path.join(sub, "index.html"), "w") as f:
+        f.write("hello\n")
+    if htaccess is not None:
+        with open(os.path.join(sub, ".htaccess"), "w") as f:
+            f.write(htaccess)
+    return sub
+
+
+def children_catching_the_signal(server):
+    """For each child of the server: whether it has a handler for
+    mod_reqprof's default signal (SigCgt), which a child that will profile
+    installs when it starts."""
+    import os
+    import re
+    import signal
+    bit = 1 << (signal.SIGRTMIN + 5 - 1)
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) == server.proc.pid:
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[2]) != server.proc.pid:
+                    continue
+            with open("/proc/%s/status" % p) as f:
+                mask = int(re.search(r"^SigCgt:\s+([0-9a-f]+)$", f.read(), re.M).group(1), 16)
+            found.append(bool(mask & bit))
+        except (OSError, AttributeError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_unused_module_leaves_requests_alone():
+    with closed_server("") as server:
+        write_sub(server, None)
+        status, headers, body = request(server, "/sub/index.html?profile=1")
+        assert (status, body) == (200, b"hello\n")
+        assert not any(k.startswith("x-reqprof") for k in headers)
+        assert "server-timing" not in headers
+        # Nor does a child take a signal, or build a symbol table, for
+        # profiles that cannot be asked for.
+        catching = children_catching_the_signal(server)
+        assert catching and not any(catching), catching
+    with closed_server("ReqProfile On\n") as server:
+        catching = children_catching_the_signal(server)
+        assert catching and all(catching), catching
+
+
+@pytest.mark.parametrize("override", [
+    "AllowOverride Options",
+    "AllowOverride AuthConfig Options=Indexes",
+    "AllowOverrideList ReqProfile",
+])
+def test_htaccess_that_may_switch_profiling_on_keeps_the_hooks(override):
+    """An .htaccess file is read per request, long after startup: where the
+    configuration lets one hold ReqProfile, the hooks stay."""
+    server = closed_server("")
+    sub = write_sub(server, "ReqProfile On\n")
+    with open(server.conf_path, "a") as f:
+        f.write("<Directory %s>\n  %s\n</Directory>\n" % (sub, override))
+    with server:
+        _, _, body = request(server, "/sub/index.html?profile=1")
+        assert b"request profile" in body
+
+
+def test_htaccess_without_the_override_is_not_read():
+    server = closed_server("")
+    write_sub(server, "ReqProfile On\n")
+    with server:
+        _, _, body = request(server, "/sub/index.html?profile=1")
+        assert body == b"hello\n"
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
+def test_each_use_alone_keeps_the_hooks(mpm):
+    """Profiling only in one <Location>, Server-Timing alone, log mode alone:
+    each is enough."""
+    with closed_server("<Location /work/cpu>\n  ReqProfile On\n</Location>\n",
+                       mpm) as server:
+        _, _, body = request(server, "/work/cpu?ms=5&profile=1")
+        assert b"request profile" in body
+    with closed_server("ReqProfileServerTiming On\n", mpm) as server:
+        _, headers, _ = request(server, "/work/cpu?ms=5")
+        assert "handler;dur=" in headers["server-timing"]
+
+
+def test_graceful_restart_decides_again():
+    """The decision is made again at each restart: a configuration that
+    starts using the module gets its hooks, and one that stops loses them."""
+    import signal
+    import time
+    server = closed_server("")
+    unused = open(server.conf_path).read()
+    with server:
+        def restart_with(conf, expect_profile):
+            with open(server.conf_path, "w") as f:
+                f.write(conf)
+            server.proc.send_signal(signal.SIGUSR1)
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                time.sleep(0.3)
+                _, _, body = request(server, "/work/cpu?ms=2&profile=1")
+                catching = children_catching_the_signal(server)
+                if (b"request profile" in body) == expect_profile and catching and \
+                        all(c == expect_profile for c in catching):
+                    return
+            raise AssertionError("restart did not take: %r %r" % (body[:80], catching))
+        _, _, body = request(server, "/work/cpu?ms=2&profile=1")
+        assert b"request profile" not in body
+        restart_with(unused + "ReqProfile On\n", True)
+        restart_with(unused, False)
+        assert server.crash_lines() == []

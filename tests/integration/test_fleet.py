@@ -273,7 +273,9 @@ def start_httpd(servers, mpm, extra, page=PAGE, port=None):
     # A fixed modification time: the same ETag and Last-Modified whichever
     # request reads it.
     os.utime(os.path.join(server.docroot, "page.html"), (1700000000, 1700000000))
-    return server.start()
+    # Some tests rank requests by duration: none may run while children
+    # are still setting up.
+    return server.start().wait_settled()
 
 
 def redis_conf(name, redis, db=0, index_url="/profiles/", user=None, more=""):

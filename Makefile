@@ -39,7 +39,7 @@ APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
 CORE_SRC  := $(addprefix mod_reqprof/,rp_buf.c rp_interval.c rp_format.c rp_trigger.c \
              rp_sampler.c rp_syscall_site.c rp_proc.c rp_unwind.c rp_dwfl.c rp_symbols.c rp_tree.c rp_profile.c rp_phase.c rp_html.c \
-             rp_html_data.c rp_export.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c \
+             rp_html_data.c rp_export.c rp_fold.c rp_text.c rp_collapsed.c rp_speedscope.c rp_json.c \
              rp_pprof.c rp_collapse.c)
 # Script frames: PHP's and Lua's functions spliced into the native stacks.
 CORE_SRC  += $(addprefix mod_reqprof/,rp_script.c rp_php.c rp_lua.c)

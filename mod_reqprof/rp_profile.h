@@ -80,6 +80,9 @@ typedef struct rp_profile {
      * rp_profile_model), computed on first use and kept here; NULL until
      * then. Not to be set by hand. */
     struct rp_model *model;
+    /* Which functions fold into their callers (rp_fold), decided on first
+     * use and kept here, like the model. */
+    struct rp_fold_decisions *fold_decisions;
 } rp_profile_t;
 
 /* Leaf of a wait /proc could not show: the frames above it are the stack

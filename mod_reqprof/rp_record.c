@@ -5,101 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rp_collapse.h"
+#include "rp_fold.h"
 #include "rp_logfmt.h"
 
-static int is_folded(const rp_profile_t *p, const rp_func_t *f)
-{
-    return rp_collapse_folds(p->collapse, p->collapse_count, f->object);
-}
-
-/* ---- per function ------------------------------------------------------- */
-
-typedef struct stat_slot {
-    rp_func_stat_t stat;
-    unsigned on_stack; /* open frames of this function during the walk */
-} stat_slot_t;
-
-typedef struct funcs_ctx {
-    const rp_profile_t *p;
-    apr_pool_t *pool;
-    apr_hash_t *slots; /* rp_func_t pointer -> stat_slot_t */
-} funcs_ctx_t;
-
-static stat_slot_t *slot_of(funcs_ctx_t *c, const rp_func_t *f)
-{
-    stat_slot_t *s = apr_hash_get(c->slots, &f, sizeof(f));
-    if (s == NULL) {
-        s = apr_pcalloc(c->pool, sizeof(*s));
-        s->stat.name = f->name && *f->name ? f->name : "[unknown]";
-        s->stat.object = f->object ? f->object : "";
-        const rp_func_t **key = apr_palloc(c->pool, sizeof(*key));
-        *key = f;
-        apr_hash_set(c->slots, key, sizeof(*key), s);
-    }
-    return s;
-}
-
-/* owner: the slot of the nearest caller that is not folded, or NULL. */
-static void walk_funcs(funcs_ctx_t *c, const rp_node_t *node,
-                       stat_slot_t *owner)
-{
-    for (const rp_node_t *n = node->first_child; n; n = n->next_sibling) {
-        int folded = owner != NULL && is_folded(c->p, n->func);
-        stat_slot_t *s = folded ? owner : slot_of(c, n->func);
-        s->stat.self += n->self;
-        if (!folded) {
-            if (s->on_stack == 0) {
-                s->stat.total += n->total;
-            }
-            s->on_stack++;
-        }
-        walk_funcs(c, n, s);
-        if (!folded) {
-            s->on_stack--;
-        }
-    }
-}
-
-static int by_total(const void *a, const void *b)
-{
-    const rp_func_stat_t *x = a, *y = b;
-    if (x->total != y->total) {
-        return x->total > y->total ? -1 : 1;
-    }
-    if (x->self != y->self) {
-        return x->self > y->self ? -1 : 1;
-    }
-    int c = strcmp(x->name, y->name);
-    return c ? c : strcmp(x->object, y->object);
-}
-
+/* Most self time first, then rp_fold_funcs' order. */
 static int by_self(const void *a, const void *b)
 {
     const rp_func_stat_t *x = a, *y = b;
     if (x->self != y->self) {
         return x->self > y->self ? -1 : 1;
     }
-    return by_total(a, b);
-}
-
-unsigned rp_record_funcs(const rp_profile_t *p, apr_pool_t *pool,
-                         rp_func_stat_t **out)
-{
-    funcs_ctx_t c = {.p = p, .pool = pool, .slots = apr_hash_make(pool)};
-    if (p->tree != NULL) {
-        walk_funcs(&c, &p->tree->root, NULL);
-    }
-    unsigned n = apr_hash_count(c.slots), i = 0;
-    rp_func_stat_t *stats = apr_pcalloc(pool, sizeof(*stats) * (n + 1));
-    for (apr_hash_index_t *hi = apr_hash_first(pool, c.slots); hi;
-         hi = apr_hash_next(hi)) {
-        const stat_slot_t *s = apr_hash_this_val(hi);
-        stats[i++] = s->stat;
-    }
-    qsort(stats, n, sizeof(*stats), by_total);
-    *out = stats;
-    return n;
+    return rp_fold_heavier_total(a, b);
 }
 
 /* ---- the hottest path ------------------------------------------------- */
@@ -124,7 +40,7 @@ const char *rp_record_hot_path(const rp_profile_t *p, unsigned max_frames,
                  : NULL) {
         names[n++] = node->func->name && *node->func->name ? node->func->name
                                                            : "[unknown]";
-        if (!is_folded(p, node->func)) {
+        if (!rp_fold_folds(p, node->func)) {
             names[shown++] = names[n - 1];
         }
     }
@@ -233,7 +149,7 @@ void rp_record_line(rp_buf_t *b, const rp_profile_t *p,
                     const rp_record_info_t *info)
 {
     rp_func_stat_t *funcs;
-    unsigned n = rp_record_funcs(p, b->pool, &funcs);
+    unsigned n = rp_fold_funcs(p, b->pool, &funcs);
     rp_record_line_with(b, p, info, funcs, n, b->pool);
 }
 

@@ -3,9 +3,10 @@
  * and the hottest path — as one logfmt line (rp_logfmt), and the sidecar's
  * per-function table (self and inclusive time) that comparisons read.
  *
- * Functions are counted as the report's default view shows them: frames of
- * objects matching the profile's collapse patterns fold into their nearest
- * caller that does not match (frames with no such caller stay). The record
+ * Functions are counted as the report's default view shows them, by
+ * rp_fold_funcs: frames of objects matching the profile's collapse patterns
+ * fold into their nearest caller that does not match (frames with no such
+ * caller stay). The record
  * and sidecar formats are described in docs/log-format.md; the sidecar is
  * written and read in rp_sidecar. Knows nothing of
  * httpd. */
@@ -17,6 +18,7 @@
 
 #include "rp_buf.h"
 #include "rp_collapse.h" /* rp_glob_match */
+#include "rp_fold.h"     /* rp_func_stat_t, rp_fold_funcs */
 #include "rp_profile.h"
 
 /* The record's version ("v=1"); raised when a key changes meaning or goes. */
@@ -27,19 +29,6 @@
 #define RP_RECORD_HOT_FRAMES 12
 /* Functions listed in a sidecar (by inclusive time). */
 #define RP_RECORD_SIDECAR_FUNCS 500
-
-typedef struct rp_func_stat {
-    const char *name;
-    const char *object;
-    uint64_t self;  /* weight of the samples that end in it */
-    uint64_t total; /* weight of the samples with it on the stack (a
-                       recursive function counts each sample once) */
-} rp_func_stat_t;
-
-/* Per-function totals of the profile's tree, heaviest inclusive first (ties:
- * more self time, then by name). Returns the count; *out in pool. */
-unsigned rp_record_funcs(const rp_profile_t *p, apr_pool_t *pool,
-                         rp_func_stat_t **out);
 
 /* The heaviest path from the outermost frame down, each step into the
  * heaviest callee, ending where a frame's self time outweighs that callee;
@@ -76,7 +65,7 @@ const char *rp_record_group(const char *text, apr_pool_t *pool);
 void rp_record_line(rp_buf_t *b, const rp_profile_t *p,
                     const rp_record_info_t *info);
 
-/* rp_record_line with the functions of rp_record_funcs, already counted
+/* rp_record_line with the functions of rp_fold_funcs, already counted
  * (nfuncs of them), and pool for scratch. */
 void rp_record_line_with(rp_buf_t *b, const rp_profile_t *p,
                          const rp_record_info_t *info,

@@ -14,7 +14,7 @@ const char *rp_record_sidecar(const rp_profile_t *p,
                               apr_size_t *len)
 {
     rp_func_stat_t *funcs;
-    unsigned n = rp_record_funcs(p, pool, &funcs);
+    unsigned n = rp_fold_funcs(p, pool, &funcs);
     rp_buf_t b;
     rp_buf_init(&b, pool, 1024 + 160 * (apr_size_t)n);
     rp_record_line_with(&b, p, info, funcs, n, pool);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "rp_buf.h"
-#include "rp_collapse.h"
+#include "rp_fold.h"
 #include "rp_trigger.h"
 
 /* Guides between a parent and its children (UTF-8 box drawing). */
@@ -16,191 +16,6 @@
 #define GUIDE_DOWN "\xe2\x94\x82  "              /* "│  " */
 #define GUIDE_NONE "   "
 #define ELLIPSIS "\xe2\x80\xa6" /* "…" */
-
-/* ---- the view: the call tree as shown, library frames folded ---------- */
-
-/* A node of the view. With folding, a frame of a folded object counts in
- * the node of its nearest caller that is not folded, and callees that then
- * share a function merge; frames with no such caller count in one
- * "[folded frames only]" node under the root. Without folding the view is
- * the tree itself. */
-typedef struct vnode vnode_t;
-struct vnode {
-    const rp_func_t *func; /* NULL: the root, or the folded-only node */
-    vnode_t *first_child;  /* heaviest first once sorted */
-    vnode_t *last_child;
-    vnode_t *next_sibling;
-    unsigned child_count;
-    unsigned seq;               /* creation order: ties keep the tree's order */
-    uint64_t total;             /* weight of samples through it */
-    uint64_t wait;              /* part of total while blocked */
-    apr_array_header_t *hidden; /* objects folded into it (const char *) */
-};
-
-typedef struct {
-    const vnode_t *parent;
-    const rp_func_t *func;
-} vkey_t;
-
-typedef struct {
-    const rp_profile_t *p;
-    int fold;
-    apr_pool_t *pool;
-    apr_hash_t *kids;           /* vkey_t -> vnode_t */
-    apr_hash_t *decided;        /* rp_func_t pointer -> 1 folded, 2 not */
-    apr_array_header_t *folded; /* folded objects met, first met first */
-    vnode_t root;
-    uint64_t folded_only, folded_only_wait;
-    unsigned seq;
-} view_t;
-
-#define FOLDED_ONLY "[folded frames only]"
-
-static int folds(view_t *v, const rp_func_t *f)
-{
-    uintptr_t d = (uintptr_t)apr_hash_get(v->decided, &f, sizeof(f));
-    if (d == 0) {
-        d = rp_collapse_folds(v->p->collapse, v->p->collapse_count, f->object)
-                ? 1
-                : 2;
-        const rp_func_t **key = apr_pmemdup(v->pool, &f, sizeof(f));
-        apr_hash_set(v->decided, key, sizeof(*key), (void *)d);
-    }
-    return d == 1;
-}
-
-/* Adds s to a list of distinct strings (created on first use). */
-static int add_name(apr_array_header_t **list, const char *s, apr_pool_t *pool)
-{
-    if (*list == NULL) {
-        *list = apr_array_make(pool, 4, sizeof(const char *));
-    }
-    for (int i = 0; i < (*list)->nelts; i++) {
-        if (strcmp(APR_ARRAY_IDX(*list, i, const char *), s) == 0) {
-            return 0;
-        }
-    }
-    APR_ARRAY_PUSH(*list, const char *) = s;
-    return 1;
-}
-
-static vnode_t *child_of(view_t *v, vnode_t *parent, const rp_func_t *f)
-{
-    vkey_t key = {parent, f};
-    vnode_t *c = apr_hash_get(v->kids, &key, sizeof(key));
-    if (c == NULL) {
-        c = apr_pcalloc(v->pool, sizeof(*c));
-        c->func = f;
-        c->seq = v->seq++;
-        if (parent->last_child != NULL) {
-            parent->last_child->next_sibling = c;
-        } else {
-            parent->first_child = c;
-        }
-        parent->last_child = c;
-        parent->child_count++;
-        apr_hash_set(v->kids, apr_pmemdup(v->pool, &key, sizeof(key)),
-                     sizeof(key), c);
-    }
-    return c;
-}
-
-/* The callees of tree node n, whose frames count in view node at. */
-static void build(view_t *v, vnode_t *at, const rp_node_t *n)
-{
-    for (const rp_node_t *c = n->first_child; c; c = c->next_sibling) {
-        if (v->fold && folds(v, c->func)) {
-            const char *object = c->func->object ? c->func->object : "";
-            add_name(&at->hidden, object, v->pool);
-            add_name(&v->folded, object, v->pool);
-            if (at == &v->root) {
-                uint64_t callee_wait = 0;
-                for (const rp_node_t *g = c->first_child; g;
-                     g = g->next_sibling) {
-                    callee_wait += g->wait;
-                }
-                v->folded_only += c->self;
-                v->folded_only_wait += c->wait - callee_wait;
-            }
-            build(v, at, c);
-        } else {
-            vnode_t *to = child_of(v, at, c->func);
-            to->total += c->total;
-            to->wait += c->wait;
-            build(v, to, c);
-        }
-    }
-}
-
-static const char *vname(const vnode_t *n)
-{
-    return n->func ? (n->func->name ? n->func->name : "") : FOLDED_ONLY;
-}
-
-/* Heaviest first, then by name, as rp_tree_sort orders the tree; then in
- * the order the tree had them. */
-static int heavier_first(const void *a, const void *b)
-{
-    const vnode_t *x = *(const vnode_t *const *)a;
-    const vnode_t *y = *(const vnode_t *const *)b;
-    if (x->total != y->total) {
-        return x->total > y->total ? -1 : 1;
-    }
-    int c = strcmp(vname(x), vname(y));
-    if (c != 0) {
-        return c;
-    }
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void sort_view(vnode_t *n, apr_pool_t *pool)
-{
-    if (n->child_count > 1) {
-        vnode_t **kids = apr_palloc(pool, sizeof(*kids) * n->child_count);
-        unsigned i = 0;
-        for (vnode_t *c = n->first_child; c; c = c->next_sibling) {
-            kids[i++] = c;
-        }
-        qsort(kids, n->child_count, sizeof(*kids), heavier_first);
-        for (i = 0; i + 1 < n->child_count; i++) {
-            kids[i]->next_sibling = kids[i + 1];
-        }
-        kids[n->child_count - 1]->next_sibling = NULL;
-        n->first_child = kids[0];
-        n->last_child = kids[n->child_count - 1];
-    }
-    for (vnode_t *c = n->first_child; c; c = c->next_sibling) {
-        sort_view(c, pool);
-    }
-}
-
-static void view_build(view_t *v, const rp_profile_t *p, int fold,
-                       apr_pool_t *pool)
-{
-    memset(v, 0, sizeof(*v));
-    v->p = p;
-    v->fold = fold && p->collapse_count > 0;
-    v->pool = pool;
-    v->kids = apr_hash_make(pool);
-    v->decided = apr_hash_make(pool);
-    v->root.total = p->tree->root.total;
-    build(v, &v->root, &p->tree->root);
-    if (v->folded_only > 0) {
-        vnode_t *only = apr_pcalloc(pool, sizeof(*only));
-        only->seq = v->seq++;
-        only->total = v->folded_only;
-        only->wait = v->folded_only_wait;
-        only->hidden = v->root.hidden;
-        if (v->root.last_child != NULL) {
-            v->root.last_child->next_sibling = only;
-        } else {
-            v->root.first_child = only;
-        }
-        v->root.last_child = only;
-        v->root.child_count++;
-    }
-    sort_view(&v->root, pool);
-}
 
 /* ---- rendering ------------------------------------------------------------
  */
@@ -293,12 +108,12 @@ static double percent(const text_ctx_t *c, uint64_t weight)
     return c->all ? 100.0 * (double)weight / (double)c->all : 0.0;
 }
 
-static int is_pruned(const text_ctx_t *c, const vnode_t *node)
+static int is_pruned(const text_ctx_t *c, const rp_fold_node_t *node)
 {
     return node->total * 1000 < c->all * RP_TEXT_PRUNE_PERMILLE;
 }
 
-static void render_row(text_ctx_t *c, const vnode_t *node)
+static void render_row(text_ctx_t *c, const rp_fold_node_t *node)
 {
     rp_buf_t *b = c->out;
     const rp_func_t *f = node->func;
@@ -307,7 +122,7 @@ static void render_row(text_ctx_t *c, const vnode_t *node)
                   percent(c, node->total));
     if (f == NULL) {
         /* As the report shows it: the objects in the object's place. */
-        rp_buf_puts(b, FOLDED_ONLY "  ");
+        rp_buf_puts(b, RP_FOLDED_ONLY_FRAME "  ");
         put_names(b, node->hidden);
     } else {
         rp_buf_plain(b, f->name && *f->name ? f->name : "[unknown]", NULL);
@@ -333,10 +148,12 @@ static void render_row(text_ctx_t *c, const vnode_t *node)
     rp_buf_puts(b, "\n");
 }
 
-static void render_children(text_ctx_t *c, const vnode_t *parent, int top);
+static void render_children(text_ctx_t *c, const rp_fold_node_t *parent,
+                            int top);
 
 /* top: a child of the root, printed without a guide. */
-static void render_node(text_ctx_t *c, const vnode_t *node, int top, int last)
+static void render_node(text_ctx_t *c, const rp_fold_node_t *node, int top,
+                        int last)
 {
     rp_buf_append(c->out, c->prefix.data, c->prefix.len);
     if (!top) {
@@ -352,12 +169,14 @@ static void render_node(text_ctx_t *c, const vnode_t *node, int top, int last)
     c->prefix.data[mark] = '\0';
 }
 
-static void render_children(text_ctx_t *c, const vnode_t *parent, int top)
+static void render_children(text_ctx_t *c, const rp_fold_node_t *parent,
+                            int top)
 {
-    const vnode_t *last_shown = NULL;
+    const rp_fold_node_t *last_shown = NULL;
     unsigned pruned = 0;
     uint64_t pruned_weight = 0;
-    for (const vnode_t *n = parent->first_child; n; n = n->next_sibling) {
+    for (const rp_fold_node_t *n = parent->first_child; n;
+         n = n->next_sibling) {
         if (is_pruned(c, n)) {
             pruned++;
             pruned_weight += n->total;
@@ -365,7 +184,8 @@ static void render_children(text_ctx_t *c, const vnode_t *parent, int top)
             last_shown = n;
         }
     }
-    for (const vnode_t *n = parent->first_child; n; n = n->next_sibling) {
+    for (const rp_fold_node_t *n = parent->first_child; n;
+         n = n->next_sibling) {
         if (!is_pruned(c, n)) {
             render_node(c, n, top, n == last_shown && pruned == 0);
         }
@@ -394,15 +214,15 @@ static const char *render(const rp_profile_t *p, int fold, apr_pool_t *pool,
     } else {
         apr_pool_t *scratch;
         apr_pool_create(&scratch, pool);
-        view_t v;
-        view_build(&v, p, fold, scratch);
-        render_header(&b, p, v.folded, pool);
+        rp_fold_tree_t t;
+        rp_fold_tree_build(&t, p, fold, scratch);
+        render_header(&b, p, t.folded, pool);
         rp_buf_puts(&b, "\n");
         text_ctx_t c = {.out = &b, .p = p, .all = p->tree->root.total};
         rp_buf_init(&c.prefix, scratch, 256);
         rp_buf_puts(&b, "Call tree (inclusive time, share of the total; "
                         "frames under 0.5% folded):\n");
-        render_children(&c, &v.root, 1);
+        render_children(&c, &t.root, 1);
         if (p->tree->root.self > 0) {
             rp_buf_printf(&b, "%.3f ms %5.1f%%  [no stack]\n",
                           rp_profile_weight_ms(p, p->tree->root.self),

@@ -412,7 +412,7 @@ START_TEST(record_functions_use_the_one_syntax)
     p->collapse = patterns;
     p->collapse_count = 3;
     rp_func_stat_t *s;
-    unsigned n = rp_record_funcs(p, pool, &s);
+    unsigned n = rp_fold_funcs(p, pool, &s);
     int saw_work = 0, saw_handler = 0;
     for (unsigned i = 0; i < n; i++) {
         ck_assert_str_ne(s[i].name, "memcpy");

@@ -300,7 +300,7 @@ END_TEST
 START_TEST(funcs_fold_and_count_recursion_once)
 {
     rp_func_stat_t *s;
-    unsigned n = rp_record_funcs(sample_profile(), pool, &s);
+    unsigned n = rp_fold_funcs(sample_profile(), pool, &s);
     /* start_thread stays (no caller to fold into); ap_run_handler and
      * memcpy fold into their callers. */
     ck_assert_int_eq(n, 5);
@@ -323,7 +323,7 @@ START_TEST(funcs_fold_and_count_recursion_once)
     /* Without patterns nothing folds. */
     rp_profile_t *p = sample_profile();
     p->collapse_count = 0;
-    n = rp_record_funcs(p, pool, &s);
+    n = rp_fold_funcs(p, pool, &s);
     ck_assert_int_eq(n, 7);
     ck_assert_int_eq(stat_named(s, n, "memcpy")->self, 2);
     ck_assert_int_eq(stat_named(s, n, "work \"alpha\"")->self, 6);

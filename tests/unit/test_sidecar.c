@@ -105,7 +105,7 @@ static void check_round_trip(const rp_profile_t *p)
     ck_assert_int_eq(s.samples, (long)p->stats.samples);
 
     rp_func_stat_t *funcs;
-    unsigned n = rp_record_funcs(p, pool, &funcs);
+    unsigned n = rp_fold_funcs(p, pool, &funcs);
     unsigned listed = n < RP_RECORD_SIDECAR_FUNCS ? n : RP_RECORD_SIDECAR_FUNCS;
     ck_assert_int_eq(s.func_count, (int)listed);
     for (unsigned i = 0; i < listed; i++) {

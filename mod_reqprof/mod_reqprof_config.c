@@ -15,7 +15,6 @@
 
 APLOG_USE_MODULE(reqprof);
 
-#define DEFAULT_PARAM "profile"
 /* Clear of SIGRTMIN itself, which mod_php's thread-safe build and other
  * runtimes take first. */
 #define DEFAULT_SIGNAL_OFFSET 5
@@ -142,8 +141,7 @@ static void note_requests_used(const cmd_parms *cmd)
     }
 }
 
-/* See rp_conf_requests_wanted. */
-static int requests_wanted = 1;
+int rp_conf_requests_wanted_ = 1;
 
 static const char *set_server_timing(cmd_parms *cmd, void *dconf, int on)
 {
@@ -737,16 +735,6 @@ const command_rec rp_directives[] = {
                   "100 100M (the default)"),
     {NULL}};
 
-const rp_dir_conf_t *rp_dir_conf(const request_rec *r)
-{
-    return ap_get_module_config(r->per_dir_config, &reqprof_module);
-}
-
-const char *rp_conf_param(const rp_dir_conf_t *conf)
-{
-    return conf->param ? conf->param : DEFAULT_PARAM;
-}
-
 apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf)
 {
     return conf->interval_us != RP_UNSET ? conf->interval_us
@@ -758,25 +746,11 @@ rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf)
     return conf->clock != RP_UNSET ? (rp_clock_e)conf->clock : RP_CLOCK_WALL;
 }
 
-int rp_conf_enabled_somewhere(const server_rec *s)
-{
-    const rp_server_conf_t *sc =
-        ap_get_module_config(s->module_config, &reqprof_module);
-    return sc->enabled_somewhere;
-}
-
 int rp_conf_signal(const server_rec *s)
 {
     const rp_server_conf_t *sc =
         ap_get_module_config(s->module_config, &reqprof_module);
     return sc->signo ? sc->signo : SIGRTMIN + DEFAULT_SIGNAL_OFFSET;
-}
-
-int rp_conf_server_timing(const server_rec *s)
-{
-    const rp_server_conf_t *sc =
-        ap_get_module_config(s->module_config, &reqprof_module);
-    return sc->server_timing == 1;
 }
 
 unsigned rp_conf_max_samples(const rp_dir_conf_t *conf)
@@ -806,12 +780,6 @@ const char *const *rp_conf_collapse(const rp_dir_conf_t *conf, int *count)
     }
     *count = conf->collapse->nelts;
     return (const char *const *)conf->collapse->elts;
-}
-
-rp_log_mode_e rp_conf_log_mode(const rp_dir_conf_t *conf)
-{
-    return conf->log_mode != RP_UNSET ? (rp_log_mode_e)conf->log_mode
-                                      : RP_LOG_OFF;
 }
 
 apr_interval_time_t rp_conf_log_slow(const rp_dir_conf_t *conf)
@@ -879,11 +847,6 @@ int rp_conf_redis(const server_rec *s, apr_pool_t *pool, rp_redis_conf_t *out)
     return 1;
 }
 
-rp_pstore_t *rp_conf_store(const server_rec *s)
-{
-    return rp_server_conf(s)->store;
-}
-
 void rp_conf_set_store(server_rec *s, rp_pstore_t *store)
 {
     ((rp_server_conf_t *)ap_get_module_config(s->module_config,
@@ -896,19 +859,9 @@ const char *rp_conf_index_url(const server_rec *s)
     return rp_server_conf(s)->index_url;
 }
 
-int rp_conf_enabled(const rp_dir_conf_t *conf)
-{
-    return conf->enabled == 1;
-}
-
 const ap_expr_info_t *rp_conf_group(const rp_dir_conf_t *conf)
 {
     return conf->group;
-}
-
-const ap_expr_info_t *rp_conf_require(const rp_dir_conf_t *conf)
-{
-    return conf->require_set ? conf->require : NULL;
 }
 
 const char *rp_conf_log_file(const server_rec *s)
@@ -974,13 +927,8 @@ static int decide_requests_wanted(apr_pool_t *pconf, apr_pool_t *plog,
     for (const server_rec *v = s; v != NULL && !wanted; v = v->next) {
         wanted = server_htaccess_may_enable(v);
     }
-    requests_wanted = wanted;
+    rp_conf_requests_wanted_ = wanted;
     return OK;
-}
-
-int rp_conf_requests_wanted(void)
-{
-    return requests_wanted;
 }
 
 void rp_config_register(void)

@@ -70,30 +70,17 @@ void *rp_create_dir_conf(apr_pool_t *p, char *dir);
 void *rp_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 void *rp_create_server_conf(apr_pool_t *p, server_rec *s);
 void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
-const rp_dir_conf_t *rp_dir_conf(const request_rec *r);
-const char *rp_conf_param(const rp_dir_conf_t *conf);
 apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf);
 rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf);
 int rp_conf_signal(const server_rec *s);
-int rp_conf_server_timing(const server_rec *s);
-/* Whether any request can have something to do with the module, decided
- * at post_config: ReqProfile On, ReqProfileLog or ReqProfileServerTiming
- * in some context of the configuration files, or an .htaccess file allowed
- * to hold ReqProfile. When not, every request hook returns at once: a
- * server that loads the module without using it runs as without it. */
-int rp_conf_requests_wanted(void);
-
 /* Registers the hooks that decide rp_conf_requests_wanted. */
 void rp_config_register(void);
 
-/* ReqProfile On appears somewhere in s's configuration files. */
-int rp_conf_enabled_somewhere(const server_rec *s);
 unsigned rp_conf_max_samples(const rp_dir_conf_t *conf);
 apr_interval_time_t rp_conf_max_duration(const rp_dir_conf_t *conf);
 int rp_conf_max_concurrent(const server_rec *s);
 /* The object patterns whose frames fold into their callers. */
 const char *const *rp_conf_collapse(const rp_dir_conf_t *conf, int *count);
-rp_log_mode_e rp_conf_log_mode(const rp_dir_conf_t *conf);
 apr_interval_time_t rp_conf_log_slow(const rp_dir_conf_t *conf);
 unsigned rp_conf_sample_rate(const rp_dir_conf_t *conf);
 int rp_conf_log_level(const server_rec *s);
@@ -104,16 +91,10 @@ void rp_conf_dir_limits(const server_rec *s, int *max_count,
 /* ReqProfileStore redis://... with its settings and defaults applied into
  * out (node: this host's name, in pool). 0 if s saves to no Redis. */
 int rp_conf_redis(const server_rec *s, apr_pool_t *pool, rp_redis_conf_t *out);
-/* The store s saves to and its index lists (NULL: none), and setting it. */
-rp_pstore_t *rp_conf_store(const server_rec *s);
+/* Setting the store s saves to (rp_conf_store). */
 void rp_conf_set_store(server_rec *s, rp_pstore_t *store);
 /* ReqProfileIndexURL: where the reqprof-index handler is (NULL: unknown). */
 const char *rp_conf_index_url(const server_rec *s);
-
-/* ReqProfile On in conf's context. */
-int rp_conf_enabled(const rp_dir_conf_t *conf);
-/* conf's ReqProfileRequire expression, or NULL for the default rule. */
-const ap_expr_info_t *rp_conf_require(const rp_dir_conf_t *conf);
 
 /* conf's ReqProfileGroup expression, or NULL for the default (the method
  * and the path). */
@@ -123,5 +104,73 @@ const ap_expr_info_t *rp_conf_group(const rp_dir_conf_t *conf);
 const char *rp_conf_log_file(const server_rec *s);
 apr_file_t *rp_conf_log_fd(const server_rec *s);
 void rp_conf_set_log_fd(server_rec *s, apr_file_t *fd);
+
+/* ---- what every request reads ------------------------------------------
+ * Inline: the request hooks read these on every request. */
+
+#define RP_DEFAULT_PARAM "profile"
+
+/* Set at post_config; see rp_conf_requests_wanted. */
+extern int rp_conf_requests_wanted_;
+
+/* Whether any request can have something to do with the module, decided
+ * at post_config: ReqProfile On, ReqProfileLog or ReqProfileServerTiming
+ * in some context of the configuration files, or an .htaccess file allowed
+ * to hold ReqProfile. When not, every request hook returns at once: a
+ * server that loads the module without using it runs as without it. */
+static inline int rp_conf_requests_wanted(void)
+{
+    return rp_conf_requests_wanted_;
+}
+
+static inline const rp_dir_conf_t *rp_dir_conf(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &reqprof_module);
+}
+
+static inline const rp_server_conf_t *rp_conf_of_server(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &reqprof_module);
+}
+
+/* ReqProfile On in conf's context. */
+static inline int rp_conf_enabled(const rp_dir_conf_t *conf)
+{
+    return conf->enabled == 1;
+}
+
+/* ReqProfile On appears somewhere in s's configuration files. */
+static inline int rp_conf_enabled_somewhere(const server_rec *s)
+{
+    return rp_conf_of_server(s)->enabled_somewhere;
+}
+
+static inline const char *rp_conf_param(const rp_dir_conf_t *conf)
+{
+    return conf->param ? conf->param : RP_DEFAULT_PARAM;
+}
+
+static inline int rp_conf_server_timing(const server_rec *s)
+{
+    return rp_conf_of_server(s)->server_timing == 1;
+}
+
+static inline rp_log_mode_e rp_conf_log_mode(const rp_dir_conf_t *conf)
+{
+    return conf->log_mode != RP_UNSET ? (rp_log_mode_e)conf->log_mode
+                                      : RP_LOG_OFF;
+}
+
+/* The store s saves to and its index lists (NULL: none). */
+static inline rp_pstore_t *rp_conf_store(const server_rec *s)
+{
+    return rp_conf_of_server(s)->store;
+}
+
+/* conf's ReqProfileRequire expression, or NULL for the default rule. */
+static inline const ap_expr_info_t *rp_conf_require(const rp_dir_conf_t *conf)
+{
+    return conf->require_set ? conf->require : NULL;
+}
 
 #endif

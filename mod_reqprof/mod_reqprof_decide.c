@@ -68,13 +68,15 @@ typedef struct {
 /* The request note that keeps the verdict (rp_decide_register). */
 static apr_size_t verdict_note;
 
-/* Bit n set: some forwarding header's name is n characters long. */
-static uint32_t forwarding_lengths;
+/* Bit k of forwarding_by_length[n]: forwarding_headers[k] is n characters
+ * long (0 where no listed name is). */
+#define FORWARDING_MAX_LENGTH 31
+static uint32_t forwarding_by_length[FORWARDING_MAX_LENGTH + 1];
 
 /* The forwarding header the request carries that comes first in
- * forwarding_headers, or NULL. One pass over the request's headers, most
- * of which no listed name is as long as: a lookup per listed header would
- * walk them all fifteen times. */
+ * forwarding_headers, or NULL. One pass over the request's headers, each
+ * compared only with the listed names of its length: a lookup per listed
+ * header would walk them all fifteen times. */
 static const char *first_forwarding_header(const request_rec *r)
 {
     const size_t listed =
@@ -84,17 +86,16 @@ static const char *first_forwarding_header(const request_rec *r)
     const apr_table_entry_t *e = (const apr_table_entry_t *)headers->elts;
     for (int i = 0; i < headers->nelts; i++) {
         size_t len = e[i].key != NULL ? strlen(e[i].key) : 0;
-        if (len >= 32 || !(forwarding_lengths >> len & 1)) {
-            continue;
-        }
-        for (size_t k = 0; k < first; k++) {
-            const char *name = forwarding_headers[k];
+        uint32_t candidates =
+            len <= FORWARDING_MAX_LENGTH ? forwarding_by_length[len] : 0;
+        for (size_t k = 0; candidates != 0 && k < first;
+             k++, candidates >>= 1) {
             /* Header names are ASCII: | 0x20 folds a letter's case. */
-            if (((unsigned char)e[i].key[0] | 0x20) ==
-                    ((unsigned char)name[0] | 0x20) &&
-                strcasecmp(e[i].key, name) == 0) {
+            if ((candidates & 1) &&
+                ((unsigned char)e[i].key[0] | 0x20) ==
+                    ((unsigned char)forwarding_headers[k][0] | 0x20) &&
+                strcasecmp(e[i].key, forwarding_headers[k]) == 0) {
                 first = k;
-                break;
             }
         }
     }
@@ -231,6 +232,13 @@ rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                         rp_decide_stage_e stage)
 {
     rp_decision_t d = {RP_FORMAT_NONE, 0, 0};
+    /* Most requests ask for nothing: no query, no store header (to a server
+     * with a store), in a context that does not log. */
+    const char *query = stage == RP_DECIDE_FINAL ? rp_client_query(r) : r->args;
+    if (query == NULL && rp_conf_log_mode(conf) == RP_LOG_OFF &&
+        rp_conf_store(r->server) == NULL) {
+        return d;
+    }
     if (stage == RP_DECIDE_FINAL) {
         d.report = wanted_format(r, conf);
         d.store = d.report == RP_FORMAT_NONE && wanted_store(r, conf, stage);
@@ -270,8 +278,8 @@ void rp_decide_register(void)
     for (size_t k = 0;
          k < sizeof(forwarding_headers) / sizeof(forwarding_headers[0]); k++) {
         size_t len = strlen(forwarding_headers[k]);
-        ap_assert(len > 0 && len < 32);
-        forwarding_lengths |= (uint32_t)1 << len;
+        ap_assert(len <= FORWARDING_MAX_LENGTH && k < 32);
+        forwarding_by_length[len] |= (uint32_t)1 << k;
     }
 }
 

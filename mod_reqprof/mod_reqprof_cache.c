@@ -67,9 +67,18 @@ static void hide(request_rec *r, mask_stage_e stage)
 }
 
 /* Puts the client's Cache-Control back. 1 if it had been hidden. */
+/* Whether r may carry a mask: hide() runs for a request whose client sent
+ * a query (the trigger) or that is being profiled (it has a state). Three
+ * hooks ask on every request, and most requests are neither. */
+static int may_be_masked(const request_rec *r)
+{
+    return r->prev != NULL || r->args != NULL || r->parsed_uri.query != NULL ||
+           ap_get_module_config(r->request_config, &reqprof_module) != NULL;
+}
+
 static int unhide(request_rec *r, mask_stage_e stage)
 {
-    if (!rp_conf_requests_wanted()) {
+    if (!rp_conf_requests_wanted() || !may_be_masked(r)) {
         return 0; /* nothing was hidden */
     }
     cache_mask_t *mask = find_mask(r);

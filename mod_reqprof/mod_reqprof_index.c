@@ -446,7 +446,9 @@ static int group_page(request_rec *r, rp_pstore_t *store, const char *group,
 
 static int index_handler(request_rec *r)
 {
-    if (r->handler == NULL || strcmp(r->handler, RP_INDEX_HANDLER) != 0) {
+    /* Every request's handler phase asks: the first letter settles most. */
+    if (r->handler == NULL || r->handler[0] != RP_INDEX_HANDLER[0] ||
+        strcmp(r->handler, RP_INDEX_HANDLER) != 0) {
         return DECLINED;
     }
     r->allowed |= AP_METHOD_BIT << M_GET;

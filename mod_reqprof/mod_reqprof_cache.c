@@ -32,6 +32,11 @@ typedef struct {
 /* The request note that holds the mask (rp_cache_register). */
 static apr_size_t mask_note;
 
+/* mod_cache is loaded (decided at post_config, whatever the order of the
+ * LoadModule lines): without it there is nothing to hide from, and the
+ * hooks below return at once. */
+static int cache_loaded = 1;
+
 static cache_mask_t *find_mask(const request_rec *r)
 {
     void **note = rp_initial_note(r, mask_note);
@@ -47,6 +52,9 @@ static int save_value(void *saved, const char *key, const char *value)
 
 static void hide(request_rec *r, mask_stage_e stage)
 {
+    if (!cache_loaded) {
+        return;
+    }
     void **note = rp_initial_note(r, mask_note);
     if (note == NULL) {
         return; /* nowhere to keep what it would put back */
@@ -78,7 +86,7 @@ static int may_be_masked(const request_rec *r)
 
 static int unhide(request_rec *r, mask_stage_e stage)
 {
-    if (!rp_conf_requests_wanted() || !may_be_masked(r)) {
+    if (!cache_loaded || !rp_conf_requests_wanted() || !may_be_masked(r)) {
         return 0; /* nothing was hidden */
     }
     cache_mask_t *mask = find_mask(r);
@@ -102,8 +110,8 @@ static int unhide(request_rec *r, mask_stage_e stage)
  * is decided later, by its directory's configuration. */
 static int hide_before_quick_handler(request_rec *r, int lookup)
 {
-    if (lookup || r->main != NULL || !rp_conf_requests_wanted() ||
-        !rp_conf_enabled_somewhere(r->server)) {
+    if (!cache_loaded || lookup || r->main != NULL ||
+        !rp_conf_requests_wanted() || !rp_conf_enabled_somewhere(r->server)) {
         return DECLINED;
     }
     const rp_dir_conf_t *server_conf = rp_dir_conf(r);
@@ -136,9 +144,18 @@ int rp_cache_answering(request_rec *r)
     return unhide(r, STAGE_QUICK);
 }
 
+static int note_cache_loaded(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf, (void)plog, (void)ptemp, (void)s;
+    cache_loaded = ap_find_linked_module("mod_cache.c") != NULL;
+    return OK;
+}
+
 void rp_cache_register(void)
 {
     mask_note = ap_register_request_note();
+    ap_hook_post_config(note_cache_loaded, NULL, NULL, APR_HOOK_MIDDLE);
     static const char *const cache[] = {"mod_cache.c", NULL};
     ap_hook_quick_handler(hide_before_quick_handler, NULL, cache,
                           APR_HOOK_REALLY_FIRST);

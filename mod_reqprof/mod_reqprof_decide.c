@@ -60,10 +60,9 @@ static const char *const forwarding_headers[] = {
     "X-Forwarded-Ssl",     /* older TLS terminators */
 };
 
-/* The default rule's verdict, as a reason to refuse or NULL. */
-typedef struct {
-    const char *refusal;
-} default_verdict_t;
+/* The note's value for a client the default rule admits (the note holds
+ * the refusal's text otherwise). */
+static const char admitted[] = "";
 
 /* The request note that keeps the verdict (rp_decide_register). */
 static apr_size_t verdict_note;
@@ -72,6 +71,8 @@ static apr_size_t verdict_note;
  * long (0 where no listed name is). */
 #define FORWARDING_MAX_LENGTH 31
 static uint32_t forwarding_by_length[FORWARDING_MAX_LENGTH + 1];
+/* Bit c - 'a': some listed name starts with letter c (either case). */
+static uint32_t forwarding_first_letters;
 
 /* The forwarding header the request carries that comes first in
  * forwarding_headers, or NULL. One pass over the request's headers, each
@@ -85,7 +86,12 @@ static const char *first_forwarding_header(const request_rec *r)
     const apr_array_header_t *headers = apr_table_elts(r->headers_in);
     const apr_table_entry_t *e = (const apr_table_entry_t *)headers->elts;
     for (int i = 0; i < headers->nelts; i++) {
-        size_t len = e[i].key != NULL ? strlen(e[i].key) : 0;
+        unsigned letter =
+            e[i].key != NULL ? (((unsigned char)e[i].key[0] | 0x20) - 'a') : 32;
+        if (letter >= 26 || !(forwarding_first_letters >> letter & 1)) {
+            continue;
+        }
+        size_t len = strlen(e[i].key);
         uint32_t candidates =
             len <= FORWARDING_MAX_LENGTH ? forwarding_by_length[len] : 0;
         for (size_t k = 0; candidates != 0 && k < first;
@@ -115,16 +121,16 @@ static const char *default_rule_refusal(request_rec *r)
 {
     void **note = rp_initial_note(r, verdict_note);
     if (note != NULL && *note != NULL) {
-        return ((const default_verdict_t *)*note)->refusal;
+        return *note == admitted ? NULL : *note;
     }
-    default_verdict_t *verdict = apr_pcalloc(r->pool, sizeof(*verdict));
+    const char *refusal = NULL;
     if (!client_is_loopback(r)) {
-        verdict->refusal = "the client is not loopback";
+        refusal = "the client is not loopback";
     } else if (r->useragent_addr == r->connection->client_addr) {
         /* httpd was not told who the real client is: the headers tell. */
         const char *header = first_forwarding_header(r);
         if (header != NULL) {
-            verdict->refusal = apr_pstrcat(
+            refusal = apr_pstrcat(
                 r->pool, "the loopback request carries ", header,
                 ", so it came through a proxy (ReqProfileRequire or "
                 "mod_remoteip can admit it)",
@@ -132,9 +138,9 @@ static const char *default_rule_refusal(request_rec *r)
         }
     }
     if (note != NULL) {
-        *note = verdict;
+        *note = (void *)(uintptr_t)(refusal != NULL ? refusal : admitted);
     }
-    return verdict->refusal;
+    return refusal;
 }
 
 const char *rp_client_refusal(request_rec *r, const rp_dir_conf_t *conf)
@@ -278,8 +284,11 @@ void rp_decide_register(void)
     for (size_t k = 0;
          k < sizeof(forwarding_headers) / sizeof(forwarding_headers[0]); k++) {
         size_t len = strlen(forwarding_headers[k]);
-        ap_assert(len <= FORWARDING_MAX_LENGTH && k < 32);
+        unsigned letter =
+            ((unsigned char)forwarding_headers[k][0] | 0x20) - 'a';
+        ap_assert(len <= FORWARDING_MAX_LENGTH && k < 32 && letter < 26);
         forwarding_by_length[len] |= (uint32_t)1 << k;
+        forwarding_first_letters |= (uint32_t)1 << letter;
     }
 }
 

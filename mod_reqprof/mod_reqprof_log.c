@@ -280,8 +280,9 @@ static const char *group_of(request_rec *r, const rp_profile_t *p)
 
 static int log_transaction(request_rec *r)
 {
-    if (!rp_conf_requests_wanted()) {
-        return DECLINED;
+    if (!rp_conf_requests_wanted() ||
+        (r->next == NULL && !rp_request_maybe(r))) {
+        return DECLINED; /* most requests: no state */
     }
     rp_request_t *state = pending_state(r);
     if (state == NULL) {

@@ -276,7 +276,10 @@ static void add_once(request_rec *r, ap_filter_rec_t *frec)
  * the filters it needs, if any, once. */
 static void insert_filters(request_rec *r)
 {
-    if (!rp_conf_requests_wanted()) {
+    /* Most requests have no state and no query (so no mask to lift). */
+    if (!rp_conf_requests_wanted() ||
+        (!rp_request_maybe(r) && r->args == NULL &&
+         r->parsed_uri.query == NULL)) {
         return;
     }
     rp_request_t *state = rp_request_settle(r);

@@ -453,9 +453,22 @@ static int rate_chosen(rp_request_t *state, const rp_dir_conf_t *conf,
 /* First thing after the request line and headers are read: if the server's
  * own configuration profiles this request (a trigger, or log mode), start
  * now, so the phases before the handler are sampled too. */
+/* Most requests cannot be profiled from their start: no query, no store
+ * header to a server with a store, no log mode or Server-Timing in the
+ * server's configuration. Such a request has no state yet, so its phase
+ * mark has nothing to mark either. */
+static int nothing_early(const request_rec *r)
+{
+    const rp_dir_conf_t *conf = rp_dir_conf(r); /* server level, here */
+    return r->args == NULL && !rp_request_maybe(r) &&
+           rp_conf_log_mode(conf) == RP_LOG_OFF &&
+           rp_conf_store(r->server) == NULL &&
+           !rp_conf_server_timing(r->server);
+}
+
 static int reqprof_post_read_request(request_rec *r)
 {
-    if (!rp_conf_requests_wanted()) {
+    if (!rp_conf_requests_wanted() || nothing_early(r)) {
         return DECLINED;
     }
     if (r->main == NULL && rp_request_find(r) == NULL) {
@@ -540,6 +553,16 @@ static int reqprof_fixups(request_rec *r)
     if (r->main != NULL || !rp_conf_requests_wanted()) {
         return DECLINED;
     }
+    if (!rp_request_maybe(r)) {
+        /* Most requests: no state, and nothing in them or their context
+         * can ask (as rp_decide would find). */
+        const rp_dir_conf_t *conf = rp_dir_conf(r);
+        if (rp_client_query(r) == NULL &&
+            rp_conf_log_mode(conf) == RP_LOG_OFF &&
+            rp_conf_store(r->server) == NULL) {
+            return DECLINED;
+        }
+    }
     rp_request_t *state = rp_request_find(r);
     if (state != NULL &&
         ap_get_module_config(r->request_config, &reqprof_module) == NULL) {
@@ -623,18 +646,10 @@ rp_request_t *rp_request_settle(request_rec *r)
     return state;
 }
 
-/* Whether r may have a state (rp_request_find): most requests have none,
- * which their phase marks see from two loads. */
-static inline int maybe_profiled(const request_rec *r)
-{
-    return r->prev != NULL ||
-           ap_get_module_config(r->request_config, &reqprof_module) != NULL;
-}
-
 #define PHASE_MARK(hook, phase)                                                \
     static int mark_##hook(request_rec *r)                                     \
     {                                                                          \
-        if (rp_conf_requests_wanted() && maybe_profiled(r)) {                  \
+        if (rp_conf_requests_wanted() && rp_request_maybe(r)) {                \
             enter_phase(r, phase);                                             \
         }                                                                      \
         return DECLINED;                                                       \

@@ -36,6 +36,14 @@ typedef struct rp_request rp_request_t;
 void rp_request_register(void);
 
 rp_request_t *rp_request_find(const request_rec *r);
+
+/* Whether r may have a state (rp_request_find): most requests have none,
+ * which every hook can see from two loads. */
+static inline int rp_request_maybe(const request_rec *r)
+{
+    return r->prev != NULL ||
+           ap_get_module_config(r->request_config, &reqprof_module) != NULL;
+}
 /* At insert_filter (the response is about to start): a session still
  * tentative is confirmed for log mode or cancelled, as an error response
  * before fixups allows. Returns the request's state, or NULL. */

@@ -450,9 +450,6 @@ static int rate_chosen(rp_request_t *state, const rp_dir_conf_t *conf,
 
 /* ---- hooks --------------------------------------------------------------- */
 
-/* First thing after the request line and headers are read: if the server's
- * own configuration profiles this request (a trigger, or log mode), start
- * now, so the phases before the handler are sampled too. */
 /* Most requests cannot be profiled from their start: no query, no store
  * header to a server with a store, no log mode or Server-Timing in the
  * server's configuration. Such a request has no state yet, so its phase
@@ -466,6 +463,9 @@ static int nothing_early(const request_rec *r)
            !rp_conf_server_timing(r->server);
 }
 
+/* First thing after the request line and headers are read: if the server's
+ * own configuration profiles this request (a trigger, or log mode), start
+ * now, so the phases before the handler are sampled too. */
 static int reqprof_post_read_request(request_rec *r)
 {
     if (!rp_conf_requests_wanted() || nothing_early(r)) {

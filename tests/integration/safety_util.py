@@ -261,12 +261,14 @@ def check_report(resp, status="200", func=None, obj=None, phase="handler", sampl
     # CPU time on the cpu clock) has run for a few intervals: the sampler
     # takes one per interval, a late one joining the next. Only a request
     # that ended within its first few intervals (a small static file: well
-    # under one) may have none. Five intervals leave the sampler thread four
-    # to be late by on a busy machine.
+    # under one) may have none. Eight intervals leave the sampler thread
+    # seven to be late by on a busy machine: a prefork child's first profile
+    # starts its sampler thread, which once did not run within 5 ms of a
+    # 5.025 ms request while the suite loaded both CPUs.
     s = report.summary
     clock_ms = float((s["cpu"] if s["clock"].startswith("cpu") else s["wall"]).split()[0])
     interval_ms = int(s["interval"].split()[0]) / 1000.0
-    assert report.total > 0 or clock_ms < 5 * interval_ms, ("a report without samples", s)
+    assert report.total > 0 or clock_ms < 8 * interval_ms, ("a report without samples", s)
     if func is not None:
         assert report.weight_of(func) > 0, (func, sorted({n.func for n in report.nodes}))
     if obj is not None:

@@ -14,6 +14,7 @@
 
 #include "mod_reqprof_config.h"
 #include "mod_reqprof_decide.h"
+#include "mod_reqprof_request.h"
 
 #include "http_request.h"
 
@@ -74,16 +75,16 @@ static void hide(request_rec *r, mask_stage_e stage)
     apr_table_setn(r->headers_in, CACHE_CONTROL, "no-store");
 }
 
-/* Puts the client's Cache-Control back. 1 if it had been hidden. */
 /* Whether r may carry a mask: hide() runs for a request whose client sent
  * a query (the trigger) or that is being profiled (it has a state). Three
  * hooks ask on every request, and most requests are neither. */
 static int may_be_masked(const request_rec *r)
 {
-    return r->prev != NULL || r->args != NULL || r->parsed_uri.query != NULL ||
-           ap_get_module_config(r->request_config, &reqprof_module) != NULL;
+    return r->args != NULL || r->parsed_uri.query != NULL ||
+           rp_request_maybe(r);
 }
 
+/* Puts the client's Cache-Control back. 1 if it had been hidden. */
 static int unhide(request_rec *r, mask_stage_e stage)
 {
     if (!cache_loaded || !rp_conf_requests_wanted() || !may_be_masked(r)) {

@@ -234,15 +234,19 @@ int rp_decide_log(const request_rec *r, const rp_dir_conf_t *conf)
     return r->handler == NULL || strcmp(r->handler, RP_INDEX_HANDLER) != 0;
 }
 
+int rp_decide_nothing_asked(const request_rec *r, const rp_dir_conf_t *conf,
+                            rp_decide_stage_e stage)
+{
+    const char *query = stage == RP_DECIDE_FINAL ? rp_client_query(r) : r->args;
+    return query == NULL && rp_conf_log_mode(conf) == RP_LOG_OFF &&
+           rp_conf_store(r->server) == NULL;
+}
+
 rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                         rp_decide_stage_e stage)
 {
     rp_decision_t d = {RP_FORMAT_NONE, 0, 0};
-    /* Most requests ask for nothing: no query, no store header (to a server
-     * with a store), in a context that does not log. */
-    const char *query = stage == RP_DECIDE_FINAL ? rp_client_query(r) : r->args;
-    if (query == NULL && rp_conf_log_mode(conf) == RP_LOG_OFF &&
-        rp_conf_store(r->server) == NULL) {
+    if (rp_decide_nothing_asked(r, conf, stage)) {
         return d;
     }
     if (stage == RP_DECIDE_FINAL) {

@@ -38,6 +38,12 @@ typedef struct rp_decision {
  * (register_hooks). */
 void rp_decide_register(void);
 
+/* Most requests ask for nothing: no query, no store header (to a server
+ * with a store), in a context that does not log. rp_decide decides nothing
+ * for them, which a hook can learn from this alone. */
+int rp_decide_nothing_asked(const request_rec *r, const rp_dir_conf_t *conf,
+                            rp_decide_stage_e stage);
+
 rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                         rp_decide_stage_e stage);
 

@@ -456,11 +456,8 @@ static int rate_chosen(rp_request_t *state, const rp_dir_conf_t *conf,
  * mark has nothing to mark either. */
 static int nothing_early(const request_rec *r)
 {
-    const rp_dir_conf_t *conf = rp_dir_conf(r); /* server level, here */
-    return r->args == NULL && !rp_request_maybe(r) &&
-           rp_conf_log_mode(conf) == RP_LOG_OFF &&
-           rp_conf_store(r->server) == NULL &&
-           !rp_conf_server_timing(r->server);
+    return !rp_request_maybe(r) && !rp_conf_server_timing(r->server) &&
+           rp_decide_nothing_asked(r, rp_dir_conf(r), RP_DECIDE_EARLY);
 }
 
 /* First thing after the request line and headers are read: if the server's
@@ -555,11 +552,8 @@ static int reqprof_fixups(request_rec *r)
     }
     if (!rp_request_maybe(r)) {
         /* Most requests: no state, and nothing in them or their context
-         * can ask (as rp_decide would find). */
-        const rp_dir_conf_t *conf = rp_dir_conf(r);
-        if (rp_client_query(r) == NULL &&
-            rp_conf_log_mode(conf) == RP_LOG_OFF &&
-            rp_conf_store(r->server) == NULL) {
+         * can ask. */
+        if (rp_decide_nothing_asked(r, rp_dir_conf(r), RP_DECIDE_FINAL)) {
             return DECLINED;
         }
     }

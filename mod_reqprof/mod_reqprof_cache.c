@@ -76,12 +76,16 @@ static void hide(request_rec *r, mask_stage_e stage)
 }
 
 /* Whether r may carry a mask: hide() runs for a request whose client sent
- * a query (the trigger) or that is being profiled (it has a state). Three
- * hooks ask on every request, and most requests are neither. */
+ * the trigger or that is being profiled (it has a state). Three hooks ask
+ * on every request, and most requests are neither. */
 static int may_be_masked(const request_rec *r)
 {
-    return r->args != NULL || r->parsed_uri.query != NULL ||
-           rp_request_maybe(r);
+    return rp_request_maybe(r) || rp_conf_query_may_trigger(rp_client_query(r));
+}
+
+int rp_cache_may_be_masked(const request_rec *r)
+{
+    return cache_loaded && may_be_masked(r);
 }
 
 /* Puts the client's Cache-Control back. 1 if it had been hidden. */
@@ -157,6 +161,15 @@ void rp_cache_register(void)
 {
     mask_note = ap_register_request_note();
     ap_hook_post_config(note_cache_loaded, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+void rp_cache_register_request_hooks(void)
+{
+    /* Called while the configuration is read: every LoadModule line has
+     * been, so where mod_cache is not loaded its requests pay nothing. */
+    if (ap_find_linked_module("mod_cache.c") == NULL) {
+        return;
+    }
     static const char *const cache[] = {"mod_cache.c", NULL};
     ap_hook_quick_handler(hide_before_quick_handler, NULL, cache,
                           APR_HOOK_REALLY_FIRST);

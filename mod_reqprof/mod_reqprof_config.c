@@ -134,10 +134,26 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base_v, void *add_v)
  * gave requests something to do: a context profiles, logs or times them. */
 static int requests_used;
 
+/* The request hooks, registered at most once per reading of the
+ * configuration (httpd drops every hook at a restart). They must be in
+ * before the configuration has been processed: httpd sorts hooks once more
+ * then, and never again. */
+static void (*register_request_hooks)(void);
+static int request_hooks_registered;
+
+static void need_request_hooks(void)
+{
+    if (!request_hooks_registered) {
+        request_hooks_registered = 1;
+        register_request_hooks();
+    }
+}
+
 static void note_requests_used(const cmd_parms *cmd)
 {
     if (cmd->pool == cmd->server->process->pconf) {
         requests_used = 1;
+        need_request_hooks();
     }
 }
 
@@ -196,6 +212,45 @@ static const char *set_clock(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* Every trigger parameter name the configuration uses: the default, and
+ * each ReqProfileParam (which .htaccess files cannot set, so the list is
+ * complete once the configuration has been read). Past the array's size
+ * every query is taken to possibly name one. */
+#define TRIGGER_NAMES_MAX 16
+static const char *trigger_names[TRIGGER_NAMES_MAX] = {RP_DEFAULT_PARAM};
+static int trigger_name_count = 1;
+
+static void note_trigger_name(const char *name)
+{
+    for (int i = 0; i < trigger_name_count && i < TRIGGER_NAMES_MAX; i++) {
+        if (strcmp(trigger_names[i], name) == 0) {
+            return;
+        }
+    }
+    if (trigger_name_count < TRIGGER_NAMES_MAX) {
+        trigger_names[trigger_name_count] = name;
+    }
+    trigger_name_count++;
+}
+
+int rp_conf_query_may_trigger(const char *query)
+{
+    if (query == NULL) {
+        return 0;
+    }
+    /* A name that decodes to a trigger's is that name itself unless it is
+     * percent-encoded ('+' only makes spaces, which no name holds). */
+    if (trigger_name_count > TRIGGER_NAMES_MAX || strchr(query, '%') != NULL) {
+        return 1;
+    }
+    for (int i = 0; i < trigger_name_count; i++) {
+        if (strstr(query, trigger_names[i]) != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static const char *set_param(cmd_parms *cmd, void *dconf, const char *arg)
 {
     size_t len = strlen(arg);
@@ -208,6 +263,7 @@ static const char *set_param(cmd_parms *cmd, void *dconf, const char *arg)
                             cmd->cmd->name, arg);
     }
     ((rp_dir_conf_t *)dconf)->param = arg;
+    note_trigger_name(arg);
     return NULL;
 }
 
@@ -911,11 +967,60 @@ static int server_htaccess_may_enable(const server_rec *s)
     return 0;
 }
 
+/* One word of an AllowOverride line lets an .htaccess file hold ReqProfile:
+ * "All", or "Options" with or without "=...". */
+static int override_word_allows(const char *word)
+{
+    size_t key = strcspn(word, "=");
+    return strcasecmp(word, "All") == 0 ||
+           (key == 7 && strncasecmp(word, "Options", key) == 0);
+}
+
+static int override_line_allows(apr_pool_t *p, const ap_directive_t *d)
+{
+    int list = strcasecmp(d->directive, "AllowOverrideList") == 0;
+    if (!list && strcasecmp(d->directive, "AllowOverride") != 0) {
+        return 0;
+    }
+    const char *args = d->args;
+    while (*args != '\0') {
+        const char *word = ap_getword_conf(p, &args);
+        if (list ? strcasecmp(word, "ReqProfile") == 0
+                 : override_word_allows(word)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether the configuration as read (Include, <IfModule> and the like
+ * already applied, nothing processed yet) has any AllowOverride line that
+ * may let an .htaccess file hold ReqProfile. A superset of what
+ * decide_requests_wanted finds in the processed configuration. */
+static int tree_lets_htaccess_use(apr_pool_t *p, const ap_directive_t *d)
+{
+    for (; d != NULL; d = d->next) {
+        if (override_line_allows(p, d) ||
+            tree_lets_htaccess_use(p, d->first_child)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int reset_requests_used(apr_pool_t *pconf, apr_pool_t *plog,
                                apr_pool_t *ptemp)
 {
-    (void)pconf, (void)plog, (void)ptemp;
+    (void)pconf, (void)plog;
     requests_used = 0;
+    request_hooks_registered = 0;
+    trigger_name_count = 1; /* the default */
+    /* An .htaccess file is read long after startup: its ReqProfile needs
+     * the hooks in place now. The directives in the files register them
+     * as they are processed (note_requests_used). */
+    if (tree_lets_htaccess_use(ptemp, ap_conftree)) {
+        need_request_hooks();
+    }
     return OK;
 }
 
@@ -927,12 +1032,26 @@ static int decide_requests_wanted(apr_pool_t *pconf, apr_pool_t *plog,
     for (const server_rec *v = s; v != NULL && !wanted; v = v->next) {
         wanted = server_htaccess_may_enable(v);
     }
+    if (wanted && !request_hooks_registered) {
+        /* An AllowOverride that the configuration files did not hold as
+         * they were read (one a module added while processing them). */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     RP_LOG_TAG "an AllowOverride added while the "
+                                "configuration was processed lets .htaccess "
+                                "files hold ReqProfile, but the module's "
+                                "request hooks were not registered: "
+                                "ReqProfile in .htaccess files takes no "
+                                "effect. Put ReqProfile in the configuration "
+                                "files");
+        wanted = 0;
+    }
     rp_conf_requests_wanted_ = wanted;
     return OK;
 }
 
-void rp_config_register(void)
+void rp_config_register(void (*request_hooks)(void))
 {
+    register_request_hooks = request_hooks;
     ap_hook_pre_config(reset_requests_used, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(decide_requests_wanted, NULL, NULL,
                         APR_HOOK_REALLY_FIRST);

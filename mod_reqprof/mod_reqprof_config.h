@@ -73,8 +73,11 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
 apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf);
 rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf);
 int rp_conf_signal(const server_rec *s);
-/* Registers the hooks that decide rp_conf_requests_wanted. */
-void rp_config_register(void);
+/* Registers the hooks that decide rp_conf_requests_wanted, and calls
+ * request_hooks (once) while the configuration is read if any request can
+ * have something to do with the module: otherwise no request hook of the
+ * module is registered at all. */
+void rp_config_register(void (*request_hooks)(void));
 
 unsigned rp_conf_max_samples(const rp_dir_conf_t *conf);
 apr_interval_time_t rp_conf_max_duration(const rp_dir_conf_t *conf);
@@ -122,6 +125,12 @@ static inline int rp_conf_requests_wanted(void)
 {
     return rp_conf_requests_wanted_;
 }
+
+/* Whether query (NULL: none) may name the trigger parameter of some
+ * context: holds one of the names the configuration uses, or a '%' (a name
+ * may be percent-encoded). Most queries do not, and their requests ask for
+ * nothing. */
+int rp_conf_query_may_trigger(const char *query);
 
 static inline const rp_dir_conf_t *rp_dir_conf(const request_rec *r)
 {

@@ -159,20 +159,16 @@ const char *rp_client_refusal(request_rec *r, const rp_dir_conf_t *conf)
     return rc ? NULL : "ReqProfileRequire not met";
 }
 
+void rp_client_judge_now(request_rec *r, const rp_dir_conf_t *conf)
+{
+    if (rp_conf_require(conf) == NULL) {
+        (void)default_rule_refusal(r);
+    }
+}
+
 int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf)
 {
     return rp_client_refusal(r, conf) == NULL;
-}
-
-/* The query string the client sent: mod_rewrite may have replaced r->args
- * since, and the client's trigger must still count. */
-const char *rp_client_query(const request_rec *r)
-{
-    const request_rec *initial = r;
-    while (initial->prev != NULL) {
-        initial = initial->prev;
-    }
-    return initial->parsed_uri.query ? initial->parsed_uri.query : r->args;
 }
 
 /* The format asked for, if this context profiles and the client may ask. */
@@ -234,14 +230,6 @@ int rp_decide_log(const request_rec *r, const rp_dir_conf_t *conf)
     return r->handler == NULL || strcmp(r->handler, RP_INDEX_HANDLER) != 0;
 }
 
-int rp_decide_nothing_asked(const request_rec *r, const rp_dir_conf_t *conf,
-                            rp_decide_stage_e stage)
-{
-    const char *query = stage == RP_DECIDE_FINAL ? rp_client_query(r) : r->args;
-    return query == NULL && rp_conf_log_mode(conf) == RP_LOG_OFF &&
-           rp_conf_store(r->server) == NULL;
-}
-
 rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                         rp_decide_stage_e stage)
 {
@@ -261,11 +249,11 @@ rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                              : RP_FORMAT_NONE;
     /* The default rule is judged here, on the headers as they arrived, for
      * every later phase (see default_rule_refusal). Only a request whose
-     * client sent a query, or the store header to a server with a store,
-     * can carry a trigger (rp_client_query): the others, most requests,
-     * skip the header scan. */
+     * client sent a query that may name a trigger, or the store header to a
+     * server with a store, can carry one: the others, most requests, skip
+     * the header scan (the index judges its own: rp_client_judge_now). */
     if (rp_conf_enabled_somewhere(r->server) &&
-        (r->args != NULL ||
+        (rp_conf_query_may_trigger(r->args) ||
          (rp_conf_store(r->server) != NULL &&
           apr_table_get(r->headers_in, RP_STORE_HEADER) != NULL))) {
         (void)default_rule_refusal(r);

@@ -38,11 +38,30 @@ typedef struct rp_decision {
  * (register_hooks). */
 void rp_decide_register(void);
 
-/* Most requests ask for nothing: no query, no store header (to a server
- * with a store), in a context that does not log. rp_decide decides nothing
- * for them, which a hook can learn from this alone. */
-int rp_decide_nothing_asked(const request_rec *r, const rp_dir_conf_t *conf,
-                            rp_decide_stage_e stage);
+/* The query string the client sent: mod_rewrite may have replaced r->args
+ * since, and the client's trigger must still count. */
+static inline const char *rp_client_query(const request_rec *r)
+{
+    const request_rec *initial = r;
+    while (initial->prev != NULL) {
+        initial = initial->prev;
+    }
+    return initial->parsed_uri.query ? initial->parsed_uri.query : r->args;
+}
+
+/* Most requests ask for nothing: no query that may name a trigger, in a
+ * context that does not log, on a server without a store (whose clients
+ * may ask with a header). rp_decide decides nothing for them, which a hook
+ * can learn from this alone (inline: every request's hooks ask). */
+static inline int rp_decide_nothing_asked(const request_rec *r,
+                                          const rp_dir_conf_t *conf,
+                                          rp_decide_stage_e stage)
+{
+    const char *query = stage == RP_DECIDE_FINAL ? rp_client_query(r) : r->args;
+    return (query == NULL || !rp_conf_query_may_trigger(query)) &&
+           rp_conf_log_mode(conf) == RP_LOG_OFF &&
+           rp_conf_store(r->server) == NULL;
+}
 
 rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                         rp_decide_stage_e stage);
@@ -54,9 +73,6 @@ int rp_decide_log(const request_rec *r, const rp_dir_conf_t *conf);
  * client (whether the context profiles is not asked). */
 int rp_decide_trigger_admitted(request_rec *r, const rp_dir_conf_t *conf);
 
-/* The query string the client sent (mod_rewrite may have changed r->args). */
-const char *rp_client_query(const request_rec *r);
-
 /* conf's ReqProfileRequire (by default: a loopback client whose request
  * carries no forwarding header, unless mod_remoteip named the client) admits
  * r's client. */
@@ -64,5 +80,10 @@ int rp_client_allowed(request_rec *r, const rp_dir_conf_t *conf);
 
 /* Why that rule refuses r's client, or NULL if it admits it. */
 const char *rp_client_refusal(request_rec *r, const rp_dir_conf_t *conf);
+
+/* Judges the default rule for r now if conf uses it: every later question
+ * about r's client gets the answer its headers give now, whatever a later
+ * phase removes from them. */
+void rp_client_judge_now(request_rec *r, const rp_dir_conf_t *conf);
 
 #endif

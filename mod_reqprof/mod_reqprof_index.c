@@ -444,13 +444,8 @@ static int group_page(request_rec *r, rp_pstore_t *store, const char *group,
     return send_page(r, body, len);
 }
 
-static int index_handler(request_rec *r)
+static RP_OUT_OF_LINE int serve_index(request_rec *r)
 {
-    /* Every request's handler phase asks: the first letter settles most. */
-    if (r->handler == NULL || r->handler[0] != RP_INDEX_HANDLER[0] ||
-        strcmp(r->handler, RP_INDEX_HANDLER) != 0) {
-        return DECLINED;
-    }
     r->allowed |= AP_METHOD_BIT << M_GET;
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
@@ -511,7 +506,40 @@ static int index_handler(request_rec *r)
     return list_page(r, store, args);
 }
 
+/* Every request's fixups and handler ask: the first three letters settle
+ * most ("redirect-handler" shares two). */
+static int for_the_index(const request_rec *r)
+{
+    const char *h = r->handler;
+    return h != NULL && h[0] == RP_INDEX_HANDLER[0] &&
+           h[1] == RP_INDEX_HANDLER[1] && h[2] == RP_INDEX_HANDLER[2] &&
+           strcmp(h, RP_INDEX_HANDLER) == 0;
+}
+
+/* The index shows stored profiles to the clients its context's rule
+ * admits. The default rule judges a client by the forwarding headers its
+ * request arrived with: judged first among fixups, before mod_headers'
+ * RequestHeader (a late fixup) may remove the proxy's. SetHandler's
+ * handler is set by then (core's own first fixup, ordered before this). */
+static int judge_index_client(request_rec *r)
+{
+    if (for_the_index(r)) {
+        rp_client_judge_now(r, rp_dir_conf(r));
+    }
+    return DECLINED;
+}
+
+static int index_handler(request_rec *r)
+{
+    if (!for_the_index(r)) {
+        return DECLINED;
+    }
+    return serve_index(r);
+}
+
 void rp_index_register(void)
 {
+    static const char *const core[] = {"core.c", NULL};
+    ap_hook_fixups(judge_index_client, core, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(index_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

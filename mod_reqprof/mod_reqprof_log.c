@@ -278,12 +278,8 @@ static const char *group_of(request_rec *r, const rp_profile_t *p)
     return rp_record_group(text, r->pool);
 }
 
-static int log_transaction(request_rec *r)
+static RP_OUT_OF_LINE int log_profile(request_rec *r)
 {
-    if (!rp_conf_requests_wanted() ||
-        (r->next == NULL && !rp_request_maybe(r))) {
-        return DECLINED; /* most requests: no state */
-    }
     rp_request_t *state = pending_state(r);
     if (state == NULL) {
         return DECLINED;
@@ -333,8 +329,21 @@ static int log_transaction(request_rec *r)
     return DECLINED;
 }
 
+static int log_transaction(request_rec *r)
+{
+    if (!rp_conf_requests_wanted() ||
+        (r->next == NULL && !rp_request_maybe(r))) {
+        return DECLINED; /* most requests: no state */
+    }
+    return log_profile(r);
+}
+
 void rp_log_register(void)
 {
     ap_hook_open_logs(open_log_files, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+void rp_log_register_request_hooks(void)
+{
     ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
 }

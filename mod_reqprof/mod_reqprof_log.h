@@ -11,9 +11,11 @@
 #include "rp_format.h"
 #include "rp_profile.h"
 
-/* Hooks open_logs (ReqProfileLogFile), post_config (ReqProfileDir checked)
- * and log_transaction. */
+/* Hooks open_logs (ReqProfileLogFile) and post_config (ReqProfileDir
+ * checked). */
 void rp_log_register(void);
+/* Hooks log_transaction. */
+void rp_log_register_request_hooks(void);
 /* At the response's end (ended) in log mode (sampling stopped, on the
  * request's thread): builds the profile if it is to be kept. */
 void rp_log_capture(request_rec *r, rp_request_t *state, apr_time_t ended);

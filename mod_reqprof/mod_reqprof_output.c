@@ -9,6 +9,7 @@
  * on. */
 #include "mod_reqprof_output.h"
 
+#include "mod_reqprof_cache.h"
 #include "mod_reqprof_capture.h"
 #include "mod_reqprof_config.h"
 #include "mod_reqprof_decide.h"
@@ -272,16 +273,8 @@ static void add_once(request_rec *r, ap_filter_rec_t *frec)
     }
 }
 
-/* insert_filter and insert_error_filter: the request's state settled,
- * the filters it needs, if any, once. */
-static void insert_filters(request_rec *r)
+static RP_OUT_OF_LINE void add_filters(request_rec *r)
 {
-    /* Most requests have no state and no query (so no mask to lift). */
-    if (!rp_conf_requests_wanted() ||
-        (!rp_request_maybe(r) && r->args == NULL &&
-         r->parsed_uri.query == NULL)) {
-        return;
-    }
     rp_request_t *state = rp_request_settle(r);
     if (state == NULL || rp_request_state(state) == RP_STATE_FINISHED) {
         return;
@@ -298,10 +291,26 @@ static void insert_filters(request_rec *r)
     }
 }
 
-void rp_output_register(void)
+/* insert_filter and insert_error_filter: the request's state settled,
+ * the filters it needs, if any, once. */
+static void insert_filters(request_rec *r)
+{
+    /* Most requests have no state, and no mask to lift. */
+    if (!rp_conf_requests_wanted() ||
+        (!rp_request_maybe(r) && !rp_cache_may_be_masked(r))) {
+        return;
+    }
+    add_filters(r);
+}
+
+void rp_output_register_request_hooks(void)
 {
     ap_hook_insert_filter(insert_filters, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(insert_filters, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+void rp_output_register(void)
+{
     /* Before mod_deflate and CACHE_SAVE: the report is what gets compressed,
      * and the original body is never cached under the report's name. */
     profile_filter_handle = ap_register_output_filter(

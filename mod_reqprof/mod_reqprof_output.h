@@ -7,7 +7,9 @@
 
 #include "mod_reqprof.h"
 
-/* Registers the filters, and the insert_filter hooks that add them. */
+/* Registers the filters. */
 void rp_output_register(void);
+/* The insert_filter hooks that add them. */
+void rp_output_register_request_hooks(void);
 
 #endif

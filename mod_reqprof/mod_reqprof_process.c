@@ -199,6 +199,12 @@ static void init_child(apr_pool_t *pchild, server_rec *s)
     rp_engines_attach_child();
     apr_pool_cleanup_register(pchild, NULL, shutdown_sampler,
                               apr_pool_cleanup_null);
+    int rc = rp_sampler_start_thread();
+    if (rc != 0) {
+        /* Tried again by the first profile. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rc, s,
+                     RP_LOG_TAG "cannot start the sampler thread yet");
+    }
     /* Runs before the pools of requests still in progress are destroyed. */
     apr_pool_pre_cleanup_register(pchild, NULL, mark_exiting);
 }

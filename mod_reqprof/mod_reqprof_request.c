@@ -463,11 +463,8 @@ static int nothing_early(const request_rec *r)
 /* First thing after the request line and headers are read: if the server's
  * own configuration profiles this request (a trigger, or log mode), start
  * now, so the phases before the handler are sampled too. */
-static int reqprof_post_read_request(request_rec *r)
+static RP_OUT_OF_LINE int start_early(request_rec *r)
 {
-    if (!rp_conf_requests_wanted() || nothing_early(r)) {
-        return DECLINED;
-    }
     if (r->main == NULL && rp_request_find(r) == NULL) {
         const rp_dir_conf_t *conf = rp_dir_conf(r); /* server level, here */
         rp_decision_t d = rp_decide(r, conf, RP_DECIDE_EARLY);
@@ -495,6 +492,14 @@ static int reqprof_post_read_request(request_rec *r)
     }
     enter_phase(r, RP_PHASE_POST_READ_REQUEST);
     return DECLINED;
+}
+
+static int reqprof_post_read_request(request_rec *r)
+{
+    if (!rp_conf_requests_wanted() || nothing_early(r)) {
+        return DECLINED;
+    }
+    return start_early(r);
 }
 
 static int same_sampling(const rp_request_t *state, const rp_dir_conf_t *conf)
@@ -543,20 +548,8 @@ static void confirm_sampling(request_rec *r, rp_request_t *state,
                           rp_conf_max_duration(conf));
 }
 
-/* Runs last among fixups: per-directory configuration is final, access
- * checks have passed, and the handler is next. */
-static int reqprof_fixups(request_rec *r)
+static RP_OUT_OF_LINE int decide_final(request_rec *r)
 {
-    if (r->main != NULL || !rp_conf_requests_wanted()) {
-        return DECLINED;
-    }
-    if (!rp_request_maybe(r)) {
-        /* Most requests: no state, and nothing in them or their context
-         * can ask. */
-        if (rp_decide_nothing_asked(r, rp_dir_conf(r), RP_DECIDE_FINAL)) {
-            return DECLINED;
-        }
-    }
     rp_request_t *state = rp_request_find(r);
     if (state != NULL &&
         ap_get_module_config(r->request_config, &reqprof_module) == NULL) {
@@ -609,6 +602,22 @@ static int reqprof_fixups(request_rec *r)
     return DECLINED;
 }
 
+/* Runs last among fixups: per-directory configuration is final, access
+ * checks have passed, and the handler is next. */
+static int reqprof_fixups(request_rec *r)
+{
+    if (r->main != NULL || !rp_conf_requests_wanted()) {
+        return DECLINED;
+    }
+    /* Most requests: no state, and nothing in them or their context can
+     * ask. */
+    if (!rp_request_maybe(r) &&
+        rp_decide_nothing_asked(r, rp_dir_conf(r), RP_DECIDE_FINAL)) {
+        return DECLINED;
+    }
+    return decide_final(r);
+}
+
 rp_request_t *rp_request_settle(request_rec *r)
 {
     rp_request_t *state = rp_request_find(r);
@@ -658,7 +667,7 @@ PHASE_MARK(type_checker, RP_PHASE_TYPE_CHECKER)
 PHASE_MARK(fixups, RP_PHASE_FIXUPS)
 PHASE_MARK(handler, RP_PHASE_HANDLER)
 
-void rp_request_register(void)
+void rp_request_register_request_hooks(void)
 {
     /* After mod_remoteip: the default rule judges the real client. */
     static const char *const remoteip[] = {"mod_remoteip.c", NULL};

@@ -33,7 +33,7 @@ typedef enum {
 typedef struct rp_request rp_request_t;
 
 /* Hooks post_read_request, the phase marks and fixups. */
-void rp_request_register(void);
+void rp_request_register_request_hooks(void);
 
 rp_request_t *rp_request_find(const request_rec *r);
 

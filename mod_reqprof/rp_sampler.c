@@ -944,6 +944,17 @@ static int ensure_sampler_thread(void)
     return rc;
 }
 
+int rp_sampler_start_thread(void)
+{
+    if (!process.ready) {
+        return EINVAL;
+    }
+    pthread_mutex_lock(&process.lock);
+    int rc = ensure_sampler_thread();
+    pthread_mutex_unlock(&process.lock);
+    return rc;
+}
+
 /* ---- process and thread registration --------------------------------------
  */
 

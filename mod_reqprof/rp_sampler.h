@@ -87,11 +87,19 @@ typedef struct rp_sampler_stats {
 
 /* Installs the signal handler for this process (idempotent). arena_bytes is
  * the per-thread sample buffer, mapped lazily; untouched pages cost nothing.
- * The sampler thread starts with the first session. Returns APR_EINVAL for a
+ * The sampler thread starts with the first session, or with
+ * rp_sampler_start_thread. Returns APR_EINVAL for a
  * signal outside SIGRTMIN..SIGRTMAX, RP_SAMPLER_SIGNAL_TAKEN if the signal
  * (once initialised: the process's signal) has a handler other than the
  * sampler's. */
 apr_status_t rp_sampler_init_process(int signo, apr_size_t arena_bytes);
+
+/* Starts the sampler thread now rather than with the first session: a
+ * thread created when a session starts waits behind every runnable one
+ * before it first runs (tens of milliseconds on a busy machine: the first
+ * short profile of a process had no sample), whereas one that is asleep
+ * when a session wakes it runs at once. Returns 0 or an errno. */
+int rp_sampler_start_thread(void);
 
 /* Creates the sampler thread's unwinder now and opens every loaded object
  * for it: for a process about to drop privileges, after which objects kept

@@ -168,6 +168,53 @@ def test_unused_module_leaves_requests_alone():
         assert catching and all(catching), catching
 
 
+def reqprof_hooks(extra, modules=("info",)):
+    """What mod_info (/server-info?hooks) shows an administrator: for each
+    hook that lists mod_reqprof.c, how many of its functions it lists."""
+    import re
+    with Httpd("event", extra=extra + "<Location /server-info>\n  SetHandler "
+               "server-info\n</Location>\n", modules=modules,
+               overrides="None") as server:
+        status, _, body = request(server, "/server-info?hooks")
+    assert status == 200
+    found = {}
+    for hook, listed in re.findall(r"<dt><strong>([^<]*):</strong>(.*?)</dt>",
+                                   body.decode(), re.S):
+        names = re.findall(r"<a href=\"\?[^\"]*\">([\w.]+)</a>", listed)
+        if "mod_reqprof.c" in names:
+            found[hook] = names.count("mod_reqprof.c")
+    return found
+
+
+REQUEST_HOOKS = {"Post-Read Request", "Translate Name", "Map to Storage",
+                 "Header Parse", "Check Access (legacy)", "Verify User ID",
+                 "Verify User Access", "Check Type", "Fixups",
+                 "Insert Filters", "Insert Errors", "Transaction Logging"}
+
+
+def test_request_hooks_are_registered_only_where_used():
+    """A server that uses the module nowhere runs no hook of it for its
+    requests but the index's two (SetHandler reqprof-index works anywhere:
+    its handler, and the fixup that judges its client); one that uses it has
+    every hook, known by the module's own name (other modules order theirs
+    around mod_reqprof.c by it)."""
+    unused = reqprof_hooks("")
+    assert not (REQUEST_HOOKS - {"Fixups"}) & set(unused), unused
+    assert unused["Fixups"] == 1 and unused["Content Handlers"] == 1
+    assert "Quick Handler" not in unused
+    used = reqprof_hooks("ReqProfile On\n")
+    assert REQUEST_HOOKS <= set(used), used
+    assert used["Fixups"] == 3 and used["Content Handlers"] == 2
+    # mod_cache's neighbours only where mod_cache is loaded.
+    assert "Quick Handler" not in used
+    cached = reqprof_hooks("ReqProfile On\n", ("info", "cache"))
+    assert cached["Quick Handler"] == 2 and cached["Content Handlers"] == 3
+    # An .htaccess file that may switch profiling on needs them all.
+    allowed = reqprof_hooks("<Directory /var/www>\n  AllowOverride FileInfo "
+                            "Options=Indexes\n</Directory>\n")
+    assert REQUEST_HOOKS <= set(allowed), allowed
+
+
 @pytest.mark.parametrize("override", [
     "AllowOverride Options",
     "AllowOverride AuthConfig Options=Indexes",

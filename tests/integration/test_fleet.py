@@ -1168,7 +1168,8 @@ def test_index_answers_only_clients_the_rule_admits(redises, servers, store):
     profile may not read either, without any Require of the admin's: by
     default a loopback client that was not forwarded (a forwarding header,
     or a real mod_proxy in front, is refused: 403, nothing listed, a log
-    line saying why); where ReqProfileRequire is set, it decides."""
+    line saying why); where ReqProfileRequire is set, it decides. The proxy's
+    headers count even where mod_headers removes them before the handler."""
     if store == "redis":
         redis = start_redis(redises)
         conf = redis_conf("guarded.test", redis)
@@ -1176,7 +1177,11 @@ def test_index_answers_only_clients_the_rule_admits(redises, servers, store):
         conf = ("ServerName guarded.test\nReqProfile On\n"
                 "<Location /profiles/>\n  SetHandler reqprof-index\n</Location>\n")
     conf += ("<Location /tokened/>\n  SetHandler reqprof-index\n"
-             "  ReqProfileRequire \"%{HTTP:X-Token} == 'letmein'\"\n</Location>\n")
+             "  ReqProfileRequire \"%{HTTP:X-Token} == 'letmein'\"\n</Location>\n"
+             "<Location /stripped/>\n  SetHandler reqprof-index\n"
+             "  RequestHeader unset X-Forwarded-For\n"
+             "  RequestHeader unset X-Forwarded-Host\n"
+             "  RequestHeader unset X-Forwarded-Server\n</Location>\n")
     server = Httpd("event", extra=conf)
     servers.append(server)
     if store == "dir":
@@ -1196,6 +1201,9 @@ def test_index_answers_only_clients_the_rule_admits(redises, servers, store):
         (server, "/profiles/?view=" + profile_id, {"Forwarded": "for=203.0.113.9"}),
         (front, "/profiles/", {}),
         (front, "/profiles/?view=" + profile_id, {}),
+        (front, "/stripped/", {}),
+        (front, "/stripped/?view=" + profile_id, {}),
+        (front, "/stripped/?compare=%s&with=%s" % (profile_id, profile_id), {}),
         (server, "/tokened/", {}),
         (server, "/tokened/?view=" + profile_id, {"X-Token": "nope"}),
     ]
@@ -1204,6 +1212,8 @@ def test_index_answers_only_clients_the_rule_admits(redises, servers, store):
         assert st == 403, (where is front, path, headers, st)
         assert profile_id.encode() not in body and b"rp-row" not in body
     st, _, body = request(server, "/tokened/", headers={"X-Token": "letmein"})
+    assert st == 200 and profile_id in body.decode()
+    st, _, body = request(server, "/stripped/")
     assert st == 200 and profile_id in body.decode()
     st, _, body = request(server, "/tokened/?view=" + profile_id,
                           headers={"X-Token": "letmein"})

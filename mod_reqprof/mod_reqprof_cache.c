@@ -113,7 +113,7 @@ static int unhide(request_rec *r, mask_stage_e stage)
  * loopback default) admits the client already. A client it refuses is
  * answered exactly as without mod_reqprof. Whether the request is profiled
  * is decided later, by its directory's configuration. */
-static int hide_before_quick_handler(request_rec *r, int lookup)
+static RP_HOOK_GATE int hide_before_quick_handler(request_rec *r, int lookup)
 {
     if (!cache_loaded || lookup || r->main != NULL ||
         !rp_conf_requests_wanted() || !rp_conf_enabled_somewhere(r->server)) {
@@ -126,14 +126,14 @@ static int hide_before_quick_handler(request_rec *r, int lookup)
     return DECLINED;
 }
 
-static int unhide_after_quick_handler(request_rec *r, int lookup)
+static RP_HOOK_GATE int unhide_after_quick_handler(request_rec *r, int lookup)
 {
     (void)lookup;
     unhide(r, STAGE_QUICK);
     return DECLINED;
 }
 
-static int unhide_after_cache_handler(request_rec *r)
+static RP_HOOK_GATE int unhide_after_cache_handler(request_rec *r)
 {
     unhide(r, STAGE_HANDLER);
     return DECLINED;

@@ -140,6 +140,9 @@ static int requests_used;
  * then, and never again. */
 static void (*register_request_hooks)(void);
 static int request_hooks_registered;
+/* The index's hooks, registered where the configuration may name the
+ * handler. */
+static void (*register_index_hooks)(void);
 
 static void need_request_hooks(void)
 {
@@ -233,7 +236,7 @@ static void note_trigger_name(const char *name)
     trigger_name_count++;
 }
 
-int rp_conf_query_may_trigger(const char *query)
+RP_HOOK_GATE int rp_conf_query_may_trigger(const char *query)
 {
     if (query == NULL) {
         return 0;
@@ -967,41 +970,87 @@ static int server_htaccess_may_enable(const server_rec *s)
     return 0;
 }
 
-/* One word of an AllowOverride line lets an .htaccess file hold ReqProfile:
- * "All", or "Options" with or without "=...". */
-static int override_word_allows(const char *word)
-{
-    size_t key = strcspn(word, "=");
-    return strcasecmp(word, "All") == 0 ||
-           (key == 7 && strncasecmp(word, "Options", key) == 0);
-}
+/* ---- what the configuration as read may ask for ------------------------
+ *
+ * Read from the configuration files as httpd read them (Include,
+ * <IfModule> and the like applied, nothing processed yet), at pre_config:
+ * hooks registered later would never be sorted. Each answer is a superset
+ * of what the processed configuration asks for. */
 
-static int override_line_allows(apr_pool_t *p, const ap_directive_t *d)
+/* The words of d's arguments, each passed to wanted until it says yes. */
+static int any_word(apr_pool_t *p, const ap_directive_t *d,
+                    int (*wanted)(const char *word))
 {
-    int list = strcasecmp(d->directive, "AllowOverrideList") == 0;
-    if (!list && strcasecmp(d->directive, "AllowOverride") != 0) {
-        return 0;
-    }
     const char *args = d->args;
     while (*args != '\0') {
-        const char *word = ap_getword_conf(p, &args);
-        if (list ? strcasecmp(word, "ReqProfile") == 0
-                 : override_word_allows(word)) {
+        if (wanted(ap_getword_conf(p, &args))) {
             return 1;
         }
     }
     return 0;
 }
 
-/* Whether the configuration as read (Include, <IfModule> and the like
- * already applied, nothing processed yet) has any AllowOverride line that
- * may let an .htaccess file hold ReqProfile. A superset of what
- * decide_requests_wanted finds in the processed configuration. */
-static int tree_lets_htaccess_use(apr_pool_t *p, const ap_directive_t *d)
+static int is_allow_override(const ap_directive_t *d)
+{
+    return strcasecmp(d->directive, "AllowOverride") == 0;
+}
+
+static int is_allow_override_list(const ap_directive_t *d)
+{
+    return strcasecmp(d->directive, "AllowOverrideList") == 0;
+}
+
+/* "All", or "Options" with or without "=...". */
+static int override_allows_options(const char *word)
+{
+    size_t key = strcspn(word, "=");
+    return strcasecmp(word, "All") == 0 ||
+           (key == 7 && strncasecmp(word, "Options", key) == 0);
+}
+
+static int names_reqprof(const char *word)
+{
+    return strcasecmp(word, "ReqProfile") == 0;
+}
+
+/* An .htaccess file may hold ReqProfile (see server_htaccess_may_enable). */
+static int line_lets_htaccess_use(apr_pool_t *p, const ap_directive_t *d)
+{
+    return (is_allow_override(d) && any_word(p, d, override_allows_options)) ||
+           (is_allow_override_list(d) && any_word(p, d, names_reqprof));
+}
+
+/* SetHandler, AddHandler, a RewriteRule's H= flag: anything may name a
+ * handler, and httpd folds its case. */
+static int names_the_index(const char *word)
+{
+    return ap_strcasestr(word, RP_INDEX_HANDLER) != NULL;
+}
+
+static int override_allows_handlers(const char *word)
+{
+    return strcasecmp(word, "All") == 0 || strcasecmp(word, "FileInfo") == 0;
+}
+
+static int names_a_directive(const char *word)
+{
+    return strcasecmp(word, "None") != 0;
+}
+
+/* The index handler may be asked for: the configuration names it, or lets
+ * .htaccess files set handlers. */
+static int line_may_ask_for_index(apr_pool_t *p, const ap_directive_t *d)
+{
+    return any_word(p, d, names_the_index) ||
+           (is_allow_override(d) && any_word(p, d, override_allows_handlers)) ||
+           (is_allow_override_list(d) && any_word(p, d, names_a_directive));
+}
+
+static int tree_has(apr_pool_t *p, const ap_directive_t *d,
+                    int (*line)(apr_pool_t *, const ap_directive_t *))
 {
     for (; d != NULL; d = d->next) {
-        if (override_line_allows(p, d) ||
-            tree_lets_htaccess_use(p, d->first_child)) {
+        if (line(p, d) || tree_has(p, d->first_child, line)) {
             return 1;
         }
     }
@@ -1018,8 +1067,11 @@ static int reset_requests_used(apr_pool_t *pconf, apr_pool_t *plog,
     /* An .htaccess file is read long after startup: its ReqProfile needs
      * the hooks in place now. The directives in the files register them
      * as they are processed (note_requests_used). */
-    if (tree_lets_htaccess_use(ptemp, ap_conftree)) {
+    if (tree_has(ptemp, ap_conftree, line_lets_htaccess_use)) {
         need_request_hooks();
+    }
+    if (tree_has(ptemp, ap_conftree, line_may_ask_for_index)) {
+        register_index_hooks();
     }
     return OK;
 }
@@ -1049,9 +1101,10 @@ static int decide_requests_wanted(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
-void rp_config_register(void (*request_hooks)(void))
+void rp_config_register(void (*request_hooks)(void), void (*index_hooks)(void))
 {
     register_request_hooks = request_hooks;
+    register_index_hooks = index_hooks;
     ap_hook_pre_config(reset_requests_used, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(decide_requests_wanted, NULL, NULL,
                         APR_HOOK_REALLY_FIRST);

@@ -73,11 +73,12 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
 apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf);
 rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf);
 int rp_conf_signal(const server_rec *s);
-/* Registers the hooks that decide rp_conf_requests_wanted, and calls
- * request_hooks (once) while the configuration is read if any request can
- * have something to do with the module: otherwise no request hook of the
+/* Registers the hooks that decide rp_conf_requests_wanted. While the
+ * configuration is read, calls request_hooks (once) if any request can have
+ * something to do with the module, and index_hooks if the configuration may
+ * ask for the reqprof-index handler: otherwise no request hook of the
  * module is registered at all. */
-void rp_config_register(void (*request_hooks)(void));
+void rp_config_register(void (*request_hooks)(void), void (*index_hooks)(void));
 
 unsigned rp_conf_max_samples(const rp_dir_conf_t *conf);
 apr_interval_time_t rp_conf_max_duration(const rp_dir_conf_t *conf);

@@ -521,7 +521,7 @@ static int for_the_index(const request_rec *r)
  * request arrived with: judged first among fixups, before mod_headers'
  * RequestHeader (a late fixup) may remove the proxy's. SetHandler's
  * handler is set by then (core's own first fixup, ordered before this). */
-static int judge_index_client(request_rec *r)
+static RP_HOOK_GATE int judge_index_client(request_rec *r)
 {
     if (for_the_index(r)) {
         rp_client_judge_now(r, rp_dir_conf(r));
@@ -529,7 +529,7 @@ static int judge_index_client(request_rec *r)
     return DECLINED;
 }
 
-static int index_handler(request_rec *r)
+static RP_HOOK_GATE int index_handler(request_rec *r)
 {
     if (!for_the_index(r)) {
         return DECLINED;
@@ -537,7 +537,7 @@ static int index_handler(request_rec *r)
     return serve_index(r);
 }
 
-void rp_index_register(void)
+void rp_index_register_request_hooks(void)
 {
     static const char *const core[] = {"core.c", NULL};
     ap_hook_fixups(judge_index_client, core, NULL, APR_HOOK_REALLY_FIRST);

@@ -5,7 +5,7 @@
 
 #include "mod_reqprof.h"
 
-/* Hooks the handler. */
-void rp_index_register(void);
+/* Hooks the handler, and the fixup that judges its client. */
+void rp_index_register_request_hooks(void);
 
 #endif

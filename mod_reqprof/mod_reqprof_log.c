@@ -329,7 +329,7 @@ static RP_OUT_OF_LINE int log_profile(request_rec *r)
     return DECLINED;
 }
 
-static int log_transaction(request_rec *r)
+static RP_HOOK_GATE int log_transaction(request_rec *r)
 {
     if (!rp_conf_requests_wanted() ||
         (r->next == NULL && !rp_request_maybe(r))) {

@@ -293,7 +293,7 @@ static RP_OUT_OF_LINE void add_filters(request_rec *r)
 
 /* insert_filter and insert_error_filter: the request's state settled,
  * the filters it needs, if any, once. */
-static void insert_filters(request_rec *r)
+static RP_HOOK_GATE void insert_filters(request_rec *r)
 {
     /* Most requests have no state, and no mask to lift. */
     if (!rp_conf_requests_wanted() ||

@@ -194,25 +194,43 @@ REQUEST_HOOKS = {"Post-Read Request", "Translate Name", "Map to Storage",
 
 def test_request_hooks_are_registered_only_where_used():
     """A server that uses the module nowhere runs no hook of it for its
-    requests but the index's two (SetHandler reqprof-index works anywhere:
-    its handler, and the fixup that judges its client); one that uses it has
-    every hook, known by the module's own name (other modules order theirs
-    around mod_reqprof.c by it)."""
+    requests; one that uses it has every hook, known by the module's own
+    name (other modules order theirs around mod_reqprof.c by it). The
+    index's two (its handler, and the fixup that judges its client) are
+    there wherever the configuration may ask for it."""
     unused = reqprof_hooks("")
-    assert not (REQUEST_HOOKS - {"Fixups"}) & set(unused), unused
-    assert unused["Fixups"] == 1 and unused["Content Handlers"] == 1
-    assert "Quick Handler" not in unused
+    assert not (REQUEST_HOOKS | {"Content Handlers", "Quick Handler"}) & set(unused), unused
     used = reqprof_hooks("ReqProfile On\n")
     assert REQUEST_HOOKS <= set(used), used
-    assert used["Fixups"] == 3 and used["Content Handlers"] == 2
+    assert used["Fixups"] == 2 and used["Content Handlers"] == 1
     # mod_cache's neighbours only where mod_cache is loaded.
     assert "Quick Handler" not in used
     cached = reqprof_hooks("ReqProfile On\n", ("info", "cache"))
-    assert cached["Quick Handler"] == 2 and cached["Content Handlers"] == 3
+    assert cached["Quick Handler"] == 2 and cached["Content Handlers"] == 2
     # An .htaccess file that may switch profiling on needs them all.
     allowed = reqprof_hooks("<Directory /var/www>\n  AllowOverride FileInfo "
                             "Options=Indexes\n</Directory>\n")
     assert REQUEST_HOOKS <= set(allowed), allowed
+    # The index alone: its two hooks, named however the handler is set.
+    only_index = {"Fixups": 1, "Content Handlers": 1}
+    for conf in ("<Location /p>\n  SetHandler ReqProf-Index\n</Location>\n",
+                 "AddHandler reqprof-index .idx\n",
+                 "<Directory /var/www>\n  AllowOverride FileInfo\n</Directory>\n",
+                 "<Directory /var/www>\n  AllowOverrideList SetHandler\n"
+                 "</Directory>\n"):
+        found = reqprof_hooks(conf)
+        assert {h: n for h, n in found.items() if h in only_index} == only_index, (conf, found)
+        assert not (REQUEST_HOOKS - {"Fixups"}) & set(found), (conf, found)
+
+
+def test_index_alone_lists_and_refuses():
+    """A server whose only use of the module is the index still serves it
+    (and, with no store configured, says so)."""
+    with closed_server("<Location /profiles/>\n  SetHandler reqprof-index\n"
+                       "</Location>\n") as server:
+        status, _, _ = request(server, "/profiles/")
+        assert status == 404
+        assert "no ReqProfileDir or ReqProfileStore is set" in server.read_error_log()
 
 
 @pytest.mark.parametrize("override", [

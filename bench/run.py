@@ -516,7 +516,7 @@ def section_idle():
     common = "MaxKeepAliveRequests 0\n"
     threads = 2 * IDLE_CONCURRENCY
     # AllowOverride None, Debian's default: no .htaccess file could switch
-    # the module on, so where no context uses it its hooks return at once.
+    # the module on, so where no context uses it it registers no request hook.
     idle = dict(threads=threads, overrides="None")
     without = Httpd("event", extra=common, load_reqprof=False, **idle)
     loaded = Httpd("event", extra=common + "ReqProfile On\n", **idle)
@@ -1880,9 +1880,10 @@ def render_markdown(res=None, crash_list=None):
             "but no trigger, against the same httpd without the module (%d threads per "
             "child); `ab -c %d`, %d s per run, %d rounds. The column *loaded, not On* is the "
             "same httpd with the module loaded but used nowhere (no `ReqProfile On`, log mode "
-            "or Server-Timing, and no .htaccess file allowed to switch it on): its request "
-            "hooks return at once, so what is left is httpd calling them and what the "
-            "module's presence brings (its libraries, its per-child symbol table). Every "
+            "or Server-Timing, and no .htaccess file allowed to switch it on): it registers "
+            "no request hook, and its children install no signal handler and build no "
+            "symbol table, so what is left is what its presence brings (its libraries, "
+            "one more module for httpd to merge configurations over). Every "
             "server here has `AllowOverride None`, Debian's default. The column *A/A* is a "
             "second httpd "
             "without the module, the same as the first: its ratio to the first is what this "

@@ -19,45 +19,37 @@
 #include "mod_reqprof_request.h"
 #include "mod_reqprof_store.h"
 
-/* httpd knows a hook by the name of the module registering it, which it
- * sets only around register_hooks: other modules order theirs before or
- * after ours by that name, and mod_info shows it. */
-static void as_this_module(void (*registration)(void))
+/* The hooks each use of the module needs (see rp_use_e), registered while
+ * the configuration is read: a server that loads the module without using
+ * it runs its requests as without it. */
+static void register_hooks_for(rp_use_e use)
 {
+    /* httpd knows a hook by the name of the module registering it, which
+     * it sets only around register_hooks: other modules order theirs
+     * before or after ours by that name, and mod_info shows it. */
     const char *registering = apr_hook_debug_current;
     apr_hook_debug_current = reqprof_module.name;
-    registration();
+    switch (use) {
+    case RP_USE_REQUESTS:
+        rp_request_register_request_hooks();
+        rp_output_register_request_hooks();
+        rp_cache_register_request_hooks();
+        break;
+    case RP_USE_LOG:
+        rp_log_register_request_hooks();
+        break;
+    case RP_USE_INDEX:
+        rp_index_register_request_hooks();
+        break;
+    }
     apr_hook_debug_current = registering;
-}
-
-static void each_request_hook(void)
-{
-    rp_request_register_request_hooks();
-    rp_output_register_request_hooks();
-    rp_log_register_request_hooks();
-    rp_cache_register_request_hooks();
-}
-
-/* The hooks every request runs through. Registered while the
- * configuration is read, and only if it lets some request be profiled,
- * logged or timed (rp_config_register): a server that loads the module
- * without using it runs its requests as without it. */
-static void register_request_hooks(void)
-{
-    as_this_module(each_request_hook);
-}
-
-/* The index's, where the configuration may ask for it. */
-static void register_index_hooks(void)
-{
-    as_this_module(rp_index_register_request_hooks);
 }
 
 /* Configuration, children and filters. */
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
-    rp_config_register(register_request_hooks, register_index_hooks);
+    rp_config_register(register_hooks_for);
     rp_process_register();
     rp_storage_register();
     rp_log_register();

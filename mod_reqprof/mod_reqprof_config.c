@@ -134,29 +134,45 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base_v, void *add_v)
  * gave requests something to do: a context profiles, logs or times them. */
 static int requests_used;
 
-/* The request hooks, registered at most once per reading of the
+/* The hooks each use needs, registered at most once per reading of the
  * configuration (httpd drops every hook at a restart). They must be in
  * before the configuration has been processed: httpd sorts hooks once more
  * then, and never again. */
-static void (*register_request_hooks)(void);
-static int request_hooks_registered;
-/* The index's hooks, registered where the configuration may name the
- * handler. */
-static void (*register_index_hooks)(void);
+static void (*register_hooks_for)(rp_use_e use);
+static unsigned uses_registered; /* a bit per rp_use_e */
 
-static void need_request_hooks(void)
+static int registered_for(rp_use_e use)
 {
-    if (!request_hooks_registered) {
-        request_hooks_registered = 1;
-        register_request_hooks();
+    return (uses_registered >> use) & 1;
+}
+
+static void need_hooks_for(rp_use_e use)
+{
+    if (!registered_for(use)) {
+        uses_registered |= 1u << use;
+        register_hooks_for(use);
     }
+}
+
+static int at_startup(const cmd_parms *cmd)
+{
+    return cmd->pool == cmd->server->process->pconf;
 }
 
 static void note_requests_used(const cmd_parms *cmd)
 {
-    if (cmd->pool == cmd->server->process->pconf) {
+    if (at_startup(cmd)) {
         requests_used = 1;
-        need_request_hooks();
+        need_hooks_for(RP_USE_REQUESTS);
+    }
+}
+
+/* Log mode or a store: a profile may be logged or saved once its response
+ * is out. */
+static void note_profiles_kept(const cmd_parms *cmd)
+{
+    if (at_startup(cmd)) {
+        need_hooks_for(RP_USE_LOG);
     }
 }
 
@@ -448,6 +464,7 @@ static const char *set_log(cmd_parms *cmd, void *dconf, const char *mode,
         c->log_mode = RP_LOG_SLOW;
         c->log_slow_us = us;
         note_requests_used(cmd);
+        note_profiles_kept(cmd);
         return NULL;
     }
     int on = strcasecmp(mode, "on") == 0;
@@ -466,6 +483,7 @@ static const char *set_log(cmd_parms *cmd, void *dconf, const char *mode,
     c->log_slow_us = 0;
     if (on) {
         note_requests_used(cmd);
+        note_profiles_kept(cmd);
     }
     return NULL;
 }
@@ -528,6 +546,7 @@ static const char *set_log_file(cmd_parms *cmd, void *dconf, const char *arg)
 static const char *set_dir(cmd_parms *cmd, void *dconf, const char *arg)
 {
     (void)dconf;
+    note_profiles_kept(cmd);
     server_conf_of(cmd)->redis = NULL;
     return server_path(cmd, arg, &server_conf_of(cmd)->dir);
 }
@@ -535,6 +554,7 @@ static const char *set_dir(cmd_parms *cmd, void *dconf, const char *arg)
 static const char *set_store(cmd_parms *cmd, void *dconf, const char *arg)
 {
     (void)dconf;
+    note_profiles_kept(cmd);
     rp_store_target_t *t = apr_pcalloc(cmd->pool, sizeof(*t));
     const char *err = rp_store_target_parse(arg, cmd->pool, t);
     if (err != NULL) {
@@ -1062,16 +1082,16 @@ static int reset_requests_used(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)pconf, (void)plog;
     requests_used = 0;
-    request_hooks_registered = 0;
+    uses_registered = 0;
     trigger_name_count = 1; /* the default */
     /* An .htaccess file is read long after startup: its ReqProfile needs
      * the hooks in place now. The directives in the files register them
      * as they are processed (note_requests_used). */
     if (tree_has(ptemp, ap_conftree, line_lets_htaccess_use)) {
-        need_request_hooks();
+        need_hooks_for(RP_USE_REQUESTS);
     }
     if (tree_has(ptemp, ap_conftree, line_may_ask_for_index)) {
-        register_index_hooks();
+        need_hooks_for(RP_USE_INDEX);
     }
     return OK;
 }
@@ -1084,7 +1104,7 @@ static int decide_requests_wanted(apr_pool_t *pconf, apr_pool_t *plog,
     for (const server_rec *v = s; v != NULL && !wanted; v = v->next) {
         wanted = server_htaccess_may_enable(v);
     }
-    if (wanted && !request_hooks_registered) {
+    if (wanted && !registered_for(RP_USE_REQUESTS)) {
         /* An AllowOverride that the configuration files did not hold as
          * they were read (one a module added while processing them). */
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
@@ -1101,10 +1121,9 @@ static int decide_requests_wanted(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
-void rp_config_register(void (*request_hooks)(void), void (*index_hooks)(void))
+void rp_config_register(void (*hooks_for)(rp_use_e use))
 {
-    register_request_hooks = request_hooks;
-    register_index_hooks = index_hooks;
+    register_hooks_for = hooks_for;
     ap_hook_pre_config(reset_requests_used, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(decide_requests_wanted, NULL, NULL,
                         APR_HOOK_REALLY_FIRST);

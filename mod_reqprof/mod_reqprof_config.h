@@ -73,12 +73,25 @@ void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
 apr_interval_time_t rp_conf_interval(const rp_dir_conf_t *conf);
 rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf);
 int rp_conf_signal(const server_rec *s);
+/* What the configuration may use, each needing hooks of its own. */
+typedef enum {
+    /* Some request can be profiled, logged or timed: ReqProfile On,
+     * ReqProfileLog or ReqProfileServerTiming in the configuration files,
+     * or an AllowOverride that lets .htaccess files hold ReqProfile. */
+    RP_USE_REQUESTS,
+    /* A profile may be logged or saved after its response: log mode or a
+     * store. */
+    RP_USE_LOG,
+    /* The reqprof-index handler may be asked for: the configuration names
+     * it, or lets .htaccess files set handlers. */
+    RP_USE_INDEX
+} rp_use_e;
+
 /* Registers the hooks that decide rp_conf_requests_wanted. While the
- * configuration is read, calls request_hooks (once) if any request can have
- * something to do with the module, and index_hooks if the configuration may
- * ask for the reqprof-index handler: otherwise no request hook of the
- * module is registered at all. */
-void rp_config_register(void (*request_hooks)(void), void (*index_hooks)(void));
+ * configuration is read, calls hooks_for once for each use it finds, so
+ * that a server that loads the module without using it registers no
+ * request hook of it at all. */
+void rp_config_register(void (*hooks_for)(rp_use_e use));
 
 unsigned rp_conf_max_samples(const rp_dir_conf_t *conf);
 apr_interval_time_t rp_conf_max_duration(const rp_dir_conf_t *conf);

@@ -189,7 +189,7 @@ def reqprof_hooks(extra, modules=("info",)):
 REQUEST_HOOKS = {"Post-Read Request", "Translate Name", "Map to Storage",
                  "Header Parse", "Check Access (legacy)", "Verify User ID",
                  "Verify User Access", "Check Type", "Fixups",
-                 "Insert Filters", "Insert Errors", "Transaction Logging"}
+                 "Insert Filters", "Insert Errors"}
 
 
 def test_request_hooks_are_registered_only_where_used():
@@ -199,10 +199,17 @@ def test_request_hooks_are_registered_only_where_used():
     index's two (its handler, and the fixup that judges its client) are
     there wherever the configuration may ask for it."""
     unused = reqprof_hooks("")
-    assert not (REQUEST_HOOKS | {"Content Handlers", "Quick Handler"}) & set(unused), unused
+    assert not (REQUEST_HOOKS | {"Content Handlers", "Quick Handler",
+                                 "Transaction Logging"}) & set(unused), unused
     used = reqprof_hooks("ReqProfile On\n")
     assert REQUEST_HOOKS <= set(used), used
     assert used["Fixups"] == 2 and used["Content Handlers"] == 1
+    # log_transaction only where a profile may be logged or saved.
+    assert "Transaction Logging" not in used
+    for conf in ("ReqProfileLog slow 1s\n", "ReqProfile On\nReqProfileDir /tmp\n"):
+        logged = reqprof_hooks(conf)
+        assert REQUEST_HOOKS <= set(logged), (conf, logged)
+        assert logged["Transaction Logging"] == 1, (conf, logged)
     # mod_cache's neighbours only where mod_cache is loaded.
     assert "Quick Handler" not in used
     cached = reqprof_hooks("ReqProfile On\n", ("info", "cache"))

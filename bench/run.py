@@ -52,7 +52,7 @@ MARK_START = "<!-- bench:start -->"
 MARK_END = "<!-- bench:end -->"
 
 # Rounds per figure (each >= 5) and durations: about 5 minutes in all here.
-IDLE_ROUNDS, IDLE_SECONDS, IDLE_CONCURRENCY = 7, 1, 8
+IDLE_ROUNDS, IDLE_SECONDS, IDLE_CONCURRENCY = 15, 1, 8
 PROF_ROUNDS = 11         # 200 ms requests, 4 variants, 2 servers
 PROF_REPEAT = 2          # requests per run, averaged
 FLOOR_ROUNDS = 7
@@ -1903,8 +1903,9 @@ def render_markdown(res=None, crash_list=None):
                 "(`-X`, the same configurations with 1 client and keep-alive): user-space "
                 "instructions inside `ap_run_process_connection` (reading the request, every "
                 "hook, the handler, logging), per request, from the difference between %d and "
-                "%d requests so that start-up cancels out. The count is the same from run to "
-                "run, so it shows the module's own per-request work where throughput's noise "
+                "%d requests so that start-up cancels out. The count moves by less than a "
+                "hundred instructions from run to run (as the server's threads happen to "
+                "wake), so it shows the module's own per-request work where throughput's noise "
                 "hides it; the kernel's share of a request (the network stack), which "
                 "throughput includes, is not in it." % INSTR_REQUESTS)
             sec.append("")

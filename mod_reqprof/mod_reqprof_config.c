@@ -1002,7 +1002,7 @@ static int any_word(apr_pool_t *p, const ap_directive_t *d,
                     int (*wanted)(const char *word))
 {
     const char *args = d->args;
-    while (*args != '\0') {
+    while (args != NULL && *args != '\0') {
         if (wanted(ap_getword_conf(p, &args))) {
             return 1;
         }

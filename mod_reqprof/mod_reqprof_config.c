@@ -154,6 +154,11 @@ static void need_hooks_for(rp_use_e use)
     }
 }
 
+static rp_server_conf_t *server_conf_of(const cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &reqprof_module);
+}
+
 static int at_startup(const cmd_parms *cmd)
 {
     return cmd->pool == cmd->server->process->pconf;
@@ -184,9 +189,7 @@ static const char *set_server_timing(cmd_parms *cmd, void *dconf, int on)
     if (on) {
         note_requests_used(cmd);
     }
-    rp_server_conf_t *sc =
-        ap_get_module_config(cmd->server->module_config, &reqprof_module);
-    sc->server_timing = on;
+    server_conf_of(cmd)->server_timing = on;
     return NULL;
 }
 
@@ -197,10 +200,8 @@ static const char *set_enabled(cmd_parms *cmd, void *dconf, int on)
         note_requests_used(cmd);
     }
     /* Read at startup, not from .htaccess files at request time. */
-    if (on && cmd->pool == cmd->server->process->pconf) {
-        rp_server_conf_t *sc =
-            ap_get_module_config(cmd->server->module_config, &reqprof_module);
-        sc->enabled_somewhere = 1;
+    if (on && at_startup(cmd)) {
+        server_conf_of(cmd)->enabled_somewhere = 1;
     }
     return NULL;
 }
@@ -352,9 +353,7 @@ static const char *set_signal(cmd_parms *cmd, void *dconf, const char *arg)
                             "from %d to %d, or SIGRTMIN+N",
                             cmd->cmd->name, arg, SIGRTMIN, SIGRTMAX);
     }
-    rp_server_conf_t *sc =
-        ap_get_module_config(cmd->server->module_config, &reqprof_module);
-    sc->signo = (int)signo;
+    server_conf_of(cmd)->signo = (int)signo;
     return NULL;
 }
 
@@ -406,9 +405,7 @@ static const char *set_max_concurrent(cmd_parms *cmd, void *dconf,
         err = parse_count(cmd, arg, 1, 1024, &n);
     }
     if (err == NULL) {
-        rp_server_conf_t *sc =
-            ap_get_module_config(cmd->server->module_config, &reqprof_module);
-        sc->max_concurrent = (int)n;
+        server_conf_of(cmd)->max_concurrent = (int)n;
     }
     return err;
 }
@@ -496,11 +493,6 @@ static const char *set_sample_rate(cmd_parms *cmd, void *dconf, const char *arg)
         ((rp_dir_conf_t *)dconf)->sample_rate = (int)n;
     }
     return err;
-}
-
-static rp_server_conf_t *server_conf_of(cmd_parms *cmd)
-{
-    return ap_get_module_config(cmd->server->module_config, &reqprof_module);
 }
 
 static const char *set_log_level(cmd_parms *cmd, void *dconf, const char *arg)
@@ -827,8 +819,7 @@ rp_clock_e rp_conf_clock(const rp_dir_conf_t *conf)
 
 int rp_conf_signal(const server_rec *s)
 {
-    const rp_server_conf_t *sc =
-        ap_get_module_config(s->module_config, &reqprof_module);
+    const rp_server_conf_t *sc = rp_conf_of_server(s);
     return sc->signo ? sc->signo : SIGRTMIN + DEFAULT_SIGNAL_OFFSET;
 }
 
@@ -846,8 +837,7 @@ apr_interval_time_t rp_conf_max_duration(const rp_dir_conf_t *conf)
 
 int rp_conf_max_concurrent(const server_rec *s)
 {
-    const rp_server_conf_t *sc =
-        ap_get_module_config(s->module_config, &reqprof_module);
+    const rp_server_conf_t *sc = rp_conf_of_server(s);
     return sc->max_concurrent ? sc->max_concurrent : DEFAULT_MAX_CONCURRENT;
 }
 
@@ -871,26 +861,21 @@ unsigned rp_conf_sample_rate(const rp_dir_conf_t *conf)
     return conf->sample_rate != RP_UNSET ? (unsigned)conf->sample_rate : 1;
 }
 
-static const rp_server_conf_t *rp_server_conf(const server_rec *s)
-{
-    return ap_get_module_config(s->module_config, &reqprof_module);
-}
-
 int rp_conf_log_level(const server_rec *s)
 {
-    const rp_server_conf_t *sc = rp_server_conf(s);
+    const rp_server_conf_t *sc = rp_conf_of_server(s);
     return sc->log_level != RP_UNSET ? sc->log_level : APLOG_NOTICE;
 }
 
 const char *rp_conf_dir(const server_rec *s)
 {
-    return rp_server_conf(s)->dir;
+    return rp_conf_of_server(s)->dir;
 }
 
 void rp_conf_dir_limits(const server_rec *s, int *max_count,
                         apr_off_t *max_bytes)
 {
-    const rp_server_conf_t *sc = rp_server_conf(s);
+    const rp_server_conf_t *sc = rp_conf_of_server(s);
     *max_count =
         sc->dir_max_count > 0 ? sc->dir_max_count : DEFAULT_DIR_MAX_COUNT;
     *max_bytes =
@@ -905,7 +890,7 @@ void rp_conf_dir_limits(const server_rec *s, int *max_count,
 
 int rp_conf_redis(const server_rec *s, apr_pool_t *pool, rp_redis_conf_t *out)
 {
-    const rp_server_conf_t *sc = rp_server_conf(s);
+    const rp_server_conf_t *sc = rp_conf_of_server(s);
     if (sc->redis == NULL) {
         return 0;
     }
@@ -935,7 +920,7 @@ void rp_conf_set_store(server_rec *s, rp_pstore_t *store)
 
 const char *rp_conf_index_url(const server_rec *s)
 {
-    return rp_server_conf(s)->index_url;
+    return rp_conf_of_server(s)->index_url;
 }
 
 const ap_expr_info_t *rp_conf_group(const rp_dir_conf_t *conf)
@@ -945,12 +930,12 @@ const ap_expr_info_t *rp_conf_group(const rp_dir_conf_t *conf)
 
 const char *rp_conf_log_file(const server_rec *s)
 {
-    return rp_server_conf(s)->log_file;
+    return rp_conf_of_server(s)->log_file;
 }
 
 apr_file_t *rp_conf_log_fd(const server_rec *s)
 {
-    return rp_server_conf(s)->log_fd;
+    return rp_conf_of_server(s)->log_fd;
 }
 
 void rp_conf_set_log_fd(server_rec *s, apr_file_t *fd)

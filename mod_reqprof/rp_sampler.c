@@ -1270,12 +1270,11 @@ apr_status_t rp_sampler_start(rp_sampler_t *s, rp_clock_e clock,
     struct timespec start_wall, start_cpu;
     clock_gettime(CLOCK_MONOTONIC, &start_wall);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start_cpu);
-    int rc = 0;
-    if (!__atomic_load_n(&process.thread_running, __ATOMIC_ACQUIRE)) {
-        pthread_mutex_lock(&process.lock);
-        rc = ensure_sampler_thread();
-        pthread_mutex_unlock(&process.lock);
-    }
+    /* Running already if the process started it (rp_sampler_start_thread);
+     * otherwise now. */
+    int rc = __atomic_load_n(&process.thread_running, __ATOMIC_ACQUIRE)
+                 ? 0
+                 : rp_sampler_start_thread();
     if (rc != 0) {
         restore_signal_mask(s);
         return rc;

@@ -33,9 +33,10 @@ typedef struct {
 /* The request note that holds the mask (rp_cache_register). */
 static apr_size_t mask_note;
 
-/* mod_cache is loaded (decided at post_config, whatever the order of the
- * LoadModule lines): without it there is nothing to hide from, and the
- * hooks below return at once. */
+/* mod_cache is loaded (decided when the request hooks are registered,
+ * once every LoadModule line has been read): without it there is nothing
+ * to hide from, the hooks below are not registered and the functions the
+ * other glue files call return at once. */
 static int cache_loaded = 1;
 
 static cache_mask_t *find_mask(const request_rec *r)
@@ -75,23 +76,20 @@ static void hide(request_rec *r, mask_stage_e stage)
     apr_table_setn(r->headers_in, CACHE_CONTROL, "no-store");
 }
 
-/* Whether r may carry a mask: hide() runs for a request whose client sent
- * the trigger or that is being profiled (it has a state). Three hooks ask
- * on every request, and most requests are neither. */
-static int may_be_masked(const request_rec *r)
+/* Whether r may carry a mask: hide() runs, where mod_cache is loaded, for a
+ * request whose client sent the trigger or that is being profiled (it has
+ * a state). Three hooks ask on every request, and most requests are
+ * neither. */
+RP_HOOK_GATE int rp_cache_may_be_masked(const request_rec *r)
 {
-    return rp_request_maybe(r) || rp_conf_query_may_trigger(rp_client_query(r));
-}
-
-int rp_cache_may_be_masked(const request_rec *r)
-{
-    return cache_loaded && may_be_masked(r);
+    return cache_loaded && (rp_request_maybe(r) ||
+                            rp_conf_query_may_trigger(rp_client_query(r)));
 }
 
 /* Puts the client's Cache-Control back. 1 if it had been hidden. */
 static int unhide(request_rec *r, mask_stage_e stage)
 {
-    if (!cache_loaded || !rp_conf_requests_wanted() || !may_be_masked(r)) {
+    if (!rp_conf_requests_wanted() || !rp_cache_may_be_masked(r)) {
         return 0; /* nothing was hidden */
     }
     cache_mask_t *mask = find_mask(r);
@@ -115,8 +113,8 @@ static int unhide(request_rec *r, mask_stage_e stage)
  * is decided later, by its directory's configuration. */
 static RP_HOOK_GATE int hide_before_quick_handler(request_rec *r, int lookup)
 {
-    if (!cache_loaded || lookup || r->main != NULL ||
-        !rp_conf_requests_wanted() || !rp_conf_enabled_somewhere(r->server)) {
+    if (lookup || r->main != NULL || !rp_conf_requests_wanted() ||
+        !rp_conf_enabled_somewhere(r->server)) {
         return DECLINED;
     }
     const rp_dir_conf_t *server_conf = rp_dir_conf(r);
@@ -149,25 +147,17 @@ int rp_cache_answering(request_rec *r)
     return unhide(r, STAGE_QUICK);
 }
 
-static int note_cache_loaded(apr_pool_t *pconf, apr_pool_t *plog,
-                             apr_pool_t *ptemp, server_rec *s)
-{
-    (void)pconf, (void)plog, (void)ptemp, (void)s;
-    cache_loaded = ap_find_linked_module("mod_cache.c") != NULL;
-    return OK;
-}
-
 void rp_cache_register(void)
 {
     mask_note = ap_register_request_note();
-    ap_hook_post_config(note_cache_loaded, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 void rp_cache_register_request_hooks(void)
 {
     /* Called while the configuration is read: every LoadModule line has
      * been, so where mod_cache is not loaded its requests pay nothing. */
-    if (ap_find_linked_module("mod_cache.c") == NULL) {
+    cache_loaded = ap_find_linked_module("mod_cache.c") != NULL;
+    if (!cache_loaded) {
         return;
     }
     static const char *const cache[] = {"mod_cache.c", NULL};

@@ -450,10 +450,10 @@ static int rate_chosen(rp_request_t *state, const rp_dir_conf_t *conf,
 
 /* ---- hooks --------------------------------------------------------------- */
 
-/* Most requests cannot be profiled from their start: no query, no store
- * header to a server with a store, no log mode or Server-Timing in the
- * server's configuration. Such a request has no state yet, so its phase
- * mark has nothing to mark either. */
+/* Most requests cannot be profiled from their start: no query that may
+ * name a trigger, no store header to a server with a store, no log mode or
+ * Server-Timing in the server's configuration. Such a request has no state yet,
+ * so its phase mark has nothing to mark either. */
 static int nothing_early(const request_rec *r)
 {
     return !rp_request_maybe(r) && !rp_conf_server_timing(r->server) &&

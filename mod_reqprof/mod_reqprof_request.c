@@ -650,11 +650,13 @@ rp_request_t *rp_request_settle(request_rec *r)
 }
 
 /* The phase marks share one body: each hook is a jump into it, so that the
- * marks a request runs through sit in a few cache lines of code. */
+ * marks a request runs through sit in a few cache lines of code. A request
+ * has a state only where requests are wanted (start_early and decide_final
+ * ask), so the state alone is asked here. */
 static RP_OUT_OF_LINE RP_HOOK_GATE int mark_phase(request_rec *r,
                                                   rp_phase_e phase)
 {
-    if (rp_conf_requests_wanted() && rp_request_maybe(r)) {
+    if (rp_request_maybe(r)) {
         enter_phase(r, phase);
     }
     return DECLINED;

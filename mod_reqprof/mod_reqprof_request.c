@@ -450,16 +450,6 @@ static int rate_chosen(rp_request_t *state, const rp_dir_conf_t *conf,
 
 /* ---- hooks --------------------------------------------------------------- */
 
-/* Most requests cannot be profiled from their start: no query that may
- * name a trigger, no store header to a server with a store, no log mode or
- * Server-Timing in the server's configuration. Such a request has no state yet,
- * so its phase mark has nothing to mark either. */
-static int nothing_early(const request_rec *r)
-{
-    return !rp_request_maybe(r) && !rp_conf_server_timing(r->server) &&
-           rp_decide_nothing_asked(r, rp_dir_conf(r), RP_DECIDE_EARLY);
-}
-
 /* First thing after the request line and headers are read: if the server's
  * own configuration profiles this request (a trigger, or log mode), start
  * now, so the phases before the handler are sampled too. */
@@ -494,12 +484,27 @@ static RP_OUT_OF_LINE int start_early(request_rec *r)
     return DECLINED;
 }
 
+static RP_OUT_OF_LINE int start_early_if_query_may_trigger(request_rec *r)
+{
+    return rp_conf_query_may_trigger(r->args) ? start_early(r) : DECLINED;
+}
+
+/* Most requests cannot be profiled from their start: no query that may
+ * name a trigger, no store header to a server with a store, no log mode or
+ * Server-Timing in the server's configuration. Such a request gets no
+ * state, so its phase marks have nothing to mark either. The tests that
+ * need no call come first: a request without a query leaves at once. (A
+ * request just read has no state yet, nor a predecessor.) */
 static RP_HOOK_GATE int reqprof_post_read_request(request_rec *r)
 {
-    if (!rp_conf_requests_wanted() || nothing_early(r)) {
+    if (!rp_conf_requests_wanted()) {
         return DECLINED;
     }
-    return start_early(r);
+    if (rp_conf_server_timing(r->server) ||
+        rp_decide_asked_without_query(r, rp_dir_conf(r))) {
+        return start_early(r);
+    }
+    return r->args != NULL ? start_early_if_query_may_trigger(r) : DECLINED;
 }
 
 static int same_sampling(const rp_request_t *state, const rp_dir_conf_t *conf)
@@ -602,20 +607,27 @@ static RP_OUT_OF_LINE int decide_final(request_rec *r)
     return DECLINED;
 }
 
+static RP_OUT_OF_LINE int decide_final_if_query_may_trigger(request_rec *r)
+{
+    return rp_conf_query_may_trigger(rp_client_query(r)) ? decide_final(r)
+                                                         : DECLINED;
+}
+
 /* Runs last among fixups: per-directory configuration is final, access
- * checks have passed, and the handler is next. */
+ * checks have passed, and the handler is next. Most requests have no state,
+ * and nothing in them or their context can ask: as at post_read_request,
+ * the tests that need no call come first. */
 static RP_HOOK_GATE int reqprof_fixups(request_rec *r)
 {
     if (r->main != NULL || !rp_conf_requests_wanted()) {
         return DECLINED;
     }
-    /* Most requests: no state, and nothing in them or their context can
-     * ask. */
-    if (!rp_request_maybe(r) &&
-        rp_decide_nothing_asked(r, rp_dir_conf(r), RP_DECIDE_FINAL)) {
-        return DECLINED;
+    if (rp_request_maybe(r) ||
+        rp_decide_asked_without_query(r, rp_dir_conf(r))) {
+        return decide_final(r);
     }
-    return decide_final(r);
+    return rp_client_query(r) != NULL ? decide_final_if_query_may_trigger(r)
+                                      : DECLINED;
 }
 
 rp_request_t *rp_request_settle(request_rec *r)

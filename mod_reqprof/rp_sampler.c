@@ -102,6 +102,10 @@ struct rp_sampler {
     uint64_t mailbox_cpu_ns;      /* its CPU clock as the handler ended */
     int64_t mailbox_switches;     /* its voluntary context switches then,
                                      or -1 */
+    /* The call and stack pointer /proc last showed the thread blocked in
+     * (-1: none yet), for the handler (see broke_seen_wait). */
+    long seen_wait_syscall;
+    uintptr_t seen_wait_sp;
 
     /* The last stack captured on CPU, under lock. */
     uint16_t last_cpu_depth;
@@ -396,6 +400,23 @@ static void capture_into_mailbox(rp_sampler_t *s, ucontext_t *uc,
     }
 }
 
+/* The broken call is the one /proc last showed the thread blocked in (the
+ * same call at the same stack pointer): the thread had already woken from
+ * it -- its time was up, or it was answered -- and ran a little in the
+ * kernel on its way out, long enough to read as running and be signalled,
+ * but the signal came before the call returned. Issued again, the call
+ * would wait its whole time once more (a 2 s proxy timeout that fires after
+ * 4 s); resumed, it returns at once with what it was about to return. */
+static int broke_seen_wait(const rp_sampler_t *s, const ucontext_t *uc,
+                           const broken_call_t *call)
+{
+    return call->nr >= 0 &&
+           call->nr ==
+               __atomic_load_n(&s->seen_wait_syscall, __ATOMIC_RELAXED) &&
+           (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] ==
+               __atomic_load_n(&s->seen_wait_sp, __ATOMIC_RELAXED);
+}
+
 static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
 {
     (void)signo;
@@ -419,8 +440,9 @@ static void on_sample_signal(int signo, siginfo_t *si, void *ucontext)
      * blocked threads' registers, the sampler unwinds waits in place and
      * would find this handler's frames on top of them: there the call is
      * issued again instead (the signal caught it on entry, so nothing is
-     * lost). */
-    if (s->proc.syscall_fd >= 0) {
+     * lost) -- unless it is the wait /proc showed, which the thread was
+     * leaving (broke_seen_wait). */
+    if (s->proc.syscall_fd >= 0 && !broke_seen_wait(s, uc, &call)) {
         call.resumable = 0;
     }
     resume_broken_call(uc, &call);
@@ -833,6 +855,11 @@ static void tick(rp_sampler_t *s, uint64_t now)
     if (st.state == RP_THREAD_BLOCKED) {
         s->seen_blocked = 1;
         s->cpu_seen_blocked = cpu;
+        if (st.has_registers) {
+            __atomic_store_n(&s->seen_wait_sp, st.sp, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->seen_wait_syscall, st.syscall,
+                             __ATOMIC_RELAXED);
+        }
     } else if (running) {
         s->seen_blocked = 0;
     }
@@ -1050,6 +1077,7 @@ static rp_sampler_t *create_sampler(void)
     s->arena_words = process.arena_words;
     s->proc.syscall_fd = s->proc.stat_fd = s->proc.wchan_fd =
         s->proc.status_fd = -1;
+    s->seen_wait_syscall = -1;
     s->next = process.registry;
     process.registry = s;
     return s;
@@ -1068,6 +1096,7 @@ static void adopt(rp_sampler_t *s)
 {
     s->owned = 1;
     s->mask_changed = 0;
+    __atomic_store_n(&s->seen_wait_syscall, -1, __ATOMIC_RELAXED);
     s->tid = (pid_t)syscall(SYS_gettid);
     s->thread = pthread_self();
     if (pthread_getcpuclockid(s->thread, &s->cpu_clock) != 0) {

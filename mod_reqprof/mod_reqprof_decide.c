@@ -230,11 +230,21 @@ int rp_decide_log(const request_rec *r, const rp_dir_conf_t *conf)
     return r->handler == NULL || strcmp(r->handler, RP_INDEX_HANDLER) != 0;
 }
 
+/* Most requests ask for nothing: no query that may name a trigger, in a
+ * context that does not log, on a server without a store. */
+static int nothing_asked(const request_rec *r, const rp_dir_conf_t *conf,
+                         rp_decide_stage_e stage)
+{
+    const char *query = stage == RP_DECIDE_FINAL ? rp_client_query(r) : r->args;
+    return !rp_decide_asked_without_query(r, conf) &&
+           (query == NULL || !rp_conf_query_may_trigger(query));
+}
+
 rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
                         rp_decide_stage_e stage)
 {
     rp_decision_t d = {RP_FORMAT_NONE, 0, 0};
-    if (rp_decide_nothing_asked(r, conf, stage)) {
+    if (nothing_asked(r, conf, stage)) {
         return d;
     }
     if (stage == RP_DECIDE_FINAL) {

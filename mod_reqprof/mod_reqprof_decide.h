@@ -49,33 +49,16 @@ static inline const char *rp_client_query(const request_rec *r)
     return initial->parsed_uri.query ? initial->parsed_uri.query : r->args;
 }
 
-/* The query rp_decide looks into at stage. */
-static inline const char *rp_decide_query(const request_rec *r,
-                                          rp_decide_stage_e stage)
-{
-    return stage == RP_DECIDE_FINAL ? rp_client_query(r) : r->args;
-}
-
 /* conf's context logs, or r's server has a store (whose clients may ask
- * with a header): r may ask whatever its query holds. */
+ * with a header): r may ask whatever its query holds. Otherwise only a
+ * query that may name a trigger asks for anything: the request hooks test
+ * this first (inline: every request's hooks ask) and look into the query
+ * only then, out of line. */
 static inline int rp_decide_asked_without_query(const request_rec *r,
                                                 const rp_dir_conf_t *conf)
 {
     return rp_conf_log_mode(conf) != RP_LOG_OFF ||
            rp_conf_store(r->server) != NULL;
-}
-
-/* Most requests ask for nothing: no query that may name a trigger, in a
- * context that does not log, on a server without a store. rp_decide
- * decides nothing for them, which a hook can learn from this alone
- * (inline: every request's hooks ask). */
-static inline int rp_decide_nothing_asked(const request_rec *r,
-                                          const rp_dir_conf_t *conf,
-                                          rp_decide_stage_e stage)
-{
-    const char *query = rp_decide_query(r, stage);
-    return !rp_decide_asked_without_query(r, conf) &&
-           (query == NULL || !rp_conf_query_may_trigger(query));
 }
 
 rp_decision_t rp_decide(request_rec *r, const rp_dir_conf_t *conf,
